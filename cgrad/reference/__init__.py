@@ -1,0 +1,6 @@
+"""The plain-NumPy reference of every compiled kernel: the truth the tests check against.
+
+Same function names as cgrad.ops (and the kernels in src/); functional (returns new
+arrays).  Checked itself by central finite differences in float64 (tests/).
+"""
+from .activations import *  # noqa: F401,F403

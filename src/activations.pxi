@@ -1,0 +1,229 @@
+# activations.pxi -- activation forward/backward pairs.
+#
+#   forward   y  = act(z)                      elementwise, or row-wise for softmax
+#   backward  dz = dy * act'(z)                (softmax: dz = y * (dy - sum(dy * y, row)))
+#
+# z, y, dy, dz: (N, OUT) C-contiguous.  dz may alias dy (each element is read before it
+# is written; softmax reads the whole row first).  y is the cached forward output, so
+# derivatives are taken from y where that is exact (sigmoid, tanh, relu, softmax).
+# Elementwise kernels split the flat array into fixed REDUCE_CHUNK blocks across threads;
+# softmax splits rows.  No kernel sums across threads.
+
+# Activation codes; the same numbers in cgrad/ops/activations.py (ACTIVATION_CODES).
+cdef enum:
+    ACT_IDENTITY = 0
+    ACT_RELU = 1
+    ACT_LEAKY_RELU = 2
+    ACT_SIGMOID = 3
+    ACT_TANH = 4
+    ACT_SOFTMAX = 5
+    ACT_ELU = 6
+    ACT_GELU = 7
+    N_ACTIVATIONS = 8
+
+cdef double GELU_C = 0.7978845608028654      # sqrt(2 / pi)
+cdef double GELU_A = 0.044715
+
+
+cdef inline floating _sigmoid(floating z) noexcept nogil:
+    """1 / (1 + exp(-z)), without overflow for either sign of z."""
+    cdef floating e
+    if floating is float:
+        if z >= 0:
+            return 1.0 / (1.0 + expf(-z))
+        e = expf(z)
+        return e / (1.0 + e)
+    else:
+        if z >= 0:
+            return 1.0 / (1.0 + exp(-z))
+        e = exp(z)
+        return e / (1.0 + e)
+
+
+cdef inline floating _tanh(floating z) noexcept nogil:
+    if floating is float:
+        return tanhf(z)
+    else:
+        return tanh(z)
+
+
+cdef inline floating _expm1_neg(floating z) noexcept nogil:
+    """exp(z) - 1 for z <= 0."""
+    if floating is float:
+        return expf(z) - 1.0
+    else:
+        return exp(z) - 1.0
+
+
+cdef void _act_forward_span(int act, double alpha, const floating* z, floating* y,
+                            Py_ssize_t n) noexcept nogil:
+    """y[i] = act(z[i]) for i < n (elementwise activations only)."""
+    cdef Py_ssize_t i
+    cdef floating a = <floating> alpha, v, u
+    if act == ACT_IDENTITY:
+        if y != z:
+            memcpy(y, z, n * sizeof(floating))
+    elif act == ACT_RELU:
+        for i in range(n):
+            y[i] = z[i] if z[i] > 0 else 0
+    elif act == ACT_LEAKY_RELU:
+        for i in range(n):
+            y[i] = z[i] if z[i] > 0 else a * z[i]
+    elif act == ACT_SIGMOID:
+        for i in range(n):
+            y[i] = _sigmoid(z[i])
+    elif act == ACT_TANH:
+        for i in range(n):
+            y[i] = _tanh(z[i])
+    elif act == ACT_ELU:
+        for i in range(n):
+            v = z[i]
+            y[i] = v if v > 0 else a * _expm1_neg(v)
+    elif act == ACT_GELU:
+        for i in range(n):
+            v = z[i]
+            u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
+            y[i] = <floating> 0.5 * v * (1 + _tanh(u))
+
+
+cdef void _act_backward_span(int act, double alpha, const floating* z, const floating* y,
+                             const floating* dy, floating* dz, Py_ssize_t n) noexcept nogil:
+    """dz[i] = dy[i] * act'(z[i]) for i < n (elementwise activations only)."""
+    cdef Py_ssize_t i
+    cdef floating a = <floating> alpha, v, t, u
+    if act == ACT_IDENTITY:
+        if dz != dy:
+            memcpy(dz, dy, n * sizeof(floating))
+    elif act == ACT_RELU:
+        for i in range(n):
+            dz[i] = dy[i] if y[i] > 0 else 0
+    elif act == ACT_LEAKY_RELU:
+        for i in range(n):
+            dz[i] = dy[i] if z[i] > 0 else a * dy[i]
+    elif act == ACT_SIGMOID:
+        for i in range(n):
+            dz[i] = dy[i] * y[i] * (1 - y[i])
+    elif act == ACT_TANH:
+        for i in range(n):
+            dz[i] = dy[i] * (1 - y[i] * y[i])
+    elif act == ACT_ELU:
+        for i in range(n):      # a*exp(z), not y + a: that cancels for z << 0
+            if z[i] > 0:
+                dz[i] = dy[i]
+            elif floating is float:
+                dz[i] = dy[i] * a * expf(z[i])
+            else:
+                dz[i] = dy[i] * a * exp(z[i])
+    elif act == ACT_GELU:
+        for i in range(n):
+            v = z[i]
+            u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
+            t = _tanh(u)
+            dz[i] = dy[i] * (<floating> 0.5 * (1 + t) + <floating> 0.5 * v * (1 - t * t)
+                             * <floating> GELU_C * (1 + 3 * <floating> GELU_A * v * v))
+
+
+cdef void _softmax_forward_row(const floating* z, floating* y, Py_ssize_t n) noexcept nogil:
+    """y = exp(z - max z) / sum(exp(z - max z)) over one row."""
+    cdef Py_ssize_t j
+    cdef floating m = z[0]
+    cdef double s = 0.0
+    cdef floating inv
+    for j in range(1, n):
+        if z[j] > m:
+            m = z[j]
+    for j in range(n):
+        if floating is float:
+            y[j] = expf(z[j] - m)
+        else:
+            y[j] = exp(z[j] - m)
+        s += y[j]
+    inv = <floating> (1.0 / s)
+    for j in range(n):
+        y[j] = y[j] * inv
+
+
+cdef void _softmax_backward_row(const floating* y, const floating* dy, floating* dz,
+                                Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double s = 0.0
+    for j in range(n):
+        s += dy[j] * y[j]
+    for j in range(n):
+        dz[j] = y[j] * (dy[j] - <floating> s)
+
+
+cdef void act_forward(int act, double alpha, const floating* z, floating* y,
+                      Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
+    """y = act(z); z, y: (rows, cols), y may alias z."""
+    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
+    cdef int nt = _threads_for(n, n_threads)
+    if act == ACT_SOFTMAX:
+        for i in prange(rows, schedule="static", num_threads=nt):
+            _softmax_forward_row(z + i * cols, y + i * cols, cols)
+        return
+    if act == ACT_IDENTITY and y == z:
+        return
+    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _act_forward_span(act, alpha, z + lo, y + lo, hi - lo)
+
+
+cdef void act_backward(int act, double alpha, const floating* z, const floating* y,
+                       const floating* dy, floating* dz,
+                       Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
+    """dz = dy * act'(z); all (rows, cols); dz may alias dy."""
+    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
+    cdef int nt = _threads_for(n, n_threads)
+    if act == ACT_SOFTMAX:
+        for i in prange(rows, schedule="static", num_threads=nt):
+            _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
+        return
+    if act == ACT_IDENTITY and dz == dy:
+        return
+    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo, hi - lo)
+
+
+cdef int _check_act(int act) except -1:
+    if act < 0 or act >= N_ACTIVATIONS:
+        raise ValueError(f"unknown activation code {act}")
+    return 0
+
+
+cdef int _check_same_shape(str name, Py_ssize_t r, Py_ssize_t c,
+                           Py_ssize_t r0, Py_ssize_t c0) except -1:
+    if r != r0 or c != c0:
+        raise ValueError(f"{name} has shape ({r}, {c}), expected ({r0}, {c0})")
+    return 0
+
+
+def activation_forward(int act, double alpha, const floating[:, ::1] z, floating[:, ::1] y,
+                       int n_threads=1):
+    """y = act(z).  z: IN (N, OUT); y: OUT (N, OUT), may be z itself."""
+    _check_act(act)
+    _check_same_shape("y", y.shape[0], y.shape[1], z.shape[0], z.shape[1])
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        act_forward(act, alpha, &z[0, 0], &y[0, 0], z.shape[0], z.shape[1], n_threads)
+
+
+def activation_backward(int act, double alpha, const floating[:, ::1] z,
+                        const floating[:, ::1] y, const floating[:, ::1] dy,
+                        floating[:, ::1] dz, int n_threads=1):
+    """dz = dy * act'(z).  z, y (forward in/out), dy: IN (N, OUT); dz: OUT (N, OUT)."""
+    _check_act(act)
+    cdef Py_ssize_t r = z.shape[0], c = z.shape[1]
+    _check_same_shape("y", y.shape[0], y.shape[1], r, c)
+    _check_same_shape("dy", dy.shape[0], dy.shape[1], r, c)
+    _check_same_shape("dz", dz.shape[0], dz.shape[1], r, c)
+    if r == 0 or c == 0:
+        return
+    with nogil:
+        act_backward(act, alpha, &z[0, 0], &y[0, 0], &dy[0, 0], &dz[0, 0], r, c, n_threads)

@@ -1,0 +1,106 @@
+# common.pxi -- fused float type, the OpenMP shim, FP-mode control, shared constants.
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int64_t, uint64_t, uint32_t
+from libc.math cimport (exp, expf, log, logf, log1p, log1pf, tanh, tanhf, sqrt, sqrtf,
+                        fabs, fabsf, isnan, isinf, INFINITY, NAN)
+
+# OpenMP shim (sklearn _openmp_helpers idea): a build without OpenMP still compiles,
+# serial, and reports openmp_enabled() == False.
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define CGRAD_OPENMP_ENABLED 1
+    #define CGRAD_OPENMP_VERSION _OPENMP
+    #else
+    #define CGRAD_OPENMP_ENABLED 0
+    #define CGRAD_OPENMP_VERSION 0
+    static inline int omp_get_max_threads(void) { return 1; }
+    static inline void omp_set_num_threads(int n) { (void)n; }
+    static inline int omp_get_thread_num(void) { return 0; }
+    static inline int omp_get_num_procs(void) { return 1; }
+    #endif
+
+    /* Flush-to-zero / denormals-are-zero (x86 MXCSR bits 15 and 6).  float32 training
+       drifts into denormals; they cost ~100 cycles each on x86.  No-ops elsewhere. */
+    #if defined(__SSE__) || defined(_M_X64) || defined(__x86_64__)
+    #include <xmmintrin.h>
+    static inline unsigned int cgrad_get_fpmode(void) { return _mm_getcsr(); }
+    static inline void cgrad_set_fpmode(unsigned int m) { _mm_setcsr(m); }
+    #define CGRAD_FTZ_DAZ_BITS 0x8040u
+    #else
+    static inline unsigned int cgrad_get_fpmode(void) { return 0u; }
+    static inline void cgrad_set_fpmode(unsigned int m) { (void)m; }
+    #define CGRAD_FTZ_DAZ_BITS 0u
+    #endif
+    """
+    bint CGRAD_OPENMP_ENABLED
+    int CGRAD_OPENMP_VERSION
+    unsigned int CGRAD_FTZ_DAZ_BITS
+    int omp_get_max_threads() noexcept nogil
+    void omp_set_num_threads(int) noexcept nogil
+    int omp_get_thread_num() noexcept nogil
+    int omp_get_num_procs() noexcept nogil
+    unsigned int cgrad_get_fpmode() noexcept nogil
+    void cgrad_set_fpmode(unsigned int) noexcept nogil
+
+cdef extern from "cgrad.h" nogil:
+    int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512
+    int cgrad_isa_supported_best()
+    int cgrad_isa_available(int isa)
+    int cgrad_isa_selected()
+    int cgrad_isa_select(int isa)
+    const char *cgrad_isa_name(int isa)
+    int cgrad_isa_init()
+
+# Below this many element-operations a loop runs on one thread: an OpenMP parallel
+# region costs microseconds, and small MLPs live in that regime (see benchmarks/).
+cdef Py_ssize_t PAR_MIN_WORK = 1 << 15
+# Reductions are summed in fixed-size chunks, then the chunk sums in index order, so
+# the result does not depend on the thread count.
+cdef Py_ssize_t REDUCE_CHUNK = 4096
+
+
+cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
+    """1 below the parallel threshold, else n_threads (at least 1)."""
+    if n_threads < 1 or work < PAR_MIN_WORK:
+        return 1
+    return n_threads
+
+
+cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_threads) noexcept nogil:
+    """sum(x) (power 1), sum(|x|) (power 0) or sum(x**2) (power 2), in float64, with a
+    fixed summation order: sequential within REDUCE_CHUNK-sized chunks, then over chunks.
+    Returns NaN if allocation fails."""
+    cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef Py_ssize_t c, i, lo, hi
+    cdef double s, v, total = 0.0
+    cdef double* part
+    if n <= REDUCE_CHUNK:
+        n_chunks = 1
+    part = <double*> malloc(n_chunks * sizeof(double))
+    if part == NULL:
+        return NAN
+    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+        lo = c * REDUCE_CHUNK
+        hi = lo + REDUCE_CHUNK
+        if hi > n or n_chunks == 1:
+            hi = n
+        s = 0.0
+        for i in range(lo, hi):
+            v = x[i]
+            if power == 2:
+                s = s + v * v
+            elif power == 0:
+                s = s + fabs(v)
+            else:
+                s = s + v
+        part[c] = s
+    for c in range(n_chunks):
+        total += part[c]
+    free(part)
+    return total

@@ -1,0 +1,78 @@
+# config.pxi -- build information, the thread pool, ISA selection (Python-visible).
+
+cdef extern from *:
+    """
+    #ifndef CGRAD_COMPILER
+    #define CGRAD_COMPILER "unknown"
+    #endif
+    #ifndef CGRAD_CYTHON_VERSION
+    #define CGRAD_CYTHON_VERSION "unknown"
+    #endif
+    #ifndef CGRAD_BUILD_TYPE
+    #define CGRAD_BUILD_TYPE "unknown"
+    #endif
+    #ifndef CGRAD_DEBUG_CYTHON
+    #define CGRAD_DEBUG_CYTHON 0
+    #endif
+    """
+    const char* CGRAD_COMPILER
+    const char* CGRAD_CYTHON_VERSION
+    const char* CGRAD_BUILD_TYPE
+    int CGRAD_DEBUG_CYTHON
+
+_ISA_CODES = {"generic": CGRAD_ISA_GENERIC, "avx2": CGRAD_ISA_AVX2, "avx512": CGRAD_ISA_AVX512}
+_isa_env_error = cgrad_isa_init() != 0      # selected once, at import
+
+
+def openmp_enabled():
+    """True if the core was compiled with OpenMP."""
+    return bool(CGRAD_OPENMP_ENABLED)
+
+
+def get_max_threads():
+    """omp_get_max_threads(): what OMP_NUM_THREADS, omp_set_num_threads and
+    threadpoolctl set for the calling thread (1 without OpenMP)."""
+    return omp_get_max_threads()
+
+
+def set_max_threads(int n):
+    """omp_set_num_threads(n) for the calling thread."""
+    if n < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n}")
+    omp_set_num_threads(n)
+
+
+def num_procs():
+    return omp_get_num_procs()
+
+
+def isa_selected():
+    return cgrad_isa_name(cgrad_isa_selected()).decode()
+
+
+def isa_supported():
+    """ISAs compiled into this binary that this CPU and OS can run, best last."""
+    return [name for name, code in _ISA_CODES.items() if cgrad_isa_available(code)]
+
+
+def set_isa(str name):
+    """Force the micro-kernel ISA ('generic', 'avx2', 'avx512')."""
+    if name not in _ISA_CODES:
+        raise ValueError(f"isa must be one of {sorted(_ISA_CODES)}, got {name!r}")
+    if cgrad_isa_select(_ISA_CODES[name]) != 0:
+        raise ValueError(f"isa {name!r} is not available on this machine "
+                         f"(available: {isa_supported()})")
+
+
+def build_info():
+    """A dict describing how this core was built."""
+    return {
+        "compiler": CGRAD_COMPILER.decode(),
+        "cython": CGRAD_CYTHON_VERSION.decode(),
+        "build_type": CGRAD_BUILD_TYPE.decode(),
+        "debug_cython": bool(CGRAD_DEBUG_CYTHON),
+        "openmp": bool(CGRAD_OPENMP_ENABLED),
+        "openmp_version": int(CGRAD_OPENMP_VERSION),
+        "isa_env_error": _isa_env_error,
+        "ftz_daz_supported": CGRAD_FTZ_DAZ_BITS != 0,
+    }

@@ -1,0 +1,1 @@
+# losses.pxi -- (filled by the kernel work of issues 3-5)

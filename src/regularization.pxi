@@ -1,0 +1,1 @@
+# regularization.pxi -- (filled by the kernel work of issues 3-5)

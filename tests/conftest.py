@@ -1,0 +1,36 @@
+"""Shared fixtures and tolerance tables (sklearn style)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DTYPES = [np.float32, np.float64]
+# Relative tolerance per dtype against a float64 reference; atol is scaled per test.
+RTOL = {np.float32: 1e-4, np.float64: 1e-10}
+ATOL = {np.float32: 1e-5, np.float64: 1e-12}
+# Row/column counts that are not multiples of any tile size, plus sizes that cross the
+# OpenMP threshold and the reduction chunk.
+SIZES = [1, 3, 17, 33, 257, 1000]
+SHAPES = [(1, 1), (3, 17), (17, 33), (33, 3), (257, 129), (1000, 257)]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def data_dir():
+    """Folder holding mnist/ and digits/: $CGRAD_DATA, else ../shared/data from the repo."""
+    env = os.environ.get("CGRAD_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def mnist_dir():
+    d = data_dir() / "mnist"
+    if not (d / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)")
+    return d
