@@ -1,1 +1,408 @@
-# train.pxi -- (filled by the kernel work of issues 3-5)
+# train.pxi -- the fused training loop: whole chunks of mini-batches in one nogil call.
+#
+# One step, batch B (rows of the last batch may be fewer), layers l = 0..L-1 of IN_l -> OUT_l:
+#   gather    xb = X[order[start:start+B]]            (targets/labels likewise)
+#   forward   Z_l = A_{l-1} @ W_l + b_l ; A_l = act_l(Z_l)        (A_{-1} = xb)
+#   loss      L, dA_{L-1} = loss(A_{L-1} or Z_{L-1}, y)  (softmax+CE / sigmoid+BCE fused on Z)
+#   backward  dZ_l = dA_l * act_l'(Z_l) ; dW_l = A_{l-1}.T @ dZ_l ; db_l = sum(dZ_l)
+#             dA_{l-1} = dZ_l @ W_l.T   (skipped for l = 0)
+#   regularise dW_l += l2 W_l + l1 sign(W_l)  (weights only, not biases)
+#   clip      by value, then by global L2 norm (the norm before clipping is recorded)
+#   update    one optimizer kernel over the flat parameter buffer
+# Gradients are overwritten each step (accumulate=0), so no zeroing pass is needed.
+# Everything runs without the GIL; the workspace is allocated once per fit (Trainer).
+
+cdef enum:
+    MAX_LAYERS = 64
+    OPT_SGD = 0
+    OPT_ADAM = 1
+    OPT_RMSPROP = 2
+    OPT_ADAGRAD = 3
+    N_STATS = 5          # loss_sum (row-weighted), rows, correct, grad_norm_sum, steps
+
+
+cdef struct TrainState:
+    int n_layers
+    Py_ssize_t sizes[MAX_LAYERS + 1]
+    int acts[MAX_LAYERS]
+    double alpha
+    int loss
+    bint fused                       # loss on the last layer's logits (act = identity there)
+    Py_ssize_t w_off[MAX_LAYERS]
+    Py_ssize_t b_off[MAX_LAYERS]
+    Py_ssize_t n_params
+    void* params
+    void* grads
+    void* X
+    Py_ssize_t n_samples
+    void* Yf                         # float targets (n, OUT) or NULL
+    const int64_t* Yi                # int64 labels (n,) or NULL
+    const int64_t* order             # sample order of this epoch (n,)
+    Py_ssize_t batch
+    void* Z[MAX_LAYERS]
+    void* A[MAX_LAYERS]
+    void* xb
+    void* yb
+    int64_t* lb
+    void* d0
+    void* d1
+    int opt
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps, rms_alpha, lr_decay
+    bint nesterov, decoupled
+    void* s0
+    void* s1
+    void* s2
+    long t
+    double clip_norm, clip_value, l1, l2
+    int n_threads
+
+
+cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
+                              Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in prange(rows, schedule="static", num_threads=_threads_for(rows * cols, n_threads)):
+        memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
+
+
+cdef Py_ssize_t _count_correct(const floating* out, const int64_t* labels,
+                               const floating* target, Py_ssize_t rows,
+                               Py_ssize_t cols) noexcept nogil:
+    """Rows whose argmax (or sign, for one output) matches the label/target."""
+    cdef Py_ssize_t i, j, best, truth, correct = 0
+    for i in range(rows):
+        if cols == 1:
+            if target != NULL:
+                correct += (out[i] > 0) == (target[i] > 0.5)
+            continue
+        best = 0
+        for j in range(1, cols):
+            if out[i * cols + j] > out[i * cols + best]:
+                best = j
+        if labels != NULL:
+            truth = labels[i]
+        else:
+            truth = 0
+            for j in range(1, cols):
+                if target[i * cols + j] > target[i * cols + truth]:
+                    truth = j
+        correct += best == truth
+    return correct
+
+
+cdef void _optimizer_step(TrainState* s, floating* p, const floating* g) noexcept nogil:
+    cdef Py_ssize_t n = s.n_params
+    if s.opt == OPT_SGD:
+        sgd_step(p, g, <floating*> s.s0, n, s.lr, s.momentum, s.dampening, s.weight_decay,
+                 s.nesterov, s.t, s.n_threads)
+    elif s.opt == OPT_ADAM:
+        adam_step(p, g, <floating*> s.s0, <floating*> s.s1, <floating*> s.s2, n, s.lr,
+                  s.beta1, s.beta2, s.eps, s.weight_decay, s.decoupled, s.t, s.n_threads)
+    elif s.opt == OPT_RMSPROP:
+        rmsprop_step(p, g, <floating*> s.s0, <floating*> s.s1, <floating*> s.s2, n, s.lr,
+                     s.rms_alpha, s.eps, s.weight_decay, s.momentum, s.n_threads)
+    else:
+        adagrad_step(p, g, <floating*> s.s0, n, s.lr, s.lr_decay, s.weight_decay, s.eps,
+                     s.t, s.n_threads)
+
+
+cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
+                       Py_ssize_t n_batches, double* stats) noexcept nogil:
+    cdef floating* grads = <floating*> s.grads
+    cdef const floating* X = <const floating*> s.X
+    cdef const floating* Yf = <const floating*> s.Yf
+    cdef floating* xb = <floating*> s.xb
+    cdef floating* yb = <floating*> s.yb
+    cdef floating* dcur
+    cdef floating* dnext
+    cdef floating* tmp
+    cdef const floating* inp
+    cdef floating* out
+    cdef Py_ssize_t bi, start, rows, l, L = s.n_layers, n_in = s.sizes[0]
+    cdef Py_ssize_t n_out = s.sizes[L], nw
+    cdef int nt = s.n_threads, act
+    cdef double loss, norm
+    for bi in range(first_batch, first_batch + n_batches):
+        start = bi * s.batch
+        rows = min(s.batch, s.n_samples - start)
+        if rows <= 0:
+            break
+        # gather the batch rows (and their targets) in this epoch's order
+        _gather_rows(X, s.order + start, xb, rows, n_in, nt)
+        if Yf != NULL:
+            _gather_rows(Yf, s.order + start, yb, rows, n_out, nt)
+        if s.Yi != NULL:
+            for l in range(rows):
+                s.lb[l] = s.Yi[s.order[start + l]]
+        # forward
+        inp = xb
+        for l in range(L):
+            dense_act_forward(s.acts[l], s.alpha, inp, params + s.w_off[l], params + s.b_off[l],
+                              <floating*> s.Z[l], <floating*> s.A[l], rows, s.sizes[l],
+                              s.sizes[l + 1], nt)
+            inp = <floating*> s.A[l]
+        out = <floating*> s.A[L - 1]          # == Z[L-1] when the loss is fused
+        dcur = <floating*> s.d0
+        dnext = <floating*> s.d1
+        loss = loss_forward_backward(s.loss, out, yb if Yf != NULL else NULL,
+                                     s.lb if s.Yi != NULL else NULL, dcur, rows, n_out, nt)
+        stats[0] += loss * rows
+        stats[1] += rows
+        stats[2] += _count_correct(out, s.lb if s.Yi != NULL else NULL,
+                                   yb if Yf != NULL else NULL, rows, n_out)
+        # backward, last layer first; dZ overwrites dA in place
+        for l in range(L - 1, -1, -1):
+            inp = xb if l == 0 else <floating*> s.A[l - 1]
+            dense_act_backward(s.acts[l], s.alpha, dcur, <floating*> s.Z[l],
+                               <floating*> s.A[l], dcur, inp, params + s.w_off[l],
+                               grads + s.w_off[l], grads + s.b_off[l],
+                               dnext if l > 0 else NULL, rows, s.sizes[l], s.sizes[l + 1],
+                               0, nt)
+            tmp = dcur
+            dcur = dnext
+            dnext = tmp
+        # regularise the weights (not the biases)
+        if s.l2 > 0 or s.l1 > 0:
+            for l in range(L):
+                nw = s.sizes[l] * s.sizes[l + 1]
+                if s.l2 > 0:
+                    l2_penalty_grad(params + s.w_off[l], grads + s.w_off[l], nw, s.l2, nt)
+                if s.l1 > 0:
+                    l1_penalty_grad(params + s.w_off[l], grads + s.w_off[l], nw, s.l1, nt)
+        # clip, then update
+        if s.clip_value > 0:
+            clip_by_value(grads, s.n_params, s.clip_value, nt)
+        if s.clip_norm > 0:
+            norm = clip_by_global_norm(grads, s.n_params, s.clip_norm, nt)
+        else:
+            norm = global_norm(grads, s.n_params, nt)
+        stats[3] += norm
+        stats[4] += 1
+        s.t += 1
+        _optimizer_step(s, params, grads)
+
+
+cdef void _set_fpmode_all(unsigned int* modes, bint set_ftz, int n_threads) noexcept nogil:
+    """Per OpenMP thread: save MXCSR into modes[tid] and set FTZ/DAZ (set_ftz), or restore
+    modes[tid] (not set_ftz).  A static schedule with n iterations on n threads gives each
+    thread one iteration, so every pool thread the kernels will use is reached."""
+    cdef int i
+    for i in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
+        if set_ftz:
+            modes[i] = cgrad_get_fpmode()
+            cgrad_set_fpmode(modes[i] | CGRAD_FTZ_DAZ_BITS)
+        else:
+            cgrad_set_fpmode(modes[i])
+
+
+OPTIMIZER_CODES = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP,
+                   "adagrad": OPT_ADAGRAD}
+
+
+cdef class Trainer:
+    """Workspace and state of one fit: built once, then `run` executes chunks of batches.
+
+    All arrays are kept referenced here; the struct holds their raw pointers."""
+    cdef TrainState s
+    cdef object _keep
+    cdef object dtype
+    cdef bint is_f32
+    cdef public bint ftz
+
+    def __init__(self, params, grads, list sizes, list acts, double alpha, int loss,
+                 bint fused, X, Yf, Yi, Py_ssize_t batch, dict opt, dict reg, bint ftz=True):
+        import numpy as np
+        cdef Py_ssize_t l, L = len(sizes) - 1, off = 0, width = 0
+        if L < 1 or L > MAX_LAYERS:
+            raise ValueError(f"need 1..{MAX_LAYERS} layers, got {L}")
+        dtype = params.dtype
+        self.dtype = dtype
+        self.is_f32 = dtype == np.float32
+        self.ftz = ftz
+        memset(&self.s, 0, sizeof(TrainState))
+        keep = [params, grads, X]
+        self.s.n_layers = L
+        for l in range(L + 1):
+            self.s.sizes[l] = sizes[l]
+        for l in range(L):
+            self.s.acts[l] = acts[l]
+            self.s.w_off[l] = off
+            off += sizes[l] * sizes[l + 1]
+            self.s.b_off[l] = off
+            off += sizes[l + 1]
+            width = max(width, sizes[l + 1])
+        if off != params.shape[0] or grads.shape[0] != off:
+            raise ValueError(f"flat buffers hold {params.shape[0]}/{grads.shape[0]} values, "
+                             f"the layer sizes need {off}")
+        self.s.n_params = off
+        self.s.alpha = alpha
+        self.s.loss = loss
+        self.s.fused = fused
+        self.s.params = _ptr(params, dtype)
+        self.s.grads = _ptr(grads, dtype)
+        if X.dtype != dtype or X.ndim != 2 or X.shape[1] != sizes[0] or not X.flags.c_contiguous:
+            raise ValueError("X must be C-contiguous (n, IN) of the model dtype")
+        self.s.X = _ptr(X, dtype)
+        self.s.n_samples = X.shape[0]
+        if Yf is not None:
+            if Yf.dtype != dtype or Yf.shape != (X.shape[0], sizes[L]) or not Yf.flags.c_contiguous:
+                raise ValueError("float targets must be C-contiguous (n, OUT) of the model dtype")
+            self.s.Yf = _ptr(Yf, dtype)
+            keep.append(Yf)
+        if Yi is not None:
+            if Yi.dtype != np.int64 or Yi.shape != (X.shape[0],) or not Yi.flags.c_contiguous:
+                raise ValueError("labels must be C-contiguous int64 (n,)")
+            self.s.Yi = <const int64_t*> _ptr(Yi, Yi.dtype)
+            keep.append(Yi)
+        order = np.arange(X.shape[0], dtype=np.int64)
+        keep.append(order)
+        self.s.order = <const int64_t*> _ptr(order, order.dtype)
+        self.s.batch = batch
+        # workspace arena: one allocation per array, made here, never inside a step
+        ws = [np.empty((batch, sizes[0]), dtype), np.empty((batch, sizes[L]), dtype),
+              np.empty(batch, np.int64), np.empty((batch, width), dtype),
+              np.empty((batch, width), dtype)]
+        self.s.xb, self.s.yb = _ptr(ws[0], dtype), _ptr(ws[1], dtype)
+        self.s.lb = <int64_t*> _ptr(ws[2], ws[2].dtype)
+        self.s.d0, self.s.d1 = _ptr(ws[3], dtype), _ptr(ws[4], dtype)
+        for l in range(L):
+            z = np.empty((batch, sizes[l + 1]), dtype)
+            ws.append(z)
+            self.s.Z[l] = _ptr(z, dtype)
+            if l == L - 1 and fused:
+                self.s.A[l] = self.s.Z[l]           # logits feed the fused loss
+                if acts[l] != ACT_IDENTITY:
+                    raise ValueError("a fused loss needs an identity last activation")
+            else:
+                a = np.empty((batch, sizes[l + 1]), dtype)
+                ws.append(a)
+                self.s.A[l] = _ptr(a, dtype)
+        keep.extend(ws)
+        self._set_optimizer(opt, keep)
+        self.s.clip_norm = reg.get("clip_norm") or 0.0
+        self.s.clip_value = reg.get("clip_value") or 0.0
+        self.s.l1 = reg.get("l1") or 0.0
+        self.s.l2 = reg.get("l2") or 0.0
+        self._keep = keep
+
+    cdef _set_optimizer(self, dict opt, list keep):
+        self.s.opt = OPTIMIZER_CODES[opt["kind"]]
+        self.s.lr = opt["lr"]
+        self.s.momentum = opt.get("momentum", 0.0)
+        self.s.dampening = opt.get("dampening", 0.0)
+        self.s.weight_decay = opt.get("weight_decay", 0.0)
+        self.s.nesterov = opt.get("nesterov", False)
+        self.s.decoupled = opt.get("decoupled", False)
+        self.s.beta1 = opt.get("beta1", 0.9)
+        self.s.beta2 = opt.get("beta2", 0.999)
+        self.s.eps = opt.get("eps", 1e-8)
+        self.s.rms_alpha = opt.get("alpha", 0.99)
+        self.s.lr_decay = opt.get("lr_decay", 0.0)
+        self.s.t = opt.get("t", 0)
+        states = opt.get("states", (None, None, None))
+        for i, st in enumerate(states):
+            if st is None:
+                continue
+            if st.dtype != self.dtype or st.shape != (self.s.n_params,) or not st.flags.c_contiguous:
+                raise ValueError(f"optimizer state {i} must be a flat buffer like the parameters")
+            keep.append(st)
+        self.s.s0 = _ptr(states[0], self.dtype) if states[0] is not None else NULL
+        self.s.s1 = _ptr(states[1], self.dtype) if states[1] is not None else NULL
+        self.s.s2 = _ptr(states[2], self.dtype) if states[2] is not None else NULL
+
+    def set_order(self, order):
+        """Use `order` (int64 permutation of the samples) from now on."""
+        import numpy as np
+        if order.dtype != np.int64 or order.shape != (self.s.n_samples,) or not order.flags.c_contiguous:
+            raise ValueError("order must be a C-contiguous int64 array of one index per sample")
+        if order.size and (order.min() < 0 or order.max() >= self.s.n_samples):
+            raise ValueError("order holds out-of-range sample indices")
+        self._keep.append(order)
+        self.s.order = <const int64_t*> _ptr(order, order.dtype)
+
+    @property
+    def t(self):
+        return self.s.t
+
+    @property
+    def lr(self):
+        return self.s.lr
+
+    @lr.setter
+    def lr(self, double value):
+        self.s.lr = value
+
+    def run(self, Py_ssize_t first_batch, Py_ssize_t n_batches, int n_threads):
+        """Run batches [first_batch, first_batch + n_batches) of this epoch, GIL released.
+        Returns (loss_sum, rows, correct, grad_norm_sum, steps)."""
+        cdef double stats[N_STATS]
+        cdef unsigned int* modes = NULL
+        cdef int i
+        cdef bint ftz = self.ftz and CGRAD_FTZ_DAZ_BITS != 0
+        for i in range(N_STATS):
+            stats[i] = 0.0
+        self.s.n_threads = max(1, n_threads)
+        if ftz:
+            modes = <unsigned int*> calloc(self.s.n_threads, sizeof(unsigned int))
+            if modes == NULL:
+                raise MemoryError()
+        with nogil:
+            if ftz:
+                _set_fpmode_all(modes, True, self.s.n_threads)
+            if self.is_f32:
+                _run_batches(&self.s, <float*> self.s.params, first_batch, n_batches, stats)
+            else:
+                _run_batches(&self.s, <double*> self.s.params, first_batch, n_batches, stats)
+            if ftz:
+                _set_fpmode_all(modes, False, self.s.n_threads)
+        free(modes)
+        return tuple(stats[i] for i in range(N_STATS))
+
+
+
+cdef void* _ptr(arr, dtype) except NULL:
+    """Data pointer of a C-contiguous array of `dtype` (checked)."""
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        raise ValueError(f"internal: expected a C-contiguous {dtype} array")
+    if not arr.flags.writeable:
+        raise ValueError("internal: expected a writable array")
+    return <void*> <size_t> arr.ctypes.data
+
+
+def layer_forward(int act, double alpha, const floating[:, ::1] x, const floating[:, ::1] W,
+                  const floating[::1] b, floating[:, ::1] z, floating[:, ::1] y, int n_threads=1):
+    """z = x @ W + b ; y = act(z).  The kernels the fused loop uses, for the step API."""
+    cdef Py_ssize_t N = x.shape[0], IN = x.shape[1], OUT = W.shape[1]
+    if W.shape[0] != IN or b.shape[0] != OUT or z.shape[0] != N or z.shape[1] != OUT \
+            or y.shape[0] != N or y.shape[1] != OUT:
+        raise ValueError("layer_forward: inconsistent shapes")
+    _check_act(act)
+    if N == 0:
+        return
+    with nogil:
+        dense_act_forward(act, alpha, &x[0, 0], &W[0, 0], &b[0], &z[0, 0], &y[0, 0], N, IN,
+                          OUT, n_threads)
+
+
+def layer_backward(int act, double alpha, floating[:, ::1] dy, const floating[:, ::1] z,
+                   const floating[:, ::1] y, const floating[:, ::1] x,
+                   const floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
+                   floating[:, ::1] dx, int n_threads=1):
+    """dz = dy * act'(z) (written into dy); dW += x.T @ dz; db += sum(dz); dx = dz @ W.T
+    (dx may be None)."""
+    cdef Py_ssize_t N = x.shape[0], IN = x.shape[1], OUT = W.shape[1]
+    cdef floating* dxp = NULL
+    if W.shape[0] != IN or db.shape[0] != OUT or dW.shape[0] != IN or dW.shape[1] != OUT \
+            or dy.shape[0] != N or dy.shape[1] != OUT or z.shape[0] != N or z.shape[1] != OUT \
+            or y.shape[0] != N or y.shape[1] != OUT:
+        raise ValueError("layer_backward: inconsistent shapes")
+    if dx is not None:
+        if dx.shape[0] != N or dx.shape[1] != IN:
+            raise ValueError("layer_backward: dx has the wrong shape")
+        if N:
+            dxp = &dx[0, 0]
+    _check_act(act)
+    if N == 0:
+        return
+    with nogil:
+        dense_act_backward(act, alpha, &dy[0, 0], &z[0, 0], &y[0, 0], &dy[0, 0], &x[0, 0],
+                           &W[0, 0], &dW[0, 0], &db[0], dxp, N, IN, OUT, 1, n_threads)

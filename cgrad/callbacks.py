@@ -1,0 +1,238 @@
+"""Training callbacks: History, EarlyStopping, ModelCheckpoint, ProgressBar, LambdaCallback.
+
+``MLP.fit`` runs whole chunks of mini-batches in compiled code; callbacks are called
+between chunks and between epochs, never per batch.  Hooks (all optional):
+``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
+``on_chunk_end(epoch, batches_done, n_batches, logs)``, ``on_epoch_end(epoch, logs)``,
+``on_train_end(logs)``.  Set ``model.stop_training = True`` to stop after this epoch.
+"""
+import math
+import os
+import sys
+import time
+import warnings
+
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar",
+           "LambdaCallback"]
+
+
+class Callback:
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_chunk_end(self, epoch, batches_done, n_batches, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class History(Callback):
+    """Per-epoch records: ``history.history[key]`` lists (loss, accuracy, val_loss,
+    val_accuracy, lr, seconds, grad_norm, ...) and ``history.epoch``."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __repr__(self):
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+
+def _monitor_mode(monitor, mode):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if any(s in monitor for s in ("acc", "f1", "r2", "precision", "recall")) else "min"
+    return mode
+
+
+class _Monitor:
+    """Tracks the best value of one logged quantity."""
+
+    def __init__(self, monitor, mode, min_delta):
+        self.monitor, self.mode = monitor, _monitor_mode(monitor, mode)
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        self.min_delta = float(min_delta)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def value(self, logs):
+        v = (logs or {}).get(self.monitor)
+        if v is None:
+            warnings.warn(f"{type(self).__name__}: '{self.monitor}' is not in the logs "
+                          f"(have: {sorted(logs or {})}); pass validation data or monitor 'loss'",
+                          RuntimeWarning, stacklevel=3)
+        return v
+
+    def improved(self, v):
+        if self.mode == "min":
+            return v < self.best - self.min_delta
+        return v > self.best + self.min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
+    optionally restore the weights of the best epoch."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience}")
+        self._m = _Monitor(monitor, mode, min_delta)
+        self.monitor, self.patience = monitor, int(patience)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, None, None, None
+
+    @property
+    def best(self):
+        return self._m.best
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, None, None, None
+        self._m.best = math.inf if self._m.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        v = self._m.value(logs)
+        if v is None or not math.isfinite(v):
+            return
+        if self._m.improved(v):
+            self._m.best, self.best_epoch, self.wait = v, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.flat_params.copy()
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.flat_params[...] = self.best_weights
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (atomically) after each epoch, or only when ``monitor`` improves.
+    ``filepath`` may contain ``{epoch}`` and any logged key, e.g. ``"ckpt-{epoch:03d}.npz"``."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
+                 save_optimizer=True):
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = bool(save_best_only)
+        self.save_optimizer = bool(save_optimizer)
+        self._m = _Monitor(monitor, mode, 0.0)
+        self.saved = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            v = self._m.value(logs)
+            if v is None or not math.isfinite(v) or not self._m.improved(v):
+                return
+            self._m.best = v
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save(path, optimizer=self.model.optimizer if self.save_optimizer else None)
+        self.saved.append(path)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, **hooks):
+        allowed = {"on_train_begin", "on_epoch_begin", "on_chunk_end", "on_epoch_end",
+                   "on_train_end"}
+        bad = set(hooks) - allowed
+        if bad:
+            raise ValueError(f"unknown hooks {sorted(bad)}; expected some of {sorted(allowed)}")
+        for name, fn in hooks.items():
+            setattr(self, name, fn)
+
+
+def _fmt(logs, keys):
+    parts = []
+    for k in keys:
+        v = logs.get(k)
+        if v is not None:
+            parts.append(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}")
+    return "  ".join(parts)
+
+
+class ProgressBar(Callback):
+    """Epoch/batch progress with loss and speed.  A live bar on a terminal; one line per
+    epoch otherwise (or always with ``live=False``); nothing with ``verbose=0`` (fit)."""
+
+    KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
+
+    def __init__(self, stream=None, live=None, width=28):
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = live
+        self.width = width
+
+    def _is_live(self):
+        if self.live is not None:
+            return self.live
+        try:
+            return self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def on_train_begin(self, logs=None):
+        self._epochs = (logs or {}).get("epochs")
+        self._samples = (logs or {}).get("samples")
+        self._live_now = self._is_live()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_chunk_end(self, epoch, batches_done, n_batches, logs=None):
+        if not self._live_now:
+            return
+        frac = batches_done / max(n_batches, 1)
+        fill = int(round(self.width * frac))
+        dt = time.perf_counter() - self._t0
+        rate = (logs or {}).get("samples_done", 0) / dt if dt > 0 else 0.0
+        bar = "=" * fill + "." * (self.width - fill)
+        loss = (logs or {}).get("loss")
+        loss_s = f" loss {loss:.4f}" if loss is not None else ""
+        self.stream.write(f"\repoch {epoch + 1}/{self._epochs} [{bar}] {batches_done}/{n_batches}"
+                          f"{loss_s} {rate:,.0f} samples/s ")
+        self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        secs = logs.get("seconds", time.perf_counter() - self._t0)
+        rate = f"{self._samples / secs:,.0f} samples/s" if self._samples and secs > 0 else ""
+        line = f"epoch {epoch + 1}/{self._epochs}  {_fmt(logs, self.KEYS)}  {secs:.2f}s  {rate}"
+        if self._live_now:
+            self.stream.write("\r" + line + " " * 8 + "\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _as_callback(cb):
+    if isinstance(cb, Callback):
+        return cb
+    if callable(cb):      # a plain function f(epoch, logs) runs at each epoch end
+        return LambdaCallback(on_epoch_end=cb)
+    raise TypeError(f"callbacks must be Callback instances or callables, got {type(cb).__name__}")
