@@ -1,0 +1,93 @@
+"""The cgrad command line: the default main job, options, saving, plotting, errors."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cgrad
+
+
+def run(args, env=None, cwd="/"):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "cgrad"] + args, capture_output=True,
+                          text=True, env=e, cwd=cwd)
+
+
+def _metric(text, name):
+    m = re.search(rf"{name} ([0-9.]+)", text)
+    assert m, text
+    return float(m.group(1))
+
+
+def test_default_train_on_embedded_digits_reaches_96_percent():
+    out = run(["train"])
+    assert out.returncode == 0, out.stderr
+    assert _metric(out.stdout, "test_accuracy") >= 0.96
+    assert "epoch 30/30" in out.stderr and "val_accuracy" in out.stderr
+
+
+def test_help_documents_the_options():
+    out = run(["train", "--help"])
+    assert out.returncode == 0
+    for opt in ("--data", "--hidden", "--activation", "--optimizer", "--lr", "--schedule",
+                "--batch-size", "--epochs", "--threads", "--seed", "--save", "--plot"):
+        assert opt in out.stdout
+
+
+def test_options_save_and_reload(tmp_path):
+    path = tmp_path / "m.npz"
+    out = run(["train", "--hidden", "32", "--activation", "tanh", "--optimizer", "sgd",
+               "--lr", "0.05", "--momentum", "0.9", "--schedule", "cosine", "--epochs", "5",
+               "--batch-size", "64", "--threads", "1", "--seed", "3", "--save", str(path),
+               "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    m = cgrad.load(path)
+    assert m.layer_sizes == [64, 32, 10] and m.activation == "tanh"
+    assert _metric(out.stdout, "test_accuracy") > 0.8
+
+
+def test_user_npz_regression(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 2))
+    y = X[:, 0] * X[:, 1] + 0.5 * X[:, 0]
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    out = run(["train", "--data", str(tmp_path / "reg.npz"), "--hidden", "32,32",
+               "--activation", "tanh", "--epochs", "40", "--lr", "0.01", "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    assert "test_r2" in out.stdout and _metric(out.stdout, "test_r2") > 0.8
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curves.png"
+    out = run(["train", "--epochs", "3", "--plot", str(png), "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_so_before_training(tmp_path):
+    fake = tmp_path / "fake" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    out = run(["train", "--plot", str(tmp_path / "x.png")],
+              env={"PYTHONPATH": str(tmp_path / "fake")})
+    assert out.returncode == 2
+    assert "needs matplotlib" in out.stderr and "epoch" not in out.stderr
+
+
+def test_bad_data_argument_is_reported():
+    out = run(["train", "--data", "nosuch.txt"])
+    assert out.returncode != 0 and "--data must be" in out.stderr
+    out = run(["train", "--threads", "0"])
+    assert out.returncode != 0 and "--threads" in out.stderr
+
+
+def test_mnist_from_the_data_folder(mnist_dir):
+    out = run(["train", "--data", "mnist", "--data-dir", str(mnist_dir), "--hidden", "64",
+               "--epochs", "1", "--batch-size", "128", "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    assert _metric(out.stdout, "test_accuracy") > 0.9
