@@ -80,10 +80,11 @@ cdef void _act_forward_span(int act, double alpha, const floating* z, floating* 
             v = z[i]
             y[i] = v if v > 0 else a * _expm1_neg(v)
     elif act == ACT_GELU:
+        # 0.5 z (1 + tanh u) == z sigmoid(2u): no cancellation for z << 0
         for i in range(n):
             v = z[i]
             u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
-            y[i] = <floating> 0.5 * v * (1 + _tanh(u))
+            y[i] = v * _sigmoid(2 * u)
 
 
 cdef void _act_backward_span(int act, double alpha, const floating* z, const floating* y,
@@ -115,12 +116,13 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
             else:
                 dz[i] = dy[i] * a * exp(z[i])
     elif act == ACT_GELU:
+        # d/dz z s(2u) = s + 2 z s (1 - s) u',  s = sigmoid(2u), u' = C (1 + 3 A z^2)
         for i in range(n):
             v = z[i]
             u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
-            t = _tanh(u)
-            dz[i] = dy[i] * (<floating> 0.5 * (1 + t) + <floating> 0.5 * v * (1 - t * t)
-                             * <floating> GELU_C * (1 + 3 * <floating> GELU_A * v * v))
+            t = _sigmoid(2 * u)
+            dz[i] = dy[i] * (t + 2 * v * t * (1 - t) * <floating> GELU_C
+                             * (1 + 3 * <floating> GELU_A * v * v))
 
 
 cdef void _softmax_forward_row(const floating* z, floating* y, Py_ssize_t n) noexcept nogil:

@@ -144,3 +144,10 @@ def test_backward_bad_shapes_and_mixed_dtypes_are_named():
         ops.relu_forward(z, out=np.empty((3, 5)))
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
         ops.relu_forward(z, n_threads=0)
+
+
+def test_gelu_is_the_tanh_form():
+    """The kernels compute z*sigmoid(2u), which equals 0.5 z (1 + tanh u) exactly."""
+    z = np.linspace(-6, 6, 101)
+    u = np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)
+    assert_allclose(ops.gelu_forward(z), 0.5 * z * (1 + np.tanh(u)), rtol=1e-12, atol=1e-15)

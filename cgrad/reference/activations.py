@@ -76,14 +76,16 @@ def elu_backward(dy, z, y, alpha=1.0):
 
 
 def gelu_forward(z):
-    """GELU, tanh form: 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))."""
-    t = np.tanh(_GELU_C * (z + _GELU_A * z ** 3))
-    return (0.5 * z * (1 + t)).astype(z.dtype)
+    """GELU, tanh form: 0.5 z (1 + tanh(u)), u = sqrt(2/pi) (z + 0.044715 z^3), computed
+    as the identical z * sigmoid(2u), which does not cancel for z << 0."""
+    u = _GELU_C * (z + _GELU_A * z ** 3)
+    return (z * sigmoid_forward(2 * u)).astype(z.dtype)
 
 
 def gelu_backward(dy, z, y):
-    t = np.tanh(_GELU_C * (z + _GELU_A * z ** 3))
-    d = 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * z * z)
+    u = _GELU_C * (z + _GELU_A * z ** 3)
+    s = sigmoid_forward(2 * u)
+    d = s + 2 * z * s * (1 - s) * _GELU_C * (1 + 3 * _GELU_A * z * z)
     return (dy * d).astype(dy.dtype)
 
 
