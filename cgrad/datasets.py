@@ -131,13 +131,14 @@ def _holds(folder, names):
     return all(_find_file(folder, n) is not None for n in names)
 
 
-def _download(name, folder, mirrors=MNIST_MIRRORS, sha256=None):
+def _download(name, folder, mirrors=None, sha256=None):
     """Fetch ``name.gz`` from the first mirror that answers into ``folder`` atomically.
 
     The bytes go to a temporary file in ``folder`` while their sha256 is computed, and
     are renamed to ``name.gz`` only if the hash matches; on a mismatch the temporary
     file is deleted and ValueError raised (a mirror serving other bytes is not retried).
     """
+    mirrors = MNIST_MIRRORS if mirrors is None else mirrors
     sha256 = MNIST_SHA256[name] if sha256 is None else sha256
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -246,11 +247,14 @@ def _apportion(total, quotas, caps, rng):
     counts = np.minimum(np.floor(quotas).astype(np.int64), caps)
     remainder = quotas - counts
     order = np.lexsort((rng.random(len(quotas)), -remainder))
-    for i in order:
-        if counts.sum() >= total:
-            break
-        if counts[i] < caps[i]:
-            counts[i] += 1
+    if total > caps.sum():
+        raise ValueError(f"cannot place {total} rows in classes holding {caps.sum()}")
+    while counts.sum() < total:          # one pass suffices unless caps bind
+        for i in order:
+            if counts.sum() == total:
+                break
+            if counts[i] < caps[i]:
+                counts[i] += 1
     return counts
 
 
@@ -267,9 +271,9 @@ def train_val_test_split(X, y, *, val=0.15, test=0.15, stratify=False, seed=0,
     """Split into train/validation/test: ``(X_tr, X_va, X_te, y_tr, y_va, y_te)``.
 
     ``val`` and ``test`` are fractions of the rows (default 70/15/15); the counts are
-    ``round(frac * n)``, and a non-zero fraction must give at least one row.  With
-    ``stratify`` each class of ``y`` keeps its proportion in every part (up to one row
-    per class, by the largest-remainder rule).  ``shuffle=False`` keeps the row order
+    ``frac * n`` rounded half up, and a non-zero fraction must give at least one row.
+    With ``stratify`` each class of ``y`` keeps its proportion in every part (within
+    one row per class, by the largest-remainder rule).  ``shuffle=False`` keeps the row order
     (train, then val, then test; not allowed with ``stratify``).  The outputs are copies.
     """
     val, test = _fraction("val", val), _fraction("test", test)
@@ -281,7 +285,7 @@ def train_val_test_split(X, y, *, val=0.15, test=0.15, stratify=False, seed=0,
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
-    n_val, n_test = int(round(val * n)), int(round(test * n))
+    n_val, n_test = int(np.floor(val * n + 0.5)), int(np.floor(test * n + 0.5))  # half up
     for name, frac, count in (("val", val, n_val), ("test", test, n_test)):
         if frac > 0 and count == 0:
             raise ValueError(f"{name}={frac} of {n} rows gives no rows; use more data or a "
@@ -357,6 +361,9 @@ def load_csv(path, *, target=-1, delimiter=",", skip_header="auto", dtype="float
         rows = [r for r in csv.reader(fh, delimiter=delimiter) if r and any(f.strip() for f in r)]
     if not rows:
         raise ValueError(f"{path}: no data rows")
+    if len(rows[0]) < 2:
+        raise ValueError(f"{path}: needs at least 2 columns (features and target), "
+                         f"got {len(rows[0])} (wrong delimiter {delimiter!r}?)")
     header = None
     if skip_header is True or (skip_header == "auto"
                                and not all(_is_number(f) for f in rows[0])):
@@ -368,9 +375,6 @@ def load_csv(path, *, target=-1, delimiter=",", skip_header="auto", dtype="float
         if len(r) != width:
             line = i + 1 + (header is not None)
             raise ValueError(f"{path}: line {line} has {len(r)} fields, expected {width}")
-    if width < 2:
-        raise ValueError(f"{path}: needs at least 2 columns (features and target), "
-                         f"got {width} (wrong delimiter {delimiter!r}?)")
     if isinstance(target, str):
         if header is None or target not in header:
             raise ValueError(f"{path}: target column {target!r} not in header {header}")
@@ -391,7 +395,8 @@ def load_csv(path, *, target=-1, delimiter=",", skip_header="auto", dtype="float
 def load_npz(path, *, dtype="float32"):
     """Read ``(X, y)`` from a .npz holding arrays ``X`` and ``y`` (or ``x`` and ``y``).
 
-    y is int64 when all its values are integers, else float64; X has ``dtype``."""
+    y is int64 when all its values are integers, else float64; X has ``dtype``
+    (None keeps the stored dtype)."""
     with np.load(path, allow_pickle=False) as f:
         keys = list(f.keys())
         xkey = next((k for k in ("X", "x") if k in keys), None)
@@ -403,4 +408,4 @@ def load_npz(path, *, dtype="float32"):
                          "they need the same number of rows")
     if X.dtype.kind not in "iubf":
         raise TypeError(f"{path}: X must be numeric, got dtype {X.dtype}")
-    return X.astype(dtype), _target_array(y, str(path))
+    return (X if dtype is None else X.astype(dtype)), _target_array(y, str(path))
