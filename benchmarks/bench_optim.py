@@ -37,19 +37,15 @@ def _sgd(impl, p, g, state):
     mod.sgd_step(p, g, state[0], lr=1e-3, momentum=0.9, t=10, **extra)
 
 
-@pytest.mark.parametrize("impl", list(IMPLS))
-@pytest.mark.parametrize("size", list(SIZES))
-def test_adam_step(benchmark, size, impl):
-    benchmark.group = f"adam_step {size} ({SIZES[size]:,} float32)"
-    p, g, state = _buffers(SIZES[size], 2)
-    benchmark(_adam, impl, p, g, state)
-    assert np.isfinite(p).all()
+STEPS = {"adam_step": (_adam, 2), "sgd_step momentum=0.9": (_sgd, 1)}
 
 
 @pytest.mark.parametrize("impl", list(IMPLS))
 @pytest.mark.parametrize("size", list(SIZES))
-def test_sgd_momentum_step(benchmark, size, impl):
-    benchmark.group = f"sgd_step momentum=0.9 {size} ({SIZES[size]:,} float32)"
-    p, g, state = _buffers(SIZES[size], 1)
-    benchmark(_sgd, impl, p, g, state)
+@pytest.mark.parametrize("step", list(STEPS))
+def test_optimizer_step(benchmark, step, size, impl):
+    fn, n_state = STEPS[step]
+    benchmark.group = f"{step} {size} ({SIZES[size]:,} float32)"
+    p, g, state = _buffers(SIZES[size], n_state)
+    benchmark(fn, impl, p, g, state)
     assert np.isfinite(p).all()

@@ -13,7 +13,21 @@
 # elements).  No element depends on another, so results are bitwise identical for any
 # thread count.  Options that change the shape of the update (momentum on/off, first step,
 # nesterov, amsgrad, centered) select a separate loop before the loop starts; the weight
-# decay test `if has_wd:` is loop-invariant and unswitched by the compiler (-O3).
+# decay test in _decayed is loop-invariant and unswitched by the compiler (-O3).
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating _decayed(floating g, floating p, floating wd, bint has_wd) noexcept nogil:
+    """g + wd*p (L2 weight decay on a local copy of the gradient) when has_wd, else g."""
+    if has_wd:
+        return g + wd * p
+    return g
 
 
 # ---------------------------------------------------------------------------------- SGD
@@ -25,37 +39,27 @@ cdef void _sgd_span(floating* p, const floating* g, floating* buf, Py_ssize_t n,
     cdef floating gi, b
     if not use_buf:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             p[i] = p[i] - lr * gi
     elif first and nesterov:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             buf[i] = gi
             p[i] = p[i] - lr * (gi + momentum * gi)
     elif first:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             buf[i] = gi
             p[i] = p[i] - lr * gi
     elif nesterov:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             b = momentum * buf[i] + keep * gi
             buf[i] = b
             p[i] = p[i] - lr * (gi + momentum * b)
     else:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             b = momentum * buf[i] + keep * gi
             buf[i] = b
             p[i] = p[i] - lr * b
@@ -89,22 +93,15 @@ cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
     cdef floating gi, mi, vi, vm
     if vmax == NULL:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             mi = b1 * m[i] + c1 * gi
             vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
             v[i] = vi
-            if floating is float:
-                p[i] = p_scale * p[i] - step_size * mi / (sqrtf(vi) * inv_bc2_sqrt + eps)
-            else:
-                p[i] = p_scale * p[i] - step_size * mi / (sqrt(vi) * inv_bc2_sqrt + eps)
+            p[i] = p_scale * p[i] - step_size * mi / (_sqrt(vi) * inv_bc2_sqrt + eps)
     else:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             mi = b1 * m[i] + c1 * gi
             vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
@@ -112,10 +109,7 @@ cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
             vm = vmax[i]
             vm = vm if vm > vi else vi
             vmax[i] = vm
-            if floating is float:
-                p[i] = p_scale * p[i] - step_size * mi / (sqrtf(vm) * inv_bc2_sqrt + eps)
-            else:
-                p[i] = p_scale * p[i] - step_size * mi / (sqrt(vm) * inv_bc2_sqrt + eps)
+            p[i] = p_scale * p[i] - step_size * mi / (_sqrt(vm) * inv_bc2_sqrt + eps)
 
 
 cdef void adam_step(floating* p, const floating* g, floating* m, floating* v, floating* vmax,
@@ -155,57 +149,37 @@ cdef void _rmsprop_span(floating* p, const floating* g, floating* sq, floating* 
     cdef floating gi, si, ai, den, b
     if gavg == NULL and mbuf == NULL:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             si = alpha * sq[i] + c * gi * gi
             sq[i] = si
-            if floating is float:
-                den = sqrtf(si) + eps
-            else:
-                den = sqrt(si) + eps
+            den = _sqrt(si) + eps
             p[i] = p[i] - lr * gi / den
     elif gavg == NULL:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             si = alpha * sq[i] + c * gi * gi
             sq[i] = si
-            if floating is float:
-                den = sqrtf(si) + eps
-            else:
-                den = sqrt(si) + eps
+            den = _sqrt(si) + eps
             b = momentum * mbuf[i] + gi / den
             mbuf[i] = b
             p[i] = p[i] - lr * b
     elif mbuf == NULL:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             si = alpha * sq[i] + c * gi * gi
             sq[i] = si
             ai = alpha * gavg[i] + c * gi
             gavg[i] = ai
-            if floating is float:
-                den = sqrtf(si - ai * ai) + eps
-            else:
-                den = sqrt(si - ai * ai) + eps
+            den = _sqrt(si - ai * ai) + eps
             p[i] = p[i] - lr * gi / den
     else:
         for i in range(n):
-            gi = g[i]
-            if has_wd:
-                gi = gi + wd * p[i]
+            gi = _decayed(g[i], p[i], wd, has_wd)
             si = alpha * sq[i] + c * gi * gi
             sq[i] = si
             ai = alpha * gavg[i] + c * gi
             gavg[i] = ai
-            if floating is float:
-                den = sqrtf(si - ai * ai) + eps
-            else:
-                den = sqrt(si - ai * ai) + eps
+            den = _sqrt(si - ai * ai) + eps
             b = momentum * mbuf[i] + gi / den
             mbuf[i] = b
             p[i] = p[i] - lr * b
@@ -241,15 +215,10 @@ cdef void _adagrad_span(floating* p, const floating* g, floating* ss, Py_ssize_t
     cdef Py_ssize_t i
     cdef floating gi, si
     for i in range(n):
-        gi = g[i]
-        if has_wd:
-            gi = gi + wd * p[i]
+        gi = _decayed(g[i], p[i], wd, has_wd)
         si = ss[i] + gi * gi
         ss[i] = si
-        if floating is float:
-            p[i] = p[i] - clr * gi / (sqrtf(si) + eps)
-        else:
-            p[i] = p[i] - clr * gi / (sqrt(si) + eps)
+        p[i] = p[i] - clr * gi / (_sqrt(si) + eps)
 
 
 cdef void adagrad_step(floating* p, const floating* g, floating* state_sum, Py_ssize_t n,
