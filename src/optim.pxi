@@ -1,1 +1,331 @@
-# optim.pxi -- (filled by the kernel work of issues 3-5)
+# optim.pxi -- optimizer updates over the flat parameter buffer, in place.
+#
+# The update rules are torch.optim's (SGD, Adam, AdamW, RMSprop, Adagrad; maximize=False),
+# written from the algorithm boxes of their documentation; the hyperparameter names are
+# theirs.  Every buffer has n elements: p (parameters, INOUT), g (gradients, IN, never
+# written: weight decay is added to a local copy of g[i]) and the optimizer state (INOUT),
+# owned and zero-initialised by the caller.  t is the 1-based step count after incrementing
+# (1 on the first step).
+#
+# Scalar algebra (bias corrections, decayed learning rates) is done once per call in
+# double; the elementwise work is done in the buffer dtype.  Each kernel is one prange over
+# fixed REDUCE_CHUNK-sized blocks of the flat buffer (one thread below PAR_MIN_WORK
+# elements).  No element depends on another, so results are bitwise identical for any
+# thread count.  Options that change the shape of the update (momentum on/off, first step,
+# nesterov, amsgrad, centered) select a separate loop before the loop starts; the weight
+# decay test in _decayed is loop-invariant and unswitched by the compiler (-O3).
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating _decayed(floating g, floating p, floating wd, bint has_wd) noexcept nogil:
+    """g + wd*p (L2 weight decay on a local copy of the gradient) when has_wd, else g."""
+    if has_wd:
+        return g + wd * p
+    return g
+
+
+# ---------------------------------------------------------------------------------- SGD
+cdef void _sgd_span(floating* p, const floating* g, floating* buf, Py_ssize_t n,
+                    floating lr, floating momentum, floating keep, floating wd, bint has_wd,
+                    bint use_buf, bint first, bint nesterov) noexcept nogil:
+    """One block of sgd_step; keep = 1 - dampening."""
+    cdef Py_ssize_t i
+    cdef floating gi, b
+    if not use_buf:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            p[i] = p[i] - lr * gi
+    elif first and nesterov:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            buf[i] = gi
+            p[i] = p[i] - lr * (gi + momentum * gi)
+    elif first:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            buf[i] = gi
+            p[i] = p[i] - lr * gi
+    elif nesterov:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            b = momentum * buf[i] + keep * gi
+            buf[i] = b
+            p[i] = p[i] - lr * (gi + momentum * b)
+    else:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            b = momentum * buf[i] + keep * gi
+            buf[i] = b
+            p[i] = p[i] - lr * b
+
+
+cdef void sgd_step(floating* p, const floating* g, floating* buf, Py_ssize_t n, double lr,
+                   double momentum, double dampening, double weight_decay, bint nesterov,
+                   long t, int n_threads) noexcept nogil:
+    """torch.optim.SGD:  g' = g + wd*p;  buf = g' (t == 1) | momentum*buf + (1-dampening)*g';
+    d = g' + momentum*buf (nesterov) | buf (momentum != 0) | g';  p -= lr*d.
+    p: INOUT (n,); g: IN (n,); buf: INOUT (n,), used iff momentum != 0 (else may be NULL)."""
+    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef bint use_buf = momentum != 0.0
+    cdef bint nest = nesterov and use_buf
+    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
+                  <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
+                  <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
+
+
+# ------------------------------------------------------------------------- Adam / AdamW
+cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
+                     floating* vmax, Py_ssize_t n, floating b1, floating c1, floating b2,
+                     floating c2, floating eps, floating wd, bint has_wd, floating p_scale,
+                     floating step_size, floating inv_bc2_sqrt) noexcept nogil:
+    """One block of adam_step; c1 = 1 - beta1, c2 = 1 - beta2, p_scale = 1 - lr*wd (AdamW)
+    or 1, step_size = lr / (1 - beta1^t), inv_bc2_sqrt = 1 / sqrt(1 - beta2^t)."""
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi, vm
+    if vmax == NULL:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            mi = b1 * m[i] + c1 * gi
+            vi = b2 * v[i] + c2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            p[i] = p_scale * p[i] - step_size * mi / (_sqrt(vi) * inv_bc2_sqrt + eps)
+    else:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            mi = b1 * m[i] + c1 * gi
+            vi = b2 * v[i] + c2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            vm = vmax[i]
+            vm = vm if vm > vi else vi
+            vmax[i] = vm
+            p[i] = p_scale * p[i] - step_size * mi / (_sqrt(vm) * inv_bc2_sqrt + eps)
+
+
+cdef void adam_step(floating* p, const floating* g, floating* m, floating* v, floating* vmax,
+                    Py_ssize_t n, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, bint decoupled, long t, int n_threads) noexcept nogil:
+    """torch.optim.Adam (decoupled == 0: g' = g + wd*p) / AdamW (decoupled: p *= 1 - lr*wd):
+    m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;  vmax = max(vmax, v) (amsgrad);
+    p -= lr/(1-b1^t) * m / (sqrt(v or vmax)/sqrt(1-b2^t) + eps).
+    p: INOUT (n,); g: IN (n,); m, v: INOUT (n,); vmax: INOUT (n,) or NULL (no amsgrad)."""
+    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef double bc1 = 1.0 - beta1 ** <double> t
+    cdef double bc2 = 1.0 - beta2 ** <double> t
+    cdef double step_size = lr / bc1
+    cdef double inv_bc2_sqrt = 1.0 / sqrt(bc2)
+    cdef double p_scale = 1.0
+    cdef double l2 = 0.0
+    if decoupled:
+        p_scale = 1.0 - lr * weight_decay
+    else:
+        l2 = weight_decay
+    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
+                   hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
+                   <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
+                   <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
+
+
+# ------------------------------------------------------------------------------ RMSprop
+cdef void _rmsprop_span(floating* p, const floating* g, floating* sq, floating* mbuf,
+                        floating* gavg, Py_ssize_t n, floating lr, floating alpha,
+                        floating c, floating eps, floating wd, bint has_wd,
+                        floating momentum) noexcept nogil:
+    """One block of rmsprop_step; c = 1 - alpha."""
+    cdef Py_ssize_t i
+    cdef floating gi, si, ai, den, b
+    if gavg == NULL and mbuf == NULL:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            si = alpha * sq[i] + c * gi * gi
+            sq[i] = si
+            den = _sqrt(si) + eps
+            p[i] = p[i] - lr * gi / den
+    elif gavg == NULL:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            si = alpha * sq[i] + c * gi * gi
+            sq[i] = si
+            den = _sqrt(si) + eps
+            b = momentum * mbuf[i] + gi / den
+            mbuf[i] = b
+            p[i] = p[i] - lr * b
+    elif mbuf == NULL:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            si = alpha * sq[i] + c * gi * gi
+            sq[i] = si
+            ai = alpha * gavg[i] + c * gi
+            gavg[i] = ai
+            den = _sqrt(si - ai * ai) + eps
+            p[i] = p[i] - lr * gi / den
+    else:
+        for i in range(n):
+            gi = _decayed(g[i], p[i], wd, has_wd)
+            si = alpha * sq[i] + c * gi * gi
+            sq[i] = si
+            ai = alpha * gavg[i] + c * gi
+            gavg[i] = ai
+            den = _sqrt(si - ai * ai) + eps
+            b = momentum * mbuf[i] + gi / den
+            mbuf[i] = b
+            p[i] = p[i] - lr * b
+
+
+cdef void rmsprop_step(floating* p, const floating* g, floating* square_avg,
+                       floating* momentum_buf, floating* grad_avg, Py_ssize_t n, double lr,
+                       double alpha, double eps, double weight_decay, double momentum,
+                       int n_threads) noexcept nogil:
+    """torch.optim.RMSprop:  g' = g + wd*p;  sq = alpha*sq + (1-alpha)*g'^2;
+    gavg = alpha*gavg + (1-alpha)*g' and v~ = sq - gavg^2 (centered) | v~ = sq;
+    buf = momentum*buf + g'/(sqrt(v~) + eps), p -= lr*buf (momentum > 0) |
+    p -= lr*g'/(sqrt(v~) + eps).
+    p: INOUT (n,); g: IN (n,); square_avg: INOUT (n,); momentum_buf: INOUT (n,), used iff
+    momentum > 0 (else may be NULL); grad_avg: INOUT (n,) (centered) or NULL."""
+    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef bint use_buf = momentum > 0.0
+    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _rmsprop_span(p + lo, g + lo, square_avg + lo,
+                      (momentum_buf + lo) if use_buf else NULL,
+                      (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
+                      <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
+                      <floating> eps, <floating> weight_decay, weight_decay != 0.0,
+                      <floating> momentum)
+
+
+# ------------------------------------------------------------------------------ Adagrad
+cdef void _adagrad_span(floating* p, const floating* g, floating* ss, Py_ssize_t n,
+                        floating clr, floating eps, floating wd, bint has_wd) noexcept nogil:
+    """One block of adagrad_step; clr = lr / (1 + (t-1)*lr_decay)."""
+    cdef Py_ssize_t i
+    cdef floating gi, si
+    for i in range(n):
+        gi = _decayed(g[i], p[i], wd, has_wd)
+        si = ss[i] + gi * gi
+        ss[i] = si
+        p[i] = p[i] - clr * gi / (_sqrt(si) + eps)
+
+
+cdef void adagrad_step(floating* p, const floating* g, floating* state_sum, Py_ssize_t n,
+                       double lr, double lr_decay, double weight_decay, double eps, long t,
+                       int n_threads) noexcept nogil:
+    """torch.optim.Adagrad:  clr = lr/(1 + (t-1)*lr_decay);  g' = g + wd*p;
+    state_sum += g'^2;  p -= clr*g'/(sqrt(state_sum) + eps).
+    p: INOUT (n,); g: IN (n,); state_sum: INOUT (n,), filled by the caller with
+    initial_accumulator_value before the first step."""
+    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef double clr = lr / (1.0 + (t - 1) * lr_decay)
+    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+        lo = c * REDUCE_CHUNK
+        hi = min(lo + REDUCE_CHUNK, n)
+        _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
+                      <floating> eps, <floating> weight_decay, weight_decay != 0.0)
+
+
+# --------------------------------------------------------------- Python-visible wrappers
+# 1-D C-contiguous memoryviews of one dtype; optional state buffers may be None.  These
+# check lengths and presence (never crash); cgrad.ops.optim names bad arguments and checks
+# hyperparameter ranges.
+
+cdef int _check_len(str name, floating[::1] buf, Py_ssize_t n, bint required) except -1:
+    if buf is None:
+        if required:
+            raise ValueError(f"{name} is required by these options")
+        return 0
+    if buf.shape[0] != n:
+        raise ValueError(f"{name} has length {buf.shape[0]}, expected {n}")
+    return 0
+
+
+cdef inline floating* _ptr(floating[::1] a) noexcept:
+    if a is None or a.shape[0] == 0:
+        return NULL
+    return &a[0]
+
+
+def optim_sgd_step(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
+              double momentum, double dampening, double weight_decay, bint nesterov, long t,
+              int n_threads=1):
+    """In place torch.optim.SGD step; p, buf: INOUT (n,); g: IN (n,); buf may be None
+    when momentum == 0."""
+    cdef Py_ssize_t n = p.shape[0]
+    if g.shape[0] != n:
+        raise ValueError(f"g has length {g.shape[0]}, expected {n}")
+    _check_len("buf", buf, n, momentum != 0.0)
+    if n == 0:
+        return
+    cdef floating* bp = _ptr(buf) if momentum != 0.0 else NULL
+    with nogil:
+        sgd_step(&p[0], &g[0], bp, n, lr, momentum, dampening, weight_decay, nesterov, t,
+                 n_threads)
+
+
+def optim_adam_step(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+               floating[::1] vmax, double lr, double beta1, double beta2, double eps,
+               double weight_decay, bint decoupled, long t, int n_threads=1):
+    """In place torch.optim.Adam / AdamW (decoupled) step; p, m, v, vmax: INOUT (n,);
+    g: IN (n,); vmax None means amsgrad=False."""
+    cdef Py_ssize_t n = p.shape[0]
+    if g.shape[0] != n:
+        raise ValueError(f"g has length {g.shape[0]}, expected {n}")
+    _check_len("m", m, n, True)
+    _check_len("v", v, n, True)
+    _check_len("vmax", vmax, n, False)
+    if n == 0:
+        return
+    cdef floating* vp = _ptr(vmax)
+    with nogil:
+        adam_step(&p[0], &g[0], &m[0], &v[0], vp, n, lr, beta1, beta2, eps, weight_decay,
+                  decoupled, t, n_threads)
+
+
+def optim_rmsprop_step(floating[::1] p, const floating[::1] g, floating[::1] square_avg,
+                  floating[::1] momentum_buf, floating[::1] grad_avg, double lr,
+                  double alpha, double eps, double weight_decay, double momentum,
+                  int n_threads=1):
+    """In place torch.optim.RMSprop step; p, square_avg, momentum_buf, grad_avg: INOUT
+    (n,); g: IN (n,); momentum_buf may be None when momentum == 0; grad_avg None means
+    centered=False."""
+    cdef Py_ssize_t n = p.shape[0]
+    if g.shape[0] != n:
+        raise ValueError(f"g has length {g.shape[0]}, expected {n}")
+    _check_len("square_avg", square_avg, n, True)
+    _check_len("momentum_buf", momentum_buf, n, momentum > 0.0)
+    _check_len("grad_avg", grad_avg, n, False)
+    if n == 0:
+        return
+    cdef floating* mp = _ptr(momentum_buf) if momentum > 0.0 else NULL
+    cdef floating* ap = _ptr(grad_avg)
+    with nogil:
+        rmsprop_step(&p[0], &g[0], &square_avg[0], mp, ap, n, lr, alpha, eps, weight_decay,
+                     momentum, n_threads)
+
+
+def optim_adagrad_step(floating[::1] p, const floating[::1] g, floating[::1] state_sum,
+                  double lr, double lr_decay, double weight_decay, double eps, long t,
+                  int n_threads=1):
+    """In place torch.optim.Adagrad step; p, state_sum: INOUT (n,); g: IN (n,)."""
+    cdef Py_ssize_t n = p.shape[0]
+    if g.shape[0] != n:
+        raise ValueError(f"g has length {g.shape[0]}, expected {n}")
+    _check_len("state_sum", state_sum, n, True)
+    if n == 0:
+        return
+    with nogil:
+        adagrad_step(&p[0], &g[0], &state_sum[0], n, lr, lr_decay, weight_decay, eps, t,
+                     n_threads)
