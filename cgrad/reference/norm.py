@@ -49,8 +49,9 @@ def dropout_mask(shape, p, seed):
 
 
 def dropout_forward(x, p, seed):
-    scale = x.dtype.type(1.0 / (1.0 - p))
-    return np.where(dropout_mask(x.shape, p, seed), x * scale, x.dtype.type(0))
+    # one multiply by 0 or 1/(1-p), as the kernel does (a dropped inf/NaN gives NaN)
+    factor = np.where(dropout_mask(x.shape, p, seed), 1.0 / (1.0 - p), 0.0).astype(x.dtype)
+    return x * factor
 
 
 def dropout_backward(dy, p, seed):
