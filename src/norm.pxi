@@ -88,6 +88,78 @@ cdef inline Py_ssize_t _bn_block_width(Py_ssize_t C, int nt) noexcept nogil:
     return w if w < BN_BLOCK else BN_BLOCK
 
 
+# The column sums below read BN_ROWS = 4 rows per sweep of the accumulators (a quarter of
+# the accumulator loads/stores); the additions stay in row order, ((s + r0) + r1) + ...,
+# so every sum equals the plain one-row-at-a-time loop's, bit for bit.
+
+cdef void _bn_col_sums(const floating* x, const double* m, double* s, Py_ssize_t N,
+                       Py_ssize_t C, Py_ssize_t j0, Py_ssize_t w) noexcept nogil:
+    """s[j] = sum_i x[i, j0+j] (m NULL), else sum_i (x[i, j0+j] - m[j])^2; rows in order."""
+    cdef Py_ssize_t i = 0, j
+    cdef const floating* r0
+    cdef const floating* r1
+    cdef const floating* r2
+    cdef const floating* r3
+    cdef double d0, d1, d2, d3
+    for j in range(w):
+        s[j] = 0.0
+    while i + 4 <= N:
+        r0 = x + i * C + j0
+        r1 = r0 + C
+        r2 = r1 + C
+        r3 = r2 + C
+        if m == NULL:
+            for j in range(w):
+                s[j] = (((s[j] + r0[j]) + r1[j]) + r2[j]) + r3[j]
+        else:
+            for j in range(w):
+                d0 = r0[j] - m[j]
+                d1 = r1[j] - m[j]
+                d2 = r2[j] - m[j]
+                d3 = r3[j] - m[j]
+                s[j] = (((s[j] + d0 * d0) + d1 * d1) + d2 * d2) + d3 * d3
+        i += 4
+    while i < N:
+        r0 = x + i * C + j0
+        if m == NULL:
+            for j in range(w):
+                s[j] = s[j] + r0[j]
+        else:
+            for j in range(w):
+                d0 = r0[j] - m[j]
+                s[j] = s[j] + d0 * d0
+        i += 1
+
+
+cdef void _bn_grad_sums(const floating* dy, const floating* x, const double* m,
+                        double* sdy, double* sdyx, Py_ssize_t N, Py_ssize_t C,
+                        Py_ssize_t j0, Py_ssize_t w) noexcept nogil:
+    """sdy[j] = sum_i dy[i, j0+j], sdyx[j] = sum_i dy[i, j0+j] * (x[i, j0+j] - m[j])."""
+    cdef Py_ssize_t i = 0, j, o
+    cdef double g0, g1, g2, g3
+    for j in range(w):
+        sdy[j] = 0.0
+        sdyx[j] = 0.0
+    while i + 4 <= N:
+        o = i * C + j0
+        for j in range(w):
+            g0 = dy[o + j]
+            g1 = dy[o + C + j]
+            g2 = dy[o + 2 * C + j]
+            g3 = dy[o + 3 * C + j]
+            sdy[j] = (((sdy[j] + g0) + g1) + g2) + g3
+            sdyx[j] = ((((sdyx[j] + g0 * (x[o + j] - m[j])) + g1 * (x[o + C + j] - m[j]))
+                        + g2 * (x[o + 2 * C + j] - m[j])) + g3 * (x[o + 3 * C + j] - m[j]))
+        i += 4
+    while i < N:
+        o = i * C + j0
+        for j in range(w):
+            g0 = dy[o + j]
+            sdy[j] = sdy[j] + g0
+            sdyx[j] = sdyx[j] + g0 * (x[o + j] - m[j])
+        i += 1
+
+
 cdef void _bn_normalize_block(const floating* x, floating* y, const double* m,
                               const double* a, const floating* beta, Py_ssize_t N,
                               Py_ssize_t C, Py_ssize_t j0, Py_ssize_t w) noexcept nogil:
@@ -114,20 +186,10 @@ cdef void _bn_train_block(const floating* x, const floating* gamma, const floati
     cdef double d, var, istd
     cdef Py_ssize_t i, j
     cdef const floating* xr
-    for j in range(w):
-        s[j] = 0.0
-    for i in range(N):                          # sum x
-        xr = x + i * C + j0
-        for j in range(w):
-            s[j] += xr[j]
+    _bn_col_sums(x, NULL, s, N, C, j0, w)       # sum x
     for j in range(w):
         m[j] = s[j] / N
-        s[j] = 0.0
-    for i in range(N):                          # sum (x - mean)^2: two-pass, no cancellation
-        xr = x + i * C + j0
-        for j in range(w):
-            d = xr[j] - m[j]
-            s[j] += d * d
+    _bn_col_sums(x, m, s, N, C, j0, w)          # sum (x - mean)^2: two-pass, no cancellation
     for j in range(w):
         var = s[j] / N
         istd = 1.0 / sqrt(var + eps)
@@ -197,23 +259,15 @@ cdef void _bn_backward_block(const floating* dy, const floating* x, const floati
     cdef double m[BN_BLOCK]
     cdef double istd[BN_BLOCK]
     cdef double k[BN_BLOCK]
-    cdef double g, xhat
+    cdef double xhat
     cdef Py_ssize_t i, j
     cdef const floating* xr
     cdef const floating* gr
     cdef floating* dxr
     for j in range(w):
-        sdy[j] = 0.0
-        sdyx[j] = 0.0
         m[j] = mean[j0 + j]
         istd[j] = invstd[j0 + j]
-    for i in range(N):                          # sum dy, sum dy * (x - mean)
-        xr = x + i * C + j0
-        gr = dy + i * C + j0
-        for j in range(w):
-            g = gr[j]
-            sdy[j] += g
-            sdyx[j] += g * (xr[j] - m[j])
+    _bn_grad_sums(dy, x, m, sdy, sdyx, N, C, j0, w)   # sum dy, sum dy * (x - mean)
     for j in range(w):
         sdyx[j] = sdyx[j] * istd[j]             # sum dy * xhat
         dgamma[j0 + j] = <floating> (dgamma[j0 + j] + sdyx[j])

@@ -1,5 +1,7 @@
 """Dropout and batch norm: the reference against finite differences and torch, the kernels
 against the reference, thread-count independence, mask statistics and input validation."""
+import platform
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -162,6 +164,32 @@ def test_batchnorm_backward_in_place(rng):
     dd = dy.copy()
     assert ops.batchnorm_backward(dd, cache, out=dd)[0] is dd
     assert_array_equal(dd, dx)
+
+
+# x86-64 baseline has no FMA, so the compiler cannot contract a*b + c; elsewhere it may.
+_EXACT = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _assert_same(a, b):
+    if _EXACT:
+        assert_array_equal(a, b)
+    else:
+        assert_allclose(a, b, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("N", [2, 7, 1000])
+def test_batchnorm_sums_run_over_rows_in_order(rng, N):
+    """float64 statistics equal a sequential row-order sum (np.cumsum) bit for bit:
+    the kernels' blocking and row unrolling never reorder an addition."""
+    x, gamma, beta, dy, _, _ = _bn_inputs(rng, (N, 150), np.float64)
+    _, cache = ops.batchnorm_forward(x, gamma, beta, eps=1e-5)
+    mean = np.cumsum(x, axis=0)[-1] / N
+    var = np.cumsum((x - mean) * (x - mean), axis=0)[-1] / N
+    _assert_same(cache.mean, mean)
+    _assert_same(cache.invstd, 1.0 / np.sqrt(var + 1e-5))
+    _, dgamma, dbeta = ops.batchnorm_backward(dy, cache)
+    _assert_same(dbeta, np.cumsum(dy, axis=0)[-1])
+    _assert_same(dgamma, np.cumsum(dy * (x - mean), axis=0)[-1] * cache.invstd)
 
 
 @pytest.mark.parametrize("n_threads", [2, 3])
