@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import float_array, n_threads_arg, same_shape, writable
+from .activations import _out       # the shared out= check: dtype, writable, shape
 from ..reference.norm import BatchNormCache
 
 __all__ = ["dropout_mask", "dropout_forward", "dropout_backward", "BatchNormCache",
@@ -45,14 +46,6 @@ def _seed_arg(seed):
     if not 0 <= seed < 2 ** 64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     return seed
-
-
-def _out(name, out, like):
-    if out is None:
-        return np.empty_like(like)
-    float_array(name, out, dtype=like.dtype, allow_empty=True)
-    writable(name, out)
-    return same_shape(name, out, like.shape)
 
 
 def _dropout(kernel, arg, x, p, seed, out, n_threads):
