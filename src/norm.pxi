@@ -20,22 +20,22 @@ from libc.math cimport ceil
 
 cdef extern from *:
     """
-    #define CGRAD_SM64_GAMMA 0x9E3779B97F4A7C15ULL
-    #define CGRAD_SM64_M1 0xBF58476D1CE4E5B9ULL
-    #define CGRAD_SM64_M2 0x94D049BB133111EBULL
+    #define CGRAD_NORM_SM64_GAMMA 0x9E3779B97F4A7C15ULL
+    #define CGRAD_NORM_SM64_M1 0xBF58476D1CE4E5B9ULL
+    #define CGRAD_NORM_SM64_M2 0x94D049BB133111EBULL
     """
-    uint64_t CGRAD_SM64_GAMMA, CGRAD_SM64_M1, CGRAD_SM64_M2
+    uint64_t CGRAD_NORM_SM64_GAMMA, CGRAD_NORM_SM64_M1, CGRAD_NORM_SM64_M2
 
 # Columns per batch-norm block, at most (sizes the per-task stack accumulators).
 cdef enum:
     BN_BLOCK = 128
 
 
-cdef inline uint64_t _splitmix64(uint64_t z) noexcept nogil:
+cdef inline uint64_t _dropout_splitmix64(uint64_t z) noexcept nogil:
     """splitmix64's output function (Steele et al. 2014), wrapping uint64 arithmetic."""
-    z = z + CGRAD_SM64_GAMMA
-    z = (z ^ (z >> 30)) * CGRAD_SM64_M1
-    z = (z ^ (z >> 27)) * CGRAD_SM64_M2
+    z = z + CGRAD_NORM_SM64_GAMMA
+    z = (z ^ (z >> 30)) * CGRAD_NORM_SM64_M1
+    z = (z ^ (z >> 27)) * CGRAD_NORM_SM64_M2
     return z ^ (z >> 31)
 
 
@@ -45,7 +45,7 @@ cdef void _dropout_span(const floating* x, floating* y, Py_ssize_t lo, Py_ssize_
     cdef Py_ssize_t i
     cdef uint64_t k
     for i in range(lo, hi):
-        k = _splitmix64(base + <uint64_t> i) >> 11
+        k = _dropout_splitmix64(base + <uint64_t> i) >> 11
         # keep = k >= thresh as arithmetic, not a branch (gcc emits one for `?:`, which
         # mispredicts at p ~ 0.5 and blocks vectorisation: 3-4x slower).  k, thresh <= 2^53,
         # so k - thresh wraps to a set top bit exactly when k < thresh.  Like torch, a
@@ -66,7 +66,7 @@ cdef void dropout_forward(const floating* x, floating* y, Py_ssize_t n, double p
     # u = k * 2^-53 >= p  <=>  k >= ceil(p * 2^53): exact (p * 2^53 < 2^53 is exact), and
     # an integer compare avoids a uint64 -> double conversion per element.
     thresh = <uint64_t> ceil(p * 9007199254740992.0)
-    base = seed * CGRAD_SM64_GAMMA
+    base = seed * CGRAD_NORM_SM64_GAMMA
     scale = <floating> (1.0 / (1.0 - p))
     for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
         lo = c * REDUCE_CHUNK
@@ -300,13 +300,13 @@ cdef void batchnorm_backward(const floating* dy, const floating* x, const floati
 
 # ---- Python-visible wrappers: shape checks, then the kernel without the GIL -------------
 
-cdef int _check_len(str name, Py_ssize_t n, Py_ssize_t n0) except -1:
+cdef int _norm_check_len(str name, Py_ssize_t n, Py_ssize_t n0) except -1:
     if n != n0:
         raise ValueError(f"{name} has length {n}, expected {n0}")
     return 0
 
 
-cdef int _check_p(double p) except -1:
+cdef int _norm_check_p(double p) except -1:
     if not (0.0 <= p < 1.0):
         raise ValueError(f"p must be in [0, 1), got {p}")
     return 0
@@ -315,8 +315,8 @@ cdef int _check_p(double p) except -1:
 def dropout_forward_kernel(const floating[::1] x, floating[::1] y, double p, uint64_t seed,
                            int n_threads=1):
     """y = x * keep(seed) / (1 - p).  x: IN (n,) flat; y: OUT (n,), may be x itself."""
-    _check_p(p)
-    _check_len("y", y.shape[0], x.shape[0])
+    _norm_check_p(p)
+    _norm_check_len("y", y.shape[0], x.shape[0])
     if x.shape[0] == 0:
         return
     with nogil:
@@ -326,8 +326,8 @@ def dropout_forward_kernel(const floating[::1] x, floating[::1] y, double p, uin
 def dropout_backward_kernel(const floating[::1] dy, floating[::1] dx, double p,
                             uint64_t seed, int n_threads=1):
     """dx = dy * keep(seed) / (1 - p).  dy: IN (n,) flat; dx: OUT (n,), may be dy itself."""
-    _check_p(p)
-    _check_len("dx", dx.shape[0], dy.shape[0])
+    _norm_check_p(p)
+    _norm_check_len("dx", dx.shape[0], dy.shape[0])
     if dy.shape[0] == 0:
         return
     with nogil:
@@ -350,12 +350,12 @@ def batchnorm_forward_train_kernel(const floating[:, ::1] x, const floating[::1]
     _check_same_shape("y", y.shape[0], y.shape[1], N, C)
     for name, n in (("gamma", gamma.shape[0]), ("beta", beta.shape[0]),
                     ("mean", mean.shape[0]), ("invstd", invstd.shape[0])):
-        _check_len(name, n, C)
+        _norm_check_len(name, n, C)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be given or both be None")
     if running_mean is not None:
-        _check_len("running_mean", running_mean.shape[0], C)
-        _check_len("running_var", running_var.shape[0], C)
+        _norm_check_len("running_mean", running_mean.shape[0], C)
+        _norm_check_len("running_var", running_var.shape[0], C)
         if C > 0:
             rm = &running_mean[0]
             rv = &running_var[0]
@@ -378,7 +378,7 @@ def batchnorm_forward_eval_kernel(const floating[:, ::1] x, const floating[::1] 
     for name, n in (("gamma", gamma.shape[0]), ("beta", beta.shape[0]),
                     ("running_mean", running_mean.shape[0]),
                     ("running_var", running_var.shape[0])):
-        _check_len(name, n, C)
+        _norm_check_len(name, n, C)
     if N == 0 or C == 0:
         return
     with nogil:
@@ -398,7 +398,7 @@ def batchnorm_backward_kernel(const floating[:, ::1] dy, const floating[:, ::1] 
     for name, n in (("gamma", gamma.shape[0]), ("mean", mean.shape[0]),
                     ("invstd", invstd.shape[0]), ("dgamma", dgamma.shape[0]),
                     ("dbeta", dbeta.shape[0])):
-        _check_len(name, n, C)
+        _norm_check_len(name, n, C)
     if N == 0 or C == 0:
         return
     with nogil:
