@@ -5,3 +5,4 @@ arrays).  Checked itself by central finite differences in float64 (tests/).
 """
 from .activations import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
+from .norm import *  # noqa: F401,F403
