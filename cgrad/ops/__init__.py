@@ -5,3 +5,5 @@ arguments, plus optional ``out=`` buffers and ``n_threads=``.  Bad input raises 
 ValueError/TypeError naming the argument before any work starts.
 """
 from .activations import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .regularization import *  # noqa: F401,F403
