@@ -152,6 +152,20 @@ def test_extreme_logits_stay_finite(dtype):
     assert_allclose(loss, expected.mean(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("lo", [-30.0, 3.0, 15.0])
+def test_bce_small_losses_keep_relative_accuracy(lo):
+    """Confident, correct predictions: every term is log1p(exp(-|z|)), the part computed
+    by a series for small exp(-|z|) and by log(1 + e) above; both must stay accurate."""
+    z = np.linspace(lo, 30.0, 4001).astype(np.float32)
+    z = np.where(np.arange(z.size) % 2, z, -z).astype(np.float32).reshape(-1, 1)
+    t = (z > 0).astype(np.float32)
+    loss, grad = ops.bce_with_logits(z, t)
+    loss_ref, grad_ref = ref.bce_with_logits(z.astype(np.float64), t.astype(np.float64))
+    assert loss > 0
+    assert_allclose(loss, loss_ref, rtol=2e-6)
+    assert_allclose(grad, grad_ref, rtol=1e-5, atol=1e-30)
+
+
 def test_hinge_multiclass_ties_and_single_column():
     z = np.array([[1.0, 3.0, 3.0], [0.0, 0.0, 0.0]])
     loss, grad = ops.hinge_multiclass(z, np.array([0, 2]))

@@ -29,8 +29,9 @@ def bce_with_logits(logits, target):
     z, t = logits, target
     e = np.exp(-np.abs(z))
     loss = np.maximum(z, 0) - z * t + np.log1p(e)
-    sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-    return float(np.mean(loss)), ((sig - t) / z.size).astype(z.dtype)
+    # sigmoid(z) - t without cancellation: (1 - t) - e/(1+e) for z >= 0, e/(1+e) - t else
+    grad = np.where(z >= 0, (1 - t) - e / (1 + e), e / (1 + e) - t)
+    return float(np.mean(loss)), (grad / z.size).astype(z.dtype)
 
 
 def softmax_cross_entropy(logits, labels_or_onehot):
