@@ -3,7 +3,9 @@
     pytest benchmarks/bench_losses.py --benchmark-only --benchmark-group-by=param:loss,param:shape
 
 Each (loss, shape) pair is timed for both implementations, so the table shows them side
-by side.  The ops call uses cgrad's default thread count and a preallocated dout (as the
+by side.  On a busy machine prefix OMP_NUM_THREADS=1: a 2-thread region whose second
+thread is descheduled waits a whole time slice (medians of 15-25 ms were seen at
+60000x10 with a load of 5 on 2 cores, for every kernel including relu).  The ops call uses cgrad's default thread count and a preallocated dout (as the
 training loop does); the reference allocates, as NumPy code would.
 """
 import numpy as np
