@@ -6,10 +6,11 @@
 # out, target, dout: (N, OUT) C-contiguous;  labels: (N,) int64 in [0, OUT).
 # dout is overwritten (an activation gradient) and may NOT alias out or target: softmax
 # cross-entropy parks exp(z - max) in dout before it reads the row's target again.
-# Reduction: each row's loss in double, summed sequentially inside fixed chunks of whole
-# rows (REDUCE_CHUNK elements' worth, at least one row), the chunk sums then added in
-# index order -- bitwise identical for any thread count.  Threads split row chunks; the
-# gradient of a row depends on that row only.
+# Reduction: the losses in double, summed in a fixed order inside fixed chunks of whole
+# rows (REDUCE_CHUNK elements' worth, at least one row; elementwise losses use four
+# interleaved accumulators per chunk), the chunk sums then added in index order --
+# bitwise identical for any thread count.  Threads split row chunks; the gradient of a
+# row depends on that row only.
 
 # Loss codes; the same numbers in cgrad/ops/losses.py (LOSS_CODES).
 cdef enum:
