@@ -7,3 +7,5 @@ ValueError/TypeError naming the argument before any work starts.
 from .activations import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .regularization import *  # noqa: F401,F403

@@ -6,3 +6,5 @@ arrays).  Checked itself by central finite differences in float64 (tests/).
 from .activations import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .regularization import *  # noqa: F401,F403

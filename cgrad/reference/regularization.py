@@ -1,0 +1,38 @@
+"""NumPy reference: weight penalties and gradient clipping.
+
+Any-shaped arrays (the kernels see them flat).  Computed in the dtype of the inputs;
+tests pass float64 to get the truth.
+"""
+import numpy as np
+
+__all__ = ["l2_penalty", "l1_penalty", "clip_by_value", "global_norm",
+           "clip_by_global_norm"]
+
+
+def l2_penalty(w, lam):
+    """(0.5 lam sum(w^2), lam w)"""
+    return float(0.5 * lam * np.sum(w.astype(np.float64) ** 2)), (lam * w).astype(w.dtype)
+
+
+def l1_penalty(w, lam):
+    """(lam sum|w|, lam sign(w)) -- sign(0) = 0, the subgradient."""
+    return float(lam * np.sum(np.abs(w.astype(np.float64)))), (lam * np.sign(w)).astype(w.dtype)
+
+
+def clip_by_value(g, clip):
+    """min(max(g, -clip), clip)"""
+    return np.clip(g, -clip, clip).astype(g.dtype)
+
+
+def global_norm(g):
+    """sqrt(sum(g^2)) over all elements, as a float."""
+    return float(np.sqrt(np.sum(g.astype(np.float64) ** 2)))
+
+
+def clip_by_global_norm(g, max_norm):
+    """(g * max_norm / (norm + 1e-6) if norm > max_norm else g, norm) -- as
+    torch.nn.utils.clip_grad_norm_; the norm is the one before clipping."""
+    norm = global_norm(g)
+    if norm > max_norm:
+        return (g * (max_norm / (norm + 1e-6))).astype(g.dtype), norm
+    return g.copy(), norm
