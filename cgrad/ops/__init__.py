@@ -5,3 +5,4 @@ arguments, plus optional ``out=`` buffers and ``n_threads=``.  Bad input raises 
 ValueError/TypeError naming the argument before any work starts.
 """
 from .activations import *  # noqa: F401,F403
+from .dense import *  # noqa: F401,F403

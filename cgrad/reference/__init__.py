@@ -4,3 +4,4 @@ Same function names as cgrad.ops (and the kernels in src/); functional (returns 
 arrays).  Checked itself by central finite differences in float64 (tests/).
 """
 from .activations import *  # noqa: F401,F403
+from .dense import *  # noqa: F401,F403
