@@ -30,6 +30,85 @@ const char *cgrad_isa_name(int isa);
  * Returns -1 when CGRAD_ISA names an unknown or unavailable ISA (the best is used). */
 int cgrad_isa_init(void);
 
+/* ---- GEMM (gemm.c, pack.c, ukernel_*.c) ------------------------------------------
+ *
+ *   C = alpha * op(A) @ op(B) + beta * C        op(X) = X or X.T (trans flag != 0)
+ *
+ * Dimension letters: op(A) is M x K, op(B) is K x N, C is M x N; row-major, lda/ldb/ldc
+ * are row strides in elements.  beta == 0 means C is write-only (never read: it may hold
+ * NaN).  Threads split C into tiles; every element's K-sum runs in one fixed order
+ * (K is never split across threads), so results are bitwise identical for any
+ * n_threads.  Small problems run on one thread, tiny ones without packing.
+ * Blocking (BLIS names): MR x NR register tile, KC depth of a packed panel, MC rows of
+ * the packed A block, NC columns of the packed B panel; one row per ISA in dispatch.c.
+ */
+void cgrad_sgemm(int transA, int transB, long M, long N, long K, float alpha,
+                 const float *A, long lda, const float *B, long ldb, float beta,
+                 float *C, long ldc, int n_threads);
+void cgrad_dgemm(int transA, int transB, long M, long N, long K, double alpha,
+                 const double *A, long lda, const double *B, long ldb, double beta,
+                 double *C, long ldc, int n_threads);
+
+/* Epilogue: called once per finished tile of C (after its whole K-sum, while it is in
+ * cache), by the thread that owns the tile.  tile points at C[i0, j0]; the tile is
+ * m x n with row stride ldc.  Used to fuse "+ bias, activation" into the GEMM. */
+typedef void (*cgrad_sepilogue)(void *ctx, float *tile, long ldc, long i0, long j0,
+                                long m, long n);
+typedef void (*cgrad_depilogue)(void *ctx, double *tile, long ldc, long i0, long j0,
+                                long m, long n);
+void cgrad_sgemm_ex(int transA, int transB, long M, long N, long K, float alpha,
+                    const float *A, long lda, const float *B, long ldb, float beta,
+                    float *C, long ldc, int n_threads, cgrad_sepilogue epi, void *ctx);
+void cgrad_dgemm_ex(int transA, int transB, long M, long N, long K, double alpha,
+                    const double *A, long lda, const double *B, long ldb, double beta,
+                    double *C, long ldc, int n_threads, cgrad_depilogue epi, void *ctx);
+
+/* Micro-kernel contract (BLIS): C[MR x NR] (= or +=) Ap * Bp over kc rank-1 updates.
+ * Ap: MR-row micro-panel packed k-major (MR values per k); Bp: NR-column micro-panel
+ * packed k-major (NR values per k); both zero-padded at edges by pack.c.  C row-major
+ * with row stride ldc.  accumulate == 0: C is never read.  Full tiles only. */
+typedef void (*cgrad_sukernel)(long kc, const float *Ap, const float *Bp, float *C,
+                               long ldc, int accumulate);
+typedef void (*cgrad_dukernel)(long kc, const double *Ap, const double *Bp, double *C,
+                               long ldc, int accumulate);
+
+/* One row of the dispatch table per ISA and dtype (dispatch.c). */
+#define CGRAD_MR_MAX 16
+#define CGRAD_NR_MAX 32
+typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_sukernel ukernel; }
+    cgrad_sgemm_row;
+typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_dukernel ukernel; }
+    cgrad_dgemm_row;
+/* The rows of the selected ISA (never NULL). */
+const cgrad_sgemm_row *cgrad_sgemm_selected(void);
+const cgrad_dgemm_row *cgrad_dgemm_selected(void);
+
+/* Packing (pack.c): rows [i0, i0+m) of op(A) for depth [p0, p0+kc) into ceil(m/mr)
+ * MR-panels, scaled by alpha; columns [j0, j0+n) of op(B) into ceil(n/nr) NR-panels.
+ * Edges are zero-padded to full panels. */
+void cgrad_spack_A(int transA, const float *A, long lda, long i0, long m, long p0,
+                   long kc, int mr, float alpha, float *Ap);
+void cgrad_spack_B(int transB, const float *B, long ldb, long p0, long kc, long j0,
+                   long n, int nr, float *Bp);
+void cgrad_dpack_A(int transA, const double *A, long lda, long i0, long m, long p0,
+                   long kc, int mr, double alpha, double *Ap);
+void cgrad_dpack_B(int transB, const double *B, long ldb, long p0, long kc, long j0,
+                   long n, int nr, double *Bp);
+
+/* Micro-kernels (ukernel_ref.c always; the SIMD ones only on x86-64 builds). */
+void cgrad_ukernel_s4x8_ref(long kc, const float *Ap, const float *Bp, float *C, long ldc,
+                            int accumulate);
+void cgrad_ukernel_d4x8_ref(long kc, const double *Ap, const double *Bp, double *C,
+                            long ldc, int accumulate);
+void cgrad_ukernel_s6x16_avx2(long kc, const float *Ap, const float *Bp, float *C,
+                              long ldc, int accumulate);
+void cgrad_ukernel_d6x8_avx2(long kc, const double *Ap, const double *Bp, double *C,
+                             long ldc, int accumulate);
+void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, float *C,
+                                 long ldc, int accumulate);
+void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
+                                 long ldc, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,36 @@
 
 static int selected = CGRAD_ISA_GENERIC;
 
+/* GEMM kernel table, one row per ISA (indexed by CGRAD_ISA_*): {name, MR, NR, KC, MC, NC,
+ * micro-kernel}.  MC is a multiple of MR and NC of NR.  KC sizes the B micro-panel
+ * (KC x NR) to stay in L1 while a block of A (MC x KC) streams from L2; the values are
+ * tuned with benchmarks/bench_gemm.py.  Without x86 dispatch the SIMD rows fall back
+ * to the reference kernel (they are never selected: cgrad_isa_available says no). */
+#if defined(CGRAD_HAVE_X86_DISPATCH)
+#define S_AVX2 cgrad_ukernel_s6x16_avx2
+#define D_AVX2 cgrad_ukernel_d6x8_avx2
+#define S_AVX512 cgrad_ukernel_s12x32_avx512
+#define D_AVX512 cgrad_ukernel_d12x16_avx512
+#else
+#define S_AVX2 cgrad_ukernel_s4x8_ref
+#define D_AVX2 cgrad_ukernel_d4x8_ref
+#define S_AVX512 cgrad_ukernel_s4x8_ref
+#define D_AVX512 cgrad_ukernel_d4x8_ref
+#endif
+static const cgrad_sgemm_row srows[3] = {
+    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_s4x8_ref},
+    {"avx2", 6, 16, 256, 120, 3072, S_AVX2},
+    {"avx512", 12, 32, 256, 144, 3072, S_AVX512},
+};
+static const cgrad_dgemm_row drows[3] = {
+    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_d4x8_ref},
+    {"avx2", 6, 8, 256, 96, 2048, D_AVX2},
+    {"avx512", 12, 16, 256, 96, 2048, D_AVX512},
+};
+
+const cgrad_sgemm_row *cgrad_sgemm_selected(void) { return &srows[selected]; }
+const cgrad_dgemm_row *cgrad_dgemm_selected(void) { return &drows[selected]; }
+
 int cgrad_isa_supported_best(void)
 {
 #if defined(CGRAD_HAVE_X86_DISPATCH) && (defined(__GNUC__) || defined(__clang__))

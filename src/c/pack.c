@@ -1,0 +1,62 @@
+/*
+ * pack.c -- copy blocks of op(A) and op(B) into the micro-kernels' panel layout.
+ *
+ *   pack_A: rows [i0, i0+m) x depth [p0, p0+kc) of op(A) -> ceil(m/mr) panels, each
+ *           k-major: for every k the mr values op(A)[i..i+mr-1, k], times alpha.
+ *   pack_B: depth [p0, p0+kc) x columns [j0, j0+n) of op(B) -> ceil(n/nr) panels, each
+ *           k-major: for every k the nr values op(B)[k, j..j+nr-1].
+ * Rows/columns past the edge are zero, so the micro-kernel only ever sees full tiles.
+ * The transposes live here: the loops always read along the contiguous dimension of
+ * the source (A row-major: op(A)[i, k] = A[i*lda + k], or A[k*lda + i] when transposed).
+ */
+#include "cgrad.h"
+
+#define DEFINE_PACK(SFX, T)                                                            \
+void cgrad_##SFX##pack_A(int transA, const T *A, long lda, long i0, long m, long p0,   \
+                         long kc, int mr, T alpha, T *Ap)                              \
+{                                                                                      \
+    for (long ip = 0; ip < m; ip += mr, Ap += (long)mr * kc) {                         \
+        long rows = m - ip < mr ? m - ip : mr;                                         \
+        if (transA) {            /* op(A)[i, k] = A[k, i]: a panel row is contiguous */ \
+            for (long p = 0; p < kc; p++) {                                            \
+                const T *a = A + (p0 + p) * lda + i0 + ip;                             \
+                T *dst = Ap + p * mr;                                                  \
+                for (long i = 0; i < rows; i++) dst[i] = alpha * a[i];                 \
+                for (long i = rows; i < mr; i++) dst[i] = 0;                           \
+            }                                                                          \
+        } else {                 /* op(A)[i, k] = A[i, k]: walk each source row */      \
+            for (long i = 0; i < rows; i++) {                                          \
+                const T *a = A + (i0 + ip + i) * lda + p0;                             \
+                for (long p = 0; p < kc; p++) Ap[p * mr + i] = alpha * a[p];           \
+            }                                                                          \
+            for (long i = rows; i < mr; i++)                                           \
+                for (long p = 0; p < kc; p++) Ap[p * mr + i] = 0;                      \
+        }                                                                              \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+void cgrad_##SFX##pack_B(int transB, const T *B, long ldb, long p0, long kc, long j0,  \
+                         long n, int nr, T *Bp)                                        \
+{                                                                                      \
+    for (long jp = 0; jp < n; jp += nr, Bp += (long)nr * kc) {                         \
+        long cols = n - jp < nr ? n - jp : nr;                                         \
+        if (!transB) {           /* op(B)[k, j] = B[k, j]: a panel row is contiguous */ \
+            for (long p = 0; p < kc; p++) {                                            \
+                const T *b = B + (p0 + p) * ldb + j0 + jp;                             \
+                T *dst = Bp + p * nr;                                                  \
+                for (long j = 0; j < cols; j++) dst[j] = b[j];                         \
+                for (long j = cols; j < nr; j++) dst[j] = 0;                           \
+            }                                                                          \
+        } else {                 /* op(B)[k, j] = B[j, k]: walk each source row */      \
+            for (long j = 0; j < cols; j++) {                                          \
+                const T *b = B + (j0 + jp + j) * ldb + p0;                             \
+                for (long p = 0; p < kc; p++) Bp[p * nr + j] = b[p];                   \
+            }                                                                          \
+            for (long j = cols; j < nr; j++)                                           \
+                for (long p = 0; p < kc; p++) Bp[p * nr + j] = 0;                      \
+        }                                                                              \
+    }                                                                                  \
+}
+
+DEFINE_PACK(s, float)
+DEFINE_PACK(d, double)

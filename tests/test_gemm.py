@@ -1,0 +1,157 @@
+"""GEMM: every available micro-kernel ISA x transposes x edge shapes against float64
+NumPy, the beta rules (0: C never read, 1: accumulate, other: scale), thread-count
+independence (bitwise) and input validation."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from cgrad import _core, ops, reference as ref
+from conftest import DTYPES
+
+ISAS = _core.isa_supported()
+TRANS = [(False, False), (True, False), (False, True), (True, True)]
+# Sizes that are not multiples of MR/NR (4/6/12, 8/16/32), the tiny no-pack path, and
+# K values crossing KC (256) once and twice.
+EDGE_SHAPES = [(1, 1, 1), (3, 17, 33), (17, 3, 1), (33, 257, 17), (257, 33, 300),
+               (1000, 17, 3), (13, 1000, 513), (128, 256, 784), (64, 10, 128)]
+EPS = {np.float32: 2e-6, np.float64: 1e-14}
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    before = _core.isa_selected()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(before)
+
+
+def _operands(rng, M, N, K, transA, transB, dtype):
+    A = rng.standard_normal((K, M) if transA else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if transB else (K, N)).astype(dtype)
+    return A, B
+
+
+def _truth(A, B, transA, transB, alpha=1.0, beta=0.0, C=None):
+    A64, B64 = A.astype(np.float64), B.astype(np.float64)
+    C64 = None if C is None else C.astype(np.float64)
+    return ref.gemm(A64, B64, transA, transB, alpha, beta, C64)
+
+
+def _tol(dtype, K, scale=1.0):
+    """Rounding error of a K-term dot product of O(1) values grows like sqrt(K)."""
+    return EPS[dtype] * 8 * np.sqrt(K) * scale
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", EDGE_SHAPES)
+def test_gemm_matches_float64_numpy(rng, isa, M, N, K, transA, transB, dtype):
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C = np.full((M, N), np.nan, dtype)         # beta == 0: C must never be read
+    out = ops.gemm(A, B, transA, transB, C=C, n_threads=2)
+    assert out is C
+    assert np.isfinite(C).all()
+    assert_allclose(C, _truth(A, B, transA, transB), rtol=0, atol=_tol(dtype, K))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+def test_gemm_crossing_every_block(rng, isa, transA, transB, dtype):
+    """K crosses KC, M crosses MC and N crosses NC (two B panels)."""
+    blk = _core.gemm_blocking()[np.dtype(dtype).name]
+    M, N, K = blk["mc"] + 5, blk["nc"] + blk["nr"] + 3, blk["kc"] + 7
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C = ops.gemm(A, B, transA, transB, n_threads=2)
+    assert_allclose(C, _truth(A, B, transA, transB), rtol=0, atol=_tol(dtype, K))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300)])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.25), (0.0, 3.0)])
+def test_gemm_alpha_beta(rng, isa, M, N, K, alpha, beta, dtype):
+    for transA, transB in TRANS:
+        A, B = _operands(rng, M, N, K, transA, transB, dtype)
+        C0 = rng.standard_normal((M, N)).astype(dtype)
+        C = C0.copy()
+        ops.gemm(A, B, transA, transB, alpha, beta, C, n_threads=2)
+        scale = abs(alpha) + abs(beta)
+        assert_allclose(C, _truth(A, B, transA, transB, alpha, beta, C0), rtol=0,
+                        atol=_tol(dtype, K, scale))
+
+
+def test_gemm_beta_one_accumulates_twice(rng, isa):
+    A, B = _operands(rng, 50, 70, 90, False, False, np.float64)
+    C = np.zeros((50, 70))
+    ops.gemm(A, B, beta=1.0, C=C)
+    ops.gemm(A, B, beta=1.0, C=C)
+    assert_allclose(C, 2 * (A @ B), rtol=1e-12, atol=1e-12)
+
+
+def test_gemm_empty_k_scales_c(isa):
+    A, B = np.empty((4, 0)), np.empty((0, 3))
+    assert_array_equal(ops.gemm(A, B, C=np.full((4, 3), np.nan)), np.zeros((4, 3)))
+    C = np.ones((4, 3))
+    ops.gemm(A, B, beta=2.0, C=C)
+    assert_array_equal(C, 2 * np.ones((4, 3)))
+    assert ops.gemm(np.empty((0, 5)), np.ones((5, 2))).shape == (0, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(257, 300, 513), (1000, 33, 100), (128, 784, 256)])
+def test_gemm_one_and_two_threads_are_bitwise_equal(rng, isa, M, N, K, transA, transB, dtype):
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    c1, c2 = C0.copy(), C0.copy()
+    ops.gemm(A, B, transA, transB, 1.0, 1.0, c1, n_threads=1)
+    ops.gemm(A, B, transA, transB, 1.0, 1.0, c2, n_threads=2)
+    assert_array_equal(c1, c2)
+    assert not np.array_equal(c1, C0)
+
+
+def test_isa_kernels_agree_within_rounding(rng):
+    """Each ISA really runs (different kernels round differently, but all are right)."""
+    A, B = _operands(rng, 100, 90, 400, False, False, np.float32)
+    before, results = _core.isa_selected(), {}
+    try:
+        for name in ISAS:
+            _core.set_isa(name)
+            assert _core.gemm_blocking()["float32"]["isa"] == name
+            results[name] = ops.gemm(A, B)
+    finally:
+        _core.set_isa(before)
+    for C in results.values():
+        assert_allclose(C, _truth(A, B, False, False), rtol=0, atol=_tol(np.float32, 400))
+
+
+@settings(max_examples=40, deadline=None)
+@given(M=st.integers(1, 70), N=st.integers(1, 70), K=st.integers(1, 300),
+       transA=st.booleans(), transB=st.booleans(), dtype=st.sampled_from(DTYPES),
+       isa=st.sampled_from(ISAS), seed=st.integers(0, 2**31 - 1))
+def test_property_random_shapes(M, N, K, transA, transB, dtype, isa, seed):
+    r = np.random.default_rng(seed)
+    A, B = _operands(r, M, N, K, transA, transB, dtype)
+    before = _core.isa_selected()
+    try:
+        _core.set_isa(isa)
+        C = ops.gemm(A, B, transA, transB, n_threads=2)
+    finally:
+        _core.set_isa(before)
+    assert_allclose(C, _truth(A, B, transA, transB), rtol=0, atol=_tol(dtype, K))
+
+
+def test_gemm_bad_input_is_named():
+    A, B = np.ones((4, 5)), np.ones((6, 3))
+    with pytest.raises(ValueError, match="B has shape \\(6, 3\\), expected op\\(B\\) to have 5"):
+        ops.gemm(A, B)
+    with pytest.raises(TypeError, match="B has dtype float32, expected float64"):
+        ops.gemm(A, np.ones((5, 3), np.float32))
+    with pytest.raises(ValueError, match="C has shape \\(4, 4\\), expected \\(4, 3\\)"):
+        ops.gemm(A, np.ones((5, 3)), C=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="A must be C-contiguous"):
+        ops.gemm(np.ones((5, 4)).T, np.ones((5, 3)))
+    with pytest.raises(ValueError, match="A must be 2-D"):
+        ops.gemm(np.ones(5), np.ones((5, 3)))
+    with pytest.raises(ValueError, match="op\\(B\\) has 5 rows, expected 4"):
+        _core.gemm(False, False, 1.0, np.ones((3, 4)), np.ones((5, 2)), 0.0, np.ones((3, 2)))
