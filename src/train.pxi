@@ -237,37 +237,37 @@ cdef class Trainer:
         self.s.alpha = alpha
         self.s.loss = loss
         self.s.fused = fused
-        self.s.params = _ptr(params, dtype)
-        self.s.grads = _ptr(grads, dtype)
+        self.s.params = _array_ptr(params, dtype)
+        self.s.grads = _array_ptr(grads, dtype)
         if X.dtype != dtype or X.ndim != 2 or X.shape[1] != sizes[0] or not X.flags.c_contiguous:
             raise ValueError("X must be C-contiguous (n, IN) of the model dtype")
-        self.s.X = _ptr(X, dtype)
+        self.s.X = _array_ptr(X, dtype)
         self.s.n_samples = X.shape[0]
         if Yf is not None:
             if Yf.dtype != dtype or Yf.shape != (X.shape[0], sizes[L]) or not Yf.flags.c_contiguous:
                 raise ValueError("float targets must be C-contiguous (n, OUT) of the model dtype")
-            self.s.Yf = _ptr(Yf, dtype)
+            self.s.Yf = _array_ptr(Yf, dtype)
             keep.append(Yf)
         if Yi is not None:
             if Yi.dtype != np.int64 or Yi.shape != (X.shape[0],) or not Yi.flags.c_contiguous:
                 raise ValueError("labels must be C-contiguous int64 (n,)")
-            self.s.Yi = <const int64_t*> _ptr(Yi, Yi.dtype)
+            self.s.Yi = <const int64_t*> _array_ptr(Yi, Yi.dtype)
             keep.append(Yi)
         order = np.arange(X.shape[0], dtype=np.int64)
         keep.append(order)
-        self.s.order = <const int64_t*> _ptr(order, order.dtype)
+        self.s.order = <const int64_t*> _array_ptr(order, order.dtype)
         self.s.batch = batch
         # workspace arena: one allocation per array, made here, never inside a step
         ws = [np.empty((batch, sizes[0]), dtype), np.empty((batch, sizes[L]), dtype),
               np.empty(batch, np.int64), np.empty((batch, width), dtype),
               np.empty((batch, width), dtype)]
-        self.s.xb, self.s.yb = _ptr(ws[0], dtype), _ptr(ws[1], dtype)
-        self.s.lb = <int64_t*> _ptr(ws[2], ws[2].dtype)
-        self.s.d0, self.s.d1 = _ptr(ws[3], dtype), _ptr(ws[4], dtype)
+        self.s.xb, self.s.yb = _array_ptr(ws[0], dtype), _array_ptr(ws[1], dtype)
+        self.s.lb = <int64_t*> _array_ptr(ws[2], ws[2].dtype)
+        self.s.d0, self.s.d1 = _array_ptr(ws[3], dtype), _array_ptr(ws[4], dtype)
         for l in range(L):
             z = np.empty((batch, sizes[l + 1]), dtype)
             ws.append(z)
-            self.s.Z[l] = _ptr(z, dtype)
+            self.s.Z[l] = _array_ptr(z, dtype)
             if l == L - 1 and fused:
                 self.s.A[l] = self.s.Z[l]           # logits feed the fused loss
                 if acts[l] != ACT_IDENTITY:
@@ -275,7 +275,7 @@ cdef class Trainer:
             else:
                 a = np.empty((batch, sizes[l + 1]), dtype)
                 ws.append(a)
-                self.s.A[l] = _ptr(a, dtype)
+                self.s.A[l] = _array_ptr(a, dtype)
         keep.extend(ws)
         self._set_optimizer(opt, keep)
         self.s.clip_norm = reg.get("clip_norm") or 0.0
@@ -305,9 +305,9 @@ cdef class Trainer:
             if st.dtype != self.dtype or st.shape != (self.s.n_params,) or not st.flags.c_contiguous:
                 raise ValueError(f"optimizer state {i} must be a flat buffer like the parameters")
             keep.append(st)
-        self.s.s0 = _ptr(states[0], self.dtype) if states[0] is not None else NULL
-        self.s.s1 = _ptr(states[1], self.dtype) if states[1] is not None else NULL
-        self.s.s2 = _ptr(states[2], self.dtype) if states[2] is not None else NULL
+        self.s.s0 = _array_ptr(states[0], self.dtype) if states[0] is not None else NULL
+        self.s.s1 = _array_ptr(states[1], self.dtype) if states[1] is not None else NULL
+        self.s.s2 = _array_ptr(states[2], self.dtype) if states[2] is not None else NULL
 
     def set_order(self, order):
         """Use `order` (int64 permutation of the samples) from now on."""
@@ -317,7 +317,7 @@ cdef class Trainer:
         if order.size and (order.min() < 0 or order.max() >= self.s.n_samples):
             raise ValueError("order holds out-of-range sample indices")
         self._keep.append(order)
-        self.s.order = <const int64_t*> _ptr(order, order.dtype)
+        self.s.order = <const int64_t*> _array_ptr(order, order.dtype)
 
     @property
     def t(self):
@@ -359,7 +359,7 @@ cdef class Trainer:
 
 
 
-cdef void* _ptr(arr, dtype) except NULL:
+cdef void* _array_ptr(arr, dtype) except NULL:
     """Data pointer of a C-contiguous array of `dtype` (checked)."""
     if arr.dtype != dtype or not arr.flags.c_contiguous:
         raise ValueError(f"internal: expected a C-contiguous {dtype} array")
