@@ -76,3 +76,12 @@ def build_info():
         "isa_env_error": _isa_env_error,
         "ftz_daz_supported": CGRAD_FTZ_DAZ_BITS != 0,
     }
+
+
+def fp_mode():
+    """The calling thread's x86 MXCSR (0 where not applicable); bits 0x8040 = FTZ|DAZ."""
+    return cgrad_get_fpmode()
+
+
+def ftz_daz_bits():
+    return CGRAD_FTZ_DAZ_BITS

@@ -428,3 +428,24 @@ def test_bad_constructor_arguments():
         cgrad.MLP([5, 3], dtype="int32")
     with pytest.raises(ValueError, match="unknown init"):
         cgrad.MLP([5, 3], init="zeros")
+
+
+def test_fit_flushes_denormals_and_restores_the_fp_mode(rng):
+    from cgrad import _core
+
+    if not _core.ftz_daz_bits():
+        pytest.skip("FTZ/DAZ is x86-only")
+    before = _core.fp_mode()
+    X, y = _blobs(rng, n=40, dtype=np.float32)
+    m = cgrad.MLP([5, 8, 3], seed=0, dtype="float32")
+    m.fit(X, y, epochs=1, verbose=0)
+    assert _core.fp_mode() == before, "fit must restore the caller's MXCSR"
+    # the last step's gradients stay in flat_grads: with ftz the denormal inputs are read
+    # as zero, so the first layer's weight gradient is exactly zero; without, it is not
+    tiny = np.full((8, 5), 1e-39, np.float32)           # denormal in float32
+    yy = np.zeros(8, np.int64)
+    for ftz in (True, False):
+        m = cgrad.MLP([5, 4, 3], activation="tanh", seed=0, dtype="float32")
+        m.fit(tiny, yy, optimizer="sgd", lr=0.1, epochs=1, batch_size=None, verbose=0, ftz=ftz)
+        assert (not m.dW[0].any()) == ftz, ftz
+        assert m.db[0].any()
