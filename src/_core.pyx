@@ -12,6 +12,7 @@ Python-visible entry points check shapes (never crash on bad input); the friendl
 argument-naming validation lives one level up in cgrad/ops/.
 """
 include "common.pxi"
+include "vmath.pxi"
 include "config.pxi"
 include "activations.pxi"
 include "losses.pxi"

@@ -7,7 +7,8 @@
 # is written; softmax reads the whole row first).  y is the cached forward output, so
 # derivatives are taken from y where that is exact (sigmoid, tanh, relu, softmax).
 # Elementwise kernels split the flat array into fixed REDUCE_CHUNK blocks across threads;
-# softmax splits rows.  No kernel sums across threads.
+# softmax splits rows.  No kernel sums across threads.  float32 exp/tanh/sigmoid go
+# through the SIMD vector math of vmath.pxi (src/c/vmath.h); float64 keeps libm.
 
 # Activation codes; the same numbers in cgrad/ops/activations.py (ACTIVATION_CODES).
 cdef enum:
@@ -55,6 +56,42 @@ cdef inline floating _expm1_neg(floating z) noexcept nogil:
         return exp(z) - 1.0
 
 
+cdef void _elu_backward_f(float a, const float* z, const float* dy, float* dz,
+                          Py_ssize_t n) noexcept nogil:
+    """float32 ELU backward, exp(z) by vmath in VMATH_BLOCK blocks (dz may be dy)."""
+    cdef float e[VMATH_BLOCK]
+    cdef Py_ssize_t i0 = 0, j, m
+    while i0 < n:
+        m = min(<Py_ssize_t> VMATH_BLOCK, n - i0)
+        for j in range(m):          # exp(min(z, 0)); NaN stays NaN
+            e[j] = 0 if z[i0 + j] > 0 else z[i0 + j]
+        cgrad_vexpf(e, e, m)
+        for j in range(m):
+            dz[i0 + j] = dy[i0 + j] if z[i0 + j] > 0 else dy[i0 + j] * a * e[j]
+        i0 += m
+
+
+cdef void _gelu_backward_f(const float* z, const float* dy, float* dz,
+                           Py_ssize_t n) noexcept nogil:
+    """float32 GELU backward, sigmoid(2u) by vmath in VMATH_BLOCK blocks."""
+    cdef float s[VMATH_BLOCK]
+    cdef float v, t, u
+    cdef Py_ssize_t i0 = 0, j, m
+    while i0 < n:
+        m = min(<Py_ssize_t> VMATH_BLOCK, n - i0)
+        for j in range(m):
+            v = z[i0 + j]
+            u = <float> GELU_C * (v + <float> GELU_A * v * v * v)
+            s[j] = 2 * u
+        cgrad_vsigmoidf(s, s, m)
+        for j in range(m):
+            v = z[i0 + j]
+            t = s[j]
+            dz[i0 + j] = dy[i0 + j] * (t + 2 * v * t * (1 - t) * <float> GELU_C
+                                       * (1 + 3 * <float> GELU_A * v * v))
+        i0 += m
+
+
 cdef void _act_forward_span(int act, double alpha, const floating* z, floating* y,
                             Py_ssize_t n) noexcept nogil:
     """y[i] = act(z[i]) for i < n (elementwise activations only)."""
@@ -70,17 +107,29 @@ cdef void _act_forward_span(int act, double alpha, const floating* z, floating* 
         for i in range(n):
             y[i] = z[i] if z[i] > 0 else a * z[i]
     elif act == ACT_SIGMOID:
-        for i in range(n):
-            y[i] = _sigmoid(z[i])
+        if floating is float:
+            cgrad_vsigmoidf(z, y, n)
+        else:
+            for i in range(n):
+                y[i] = _sigmoid(z[i])
     elif act == ACT_TANH:
-        for i in range(n):
-            y[i] = _tanh(z[i])
+        if floating is float:
+            cgrad_vtanhf(z, y, n)
+        else:
+            for i in range(n):
+                y[i] = _tanh(z[i])
     elif act == ACT_ELU:
-        for i in range(n):
-            v = z[i]
-            y[i] = v if v > 0 else a * _expm1_neg(v)
+        if floating is float:
+            cgrad_velu_f(z, y, n, a)
+        else:
+            for i in range(n):
+                v = z[i]
+                y[i] = v if v > 0 else a * _expm1_neg(v)
     elif act == ACT_GELU:
         # 0.5 z (1 + tanh u) == z sigmoid(2u): no cancellation for z << 0
+        if floating is float:
+            cgrad_vgelu_f(z, y, n)
+            return
         for i in range(n):
             v = z[i]
             u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
@@ -108,6 +157,9 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
         for i in range(n):
             dz[i] = dy[i] * (1 - y[i] * y[i])
     elif act == ACT_ELU:
+        if floating is float:
+            _elu_backward_f(a, z, dy, dz, n)
+            return
         for i in range(n):      # a*exp(z), not y + a: that cancels for z << 0
             if z[i] > 0:
                 dz[i] = dy[i]
@@ -117,6 +169,9 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
                 dz[i] = dy[i] * a * exp(z[i])
     elif act == ACT_GELU:
         # d/dz z s(2u) = s + 2 z s (1 - s) u',  s = sigmoid(2u), u' = C (1 + 3 A z^2)
+        if floating is float:
+            _gelu_backward_f(z, dy, dz, n)
+            return
         for i in range(n):
             v = z[i]
             u = <floating> GELU_C * (v + <floating> GELU_A * v * v * v)
@@ -134,12 +189,16 @@ cdef void _softmax_forward_row(const floating* z, floating* y, Py_ssize_t n) noe
     for j in range(1, n):
         if z[j] > m:
             m = z[j]
-    for j in range(n):
-        if floating is float:
-            y[j] = expf(z[j] - m)
-        else:
+    if floating is float:
+        for j in range(n):          # y may be z: each z[j] is read before y[j] is written
+            y[j] = z[j] - m
+        cgrad_vexpf(y, y, n)
+        for j in range(n):
+            s += y[j]
+    else:
+        for j in range(n):
             y[j] = exp(z[j] - m)
-        s += y[j]
+            s += y[j]
     inv = <floating> (1.0 / s)
     for j in range(n):
         y[j] = y[j] * inv
