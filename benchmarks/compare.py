@@ -164,10 +164,11 @@ def _epoch_perm(n, epoch, seed):
 class NumpyMLP:
     """The plain float32 NumPy training loop: forward, loss, backward, Adam/SGD update."""
 
-    def __init__(self, weights, activation, task, optimizer, lr, momentum):
-        self.p = [np.array(w, dtype=np.float32) for w in weights]
+    def __init__(self, weights, activation, task, optimizer, lr, momentum, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.p = [np.array(w, dtype=self.dtype) for w in weights]
         self.act, self.task, self.opt = activation, task, optimizer
-        self.lr, self.mom = np.float32(lr), np.float32(momentum)
+        self.lr, self.mom = self.dtype.type(lr), self.dtype.type(momentum)
         self.state = [np.zeros_like(w) for w in self.p]
         self.state2 = [np.zeros_like(w) for w in self.p] if optimizer == "adam" else None
         self.t = 0
@@ -193,11 +194,12 @@ class NumpyMLP:
             np.exp(P, out=P)
             P /= P.sum(axis=1, keepdims=True)
             P[np.arange(B), y] -= 1.0
-            P /= np.float32(B)
+            P /= self.dtype.type(B)
             return P
-        return (Z - y) * np.float32(2.0 / Z.size)
+        return (Z - y) * self.dtype.type(2.0 / Z.size)
 
-    def step(self, X, y):
+    def gradients(self, X, y):
+        """[dW0, db0, dW1, db1, ...] of the mean loss over the batch (X, y)."""
         acts = self.forward(X)
         dZ = self._loss_grad(acts[-1], y)
         n = len(self.p) // 2
@@ -213,7 +215,10 @@ class NumpyMLP:
                 else:
                     dA *= 1.0 - A * A
                 dZ = dA
-        self._update(grads)
+        return grads
+
+    def step(self, X, y):
+        self._update(self.gradients(X, y))
 
     def _update(self, grads):
         if self.opt == "sgd":
@@ -224,16 +229,17 @@ class NumpyMLP:
             return
         self.t += 1
         b1, b2 = ADAM_BETAS
-        step = np.float32(self.lr / (1 - b1 ** self.t))
-        sqrt_bc2 = np.float32(math.sqrt(1 - b2 ** self.t))
+        f = self.dtype.type
+        step = f(self.lr / (1 - b1 ** self.t))
+        sqrt_bc2 = f(math.sqrt(1 - b2 ** self.t))
         for p, g, m, v in zip(self.p, grads, self.state, self.state2):
-            m *= np.float32(b1)
-            m += np.float32(1 - b1) * g
-            v *= np.float32(b2)
-            v += np.float32(1 - b2) * (g * g)
+            m *= f(b1)
+            m += f(1 - b1) * g
+            v *= f(b2)
+            v += f(1 - b2) * (g * g)
             denom = np.sqrt(v)
             denom /= sqrt_bc2
-            denom += np.float32(ADAM_EPS)
+            denom += f(ADAM_EPS)
             p -= step * m / denom
 
     def evaluate(self, X, y):
