@@ -621,15 +621,18 @@ def _fmt(x, spec):
 
 
 def format_table(results):
-    """Markdown table of result rows (dicts as stored in results.json)."""
+    """Markdown table of result rows (dicts as stored in results.json).
+
+    ``ep`` is the number of epochs trained before the test score (1 warm-up + the
+    timed repeats, or ``--epochs-accuracy``)."""
     head = ["workload", "opt", "impl", "thr", "s/epoch med", "min", "max", "samples/s",
-            "GFLOP/s", "% peak", "peer/cgrad", "test"]
+            "GFLOP/s", "% peak", "peer/cgrad", "ep", "test"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         pre = [f"{r['workload']} {r['workload_name']}", r["optimizer"], r["impl"], str(r["threads"])]
         if r["status"] != "ok":
             msg = r.get("error") or r.get("reason") or r["status"]
-            lines.append("| " + " | ".join(pre + [f"{r['status']}: {msg}"[:120]] + [""] * 7) + " |")
+            lines.append("| " + " | ".join(pre + [f"{r['status']}: {msg}"[:120]] + [""] * 8) + " |")
             continue
         t = r["test"]
         test = (f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}")
@@ -638,7 +641,7 @@ def format_table(results):
             _fmt(r["median"], ".3f"), _fmt(r["min"], ".3f"), _fmt(r["max"], ".3f"),
             _fmt(r["samples_per_s"], ",.0f"), _fmt(r["gflops"], ".2f"),
             "n/a" if pk is None else f"{100 * pk:.1f}%",
-            _fmt(r.get("ratio_to_cgrad"), ".2f"), test]) + " |")
+            _fmt(r.get("ratio_to_cgrad"), ".2f"), str(r.get("epochs_trained", "")), test]) + " |")
     return "\n".join(lines)
 
 

@@ -70,9 +70,9 @@ def _row(impl, status="ok", **kw):
 def test_format_table_hand_made():
     rows = [
         _row("cgrad", median=1.5, min=1.25, max=2.0, samples_per_s=40000.0, gflops=58.155,
-             peak_fraction=0.5, ratio_to_cgrad=1.0, test={"loss": 0.1, "accuracy": 0.98}),
+             peak_fraction=0.5, ratio_to_cgrad=1.0, epochs_trained=4, test={"loss": 0.1, "accuracy": 0.98}),
         _row("torch", median=3.0, min=2.5, max=3.5, samples_per_s=20000.0, gflops=29.0,
-             peak_fraction=None, ratio_to_cgrad=2.0, test={"loss": 0.0123}),
+             peak_fraction=None, ratio_to_cgrad=2.0, epochs_trained=4, test={"loss": 0.0123}),
         _row("jax-scan", status="skipped", reason="jax not installed"),
         _row("sklearn", status="error", error="ValueError: boom"),
     ]
@@ -81,9 +81,9 @@ def test_format_table_hand_made():
     ncol = lines[0].count("|")
     assert all(line.count("|") == ncol for line in lines)
     assert lines[2] == ("| W1 mnist | adam | cgrad | 2 | 1.500 | 1.250 | 2.000 | 40,000 | 58.16 "
-                        "| 50.0% | 1.00 | acc 0.9800 |")
+                        "| 50.0% | 1.00 | 4 | acc 0.9800 |")
     assert lines[3] == ("| W1 mnist | adam | torch | 2 | 3.000 | 2.500 | 3.500 | 20,000 | 29.00 "
-                        "| n/a | 2.00 | mse 0.0123 |")
+                        "| n/a | 2.00 | 4 | mse 0.0123 |")
     assert "skipped: jax not installed" in lines[4]
     assert "error: ValueError: boom" in lines[5]
 
