@@ -308,10 +308,14 @@ class _CgradRunner(_Runner):
         self.optimizer = (cgrad.optim.Adam(lr=self.lr) if self.opt == "adam"
                           else cgrad.optim.SGD(lr=self.lr, momentum=self.mom))
         self.loss = "softmax_cross_entropy" if self.task == "classification" else "mse"
+        import inspect
+        # A new shuffle each epoch when fit takes a seed (else it may reuse the model's).
+        self.fit_seed = "seed" in inspect.signature(self.m.fit).parameters
 
     def epoch(self, e):
+        kw = {"seed": self.seed * 1000 + e} if self.fit_seed else {}
         self.m.fit(self.Xtr, self.ytr, loss=self.loss, optimizer=self.optimizer, epochs=1,
-                   batch_size=self.B, shuffle=True, verbose=0)
+                   batch_size=self.B, shuffle=True, verbose=0, **kw)
 
     def evaluate(self):
         r = self.m.evaluate(self.Xte, self.yte)
