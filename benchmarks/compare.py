@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import struct
 import subprocess
@@ -683,8 +684,9 @@ def _plot(results, path):
                color=[cmap(series.index(s) % 20) for s in names])
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+        ax.set_yscale("log")  # peers differ by 100x: a linear axis hides the fast ones
         ax.set_title(g)
-        ax.set_ylabel("seconds / epoch (median, min-max)")
+        ax.set_ylabel("seconds / epoch (median, min-max; log)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -843,6 +845,14 @@ def main(argv=None):
                          + (f" (was {was!r}: it slows OpenBLAS here)" if was is not None else " (was not set)"))
 
     wd = Path(tempfile.mkdtemp(prefix="cgrad-bench-"))
+    try:
+        return _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv):
+    """The body of :func:`main` once the arguments are checked (wd: temporary folder)."""
     helper = _peak.build_helper(wd)
     if helper is None:
         notes.append("no C compiler / not x86: FTZ/DAZ cannot be set for NumPy and the peak is not measured")
@@ -948,8 +958,6 @@ def main(argv=None):
     print("\n".join(md[4:]))
     print(f"\nsaved {out / 'results.md'}, {out / 'results.json'}"
           + ("" if plot_note else f", {out / 'results.png'}"))
-    import shutil
-    shutil.rmtree(wd, ignore_errors=True)
     return 0
 
 

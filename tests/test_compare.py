@@ -25,7 +25,8 @@ def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
         monkeypatch.setitem(compare._IMPL_PACKAGE, impl, "cgrad_no_such_package_xyz")
     out = tmp_path / "res"
     rc = compare.main(["--quick", "--workloads", "W2", "--impls", "numpy,torch,jax-scan,sklearn",
-                       "--threads", "1", "--peak", "50", "--out", str(out)])
+                       "--threads", "1", "--peak", "50", "--epochs-accuracy", "3",
+                       "--out", str(out)])
     assert rc == 0
     doc = json.loads((out / "results.json").read_text())
     assert doc["meta"]["peak_gflops"] == {"1": 50.0}
@@ -37,7 +38,7 @@ def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
     r = rows["numpy"]
     assert r["status"] == "ok", r.get("error")
     assert r["workload"] == "W2" and r["threads"] == 1 and r["optimizer"] == "sgd"
-    assert r["n_train"] == compare.QUICK_TRAIN and r["epochs_trained"] == 2
+    assert r["n_train"] == compare.QUICK_TRAIN and r["epochs_trained"] == 3  # 1 warm-up + 1 timed + 1 more
     assert len(r["times"]) == 1 and all(math.isfinite(t) and t > 0 for t in r["times"])
     assert r["min"] <= r["median"] <= r["max"]
     assert r["samples_per_s"] == pytest.approx(compare.QUICK_TRAIN / r["median"])
