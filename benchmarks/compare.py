@@ -1,0 +1,965 @@
+"""Peer comparison: train the same MLP on the same data with cgrad and its peers.
+
+One command runs every (workload, optimizer, implementation, threads) cell, each in its
+own Python subprocess (isolation: thread pools, CPU affinity, FTZ/DAZ and environment
+variables must be set before a library loads), and prints a Markdown table: seconds per
+epoch (median/min/max over ``--repeats`` epochs after one warm-up epoch), samples/s,
+GFLOP/s, fraction of the machine's measured float32 FMA peak (``benchmarks/peak.py``),
+ratio to cgrad (time_peer / time_cgrad, > 1 means cgrad is faster) and the test
+accuracy (classification) or test MSE (regression) after the epochs trained, so nobody
+wins by computing less. Saved to ``--out`` (default ``bench_results/``): results.md,
+results.json and results.png (matplotlib, when importable).
+
+FLOP count: 6 * sum(in * out) * samples per epoch (2 forward + 4 backward flops per
+weight per sample; biases, activations, losses and the optimizer are not counted, and
+the first layer's input gradient, which nobody computes, is counted anyway: the usual
+convention, the same for every implementation).
+
+Implementations (each skipped with a note when its package is missing):
+``cgrad`` (``cgrad.MLP.fit``), ``numpy`` (a plain float32 NumPy training loop, run with
+FTZ/DAZ set in MXCSR before NumPy loads), ``numpy-noftz`` (the same without FTZ/DAZ),
+``torch`` (eager, fused optimizer where the CPU supports it, ``set_flush_denormal``),
+``jax-step`` (``jax.jit`` of one step), ``jax-scan`` (the epoch as one ``lax.scan``),
+``sklearn`` (``MLPClassifier`` / ``MLPRegressor`` ``partial_fit``).
+Threads: every cell's process is pinned to its first n CPUs (``os.sched_setaffinity``),
+``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` are n, and each
+library gets its own knob as well (``cgrad.set_num_threads``, ``torch.set_num_threads``,
+``threadpoolctl.threadpool_limits`` for NumPy and scikit-learn; for JAX the affinity is
+what sizes XLA's CPU thread pool, plus ``--xla_cpu_multi_thread_eigen=false`` at 1 thread).
+
+Usage (from the repository root)::
+
+    python -m benchmarks.compare --workloads W1,W2 --threads 1,2
+    python -m benchmarks.compare --sizes 784,512,10 --batch 64 --optimizer adam
+    python -m benchmarks.compare --quick --impls numpy,torch
+"""
+import argparse
+import gzip
+import importlib.util
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import peak as _peak
+
+__all__ = ["main", "WORKLOADS", "IMPLS", "epoch_flops", "format_table", "run_cell",
+           "load_mnist_arrays", "synthetic_regression", "glorot_init", "NumpyMLP"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKLOADS = {
+    "W1": dict(key="W1", name="mnist", sizes=[784, 256, 128, 64, 10], activation="relu",
+               task="classification", batch=128, data="mnist", optimizers=["adam", "sgd"],
+               repeats=3),
+    "W2": dict(key="W2", name="tiny", sizes=[2, 64, 64, 1], activation="tanh",
+               task="regression", batch=32, data="synthetic", n_train=100_000,
+               optimizers=["sgd"], repeats=3),
+    "W3": dict(key="W3", name="wide", sizes=[784, 1024, 1024, 10], activation="relu",
+               task="classification", batch=256, data="mnist", optimizers=["adam"],
+               repeats=2),
+}
+_ALIASES = {w["name"]: k for k, w in WORKLOADS.items()}
+
+IMPLS = ["cgrad", "numpy", "numpy-noftz", "torch", "jax-step", "jax-scan", "sklearn"]
+_IMPL_PACKAGE = {"torch": "torch", "jax-step": "jax", "jax-scan": "jax", "sklearn": "sklearn"}
+
+LR = {"adam": 1e-3, "sgd": 0.05}
+MOMENTUM = 0.9
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+QUICK_TRAIN, QUICK_TEST = 4096, 1024
+SYNTH_TEST = 10_000
+
+
+# ----------------------------------------------------------------------------- data
+
+def epoch_flops(sizes, n_samples):
+    """FLOPs of one training epoch: 6 * sum(in * out) * n_samples."""
+    return 6.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * n_samples
+
+
+def _read_idx_gz(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = struct.unpack(">I", raw[:4])[0]
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != math.prod(dims):
+        raise ValueError(f"{path}: expected {math.prod(dims)} values, found {data.size}")
+    return data.reshape(dims)
+
+
+def find_data_dir(data=None):
+    """The folder holding mnist/: --data, $CGRAD_DATA, else ../shared/data from the repo."""
+    for cand in (data, os.environ.get("CGRAD_DATA"), ROOT.parent / "shared" / "data"):
+        if cand:
+            p = Path(cand)
+            if (p / "mnist").is_dir():
+                return p
+            if p.name == "mnist" and p.is_dir():
+                return p.parent
+    return None
+
+
+def load_mnist_arrays(data_dir):
+    """((X_train, y_train), (X_test, y_test)), X float32 in [0, 1] of shape (N, 784).
+
+    Uses ``cgrad.datasets.load_mnist`` when that exists, else reads the IDX files here."""
+    mnist = Path(data_dir) / "mnist"
+    try:
+        from cgrad.datasets import load_mnist
+        (Xtr, ytr), (Xte, yte) = load_mnist(str(mnist), kind="all")
+        return ((np.ascontiguousarray(Xtr, dtype=np.float32), ytr.astype(np.int64)),
+                (np.ascontiguousarray(Xte, dtype=np.float32), yte.astype(np.int64)))
+    except Exception:  # not written yet, or another signature: read the files ourselves
+        pass
+    out = []
+    for split in ("train", "t10k"):
+        X = _read_idx_gz(mnist / f"{split}-images-idx3-ubyte.gz").reshape(-1, 784)
+        y = _read_idx_gz(mnist / f"{split}-labels-idx1-ubyte.gz")
+        out.append((X.astype(np.float32) / np.float32(255.0), y.astype(np.int64)))
+    return tuple(out)
+
+
+def synthetic_regression(n, n_in=2, n_out=1, seed=0, noise=0.05):
+    """x ~ U(-1, 1)^n_in, y_k = sin(3 x_k) * cos(2 x_(k+1)) + noise (indices mod n_in)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, size=(n, n_in))
+    cols = [np.sin(3 * X[:, k % n_in]) * np.cos(2 * X[:, (k + 1) % n_in]) for k in range(n_out)]
+    y = np.stack(cols, axis=1) + noise * rng.standard_normal((n, n_out))
+    return X.astype(np.float32), y.astype(np.float32)
+
+
+def glorot_init(sizes, seed=0):
+    """[W0, b0, W1, b1, ...]: W (in, out) ~ U(+-sqrt(6 / (in + out))), b = 0, float32."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        lim = math.sqrt(6.0 / (a + b))
+        out.append(rng.uniform(-lim, lim, size=(a, b)).astype(np.float32))
+        out.append(np.zeros(b, dtype=np.float32))
+    return out
+
+
+def _epoch_perm(n, epoch, seed):
+    return np.random.default_rng(seed * 1000 + epoch).permutation(n)
+
+
+# ------------------------------------------------------------------ implementations
+
+class NumpyMLP:
+    """The plain float32 NumPy training loop: forward, loss, backward, Adam/SGD update."""
+
+    def __init__(self, weights, activation, task, optimizer, lr, momentum, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.p = [np.array(w, dtype=self.dtype) for w in weights]
+        self.act, self.task, self.opt = activation, task, optimizer
+        self.lr, self.mom = self.dtype.type(lr), self.dtype.type(momentum)
+        self.state = [np.zeros_like(w) for w in self.p]
+        self.state2 = [np.zeros_like(w) for w in self.p] if optimizer == "adam" else None
+        self.t = 0
+
+    def forward(self, X):
+        acts = [X]
+        n = len(self.p) // 2
+        for i in range(n):
+            Z = acts[-1] @ self.p[2 * i]
+            Z += self.p[2 * i + 1]
+            if i < n - 1:
+                if self.act == "relu":
+                    np.maximum(Z, 0, out=Z)
+                else:
+                    np.tanh(Z, out=Z)
+            acts.append(Z)
+        return acts
+
+    def _loss_grad(self, Z, y):
+        B = Z.shape[0]
+        if self.task == "classification":
+            P = Z - Z.max(axis=1, keepdims=True)
+            np.exp(P, out=P)
+            P /= P.sum(axis=1, keepdims=True)
+            P[np.arange(B), y] -= 1.0
+            P /= self.dtype.type(B)
+            return P
+        return (Z - y) * self.dtype.type(2.0 / Z.size)
+
+    def gradients(self, X, y):
+        """[dW0, db0, dW1, db1, ...] of the mean loss over the batch (X, y)."""
+        acts = self.forward(X)
+        dZ = self._loss_grad(acts[-1], y)
+        n = len(self.p) // 2
+        grads = [None] * len(self.p)
+        for i in range(n - 1, -1, -1):
+            grads[2 * i] = acts[i].T @ dZ
+            grads[2 * i + 1] = dZ.sum(axis=0)
+            if i > 0:
+                dA = dZ @ self.p[2 * i].T
+                A = acts[i]
+                if self.act == "relu":
+                    dA *= A > 0
+                else:
+                    dA *= 1.0 - A * A
+                dZ = dA
+        return grads
+
+    def step(self, X, y):
+        self._update(self.gradients(X, y))
+
+    def _update(self, grads):
+        if self.opt == "sgd":
+            for p, g, buf in zip(self.p, grads, self.state):
+                buf *= self.mom
+                buf += g
+                p -= self.lr * buf
+            return
+        self.t += 1
+        b1, b2 = ADAM_BETAS
+        f = self.dtype.type
+        step = f(self.lr / (1 - b1 ** self.t))
+        sqrt_bc2 = f(math.sqrt(1 - b2 ** self.t))
+        for p, g, m, v in zip(self.p, grads, self.state, self.state2):
+            m *= f(b1)
+            m += f(1 - b1) * g
+            v *= f(b2)
+            v += f(1 - b2) * (g * g)
+            denom = np.sqrt(v)
+            denom /= sqrt_bc2
+            denom += f(ADAM_EPS)
+            p -= step * m / denom
+
+    def evaluate(self, X, y):
+        return _metrics(self.forward(X)[-1], y, self.task)
+
+
+def _metrics(Z, y, task):
+    Z = np.asarray(Z, dtype=np.float64)
+    if task == "classification":
+        Zs = Z - Z.max(axis=1, keepdims=True)
+        logp = Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
+        return {"loss": float(-logp[np.arange(len(y)), y].mean()),
+                "accuracy": float((Z.argmax(axis=1) == y).mean())}
+    return {"loss": float(((Z - y) ** 2).mean())}
+
+
+def _batches(perm, B):
+    nb = len(perm) // B
+    return perm[:nb * B].reshape(nb, B), perm[nb * B:]
+
+
+class _Runner:
+    """One implementation on one workload: ``epoch(e)`` trains, ``evaluate()`` scores."""
+    notes = ()
+
+    def __init__(self, cell, data, init):
+        self.cell, self.init = cell, init
+        self.Xtr, self.ytr, self.Xte, self.yte = data
+        w = cell["workload"]
+        self.B, self.task, self.act, self.sizes = w["batch"], w["task"], w["activation"], w["sizes"]
+        self.opt, self.lr, self.mom = cell["optimizer"], cell["lr"], cell["momentum"]
+        self.n_threads, self.seed = cell["threads"], cell["seed"]
+        self.notes = []
+
+    def perm(self, epoch):
+        return _epoch_perm(len(self.Xtr), epoch, self.seed)
+
+
+class _NumpyRunner(_Runner):
+    def setup(self):
+        from threadpoolctl import threadpool_info, threadpool_limits
+        self._limits = threadpool_limits(limits=self.n_threads, user_api="blas")
+        for lib in threadpool_info():
+            if lib.get("user_api") == "blas":
+                self.notes.append(f"BLAS {lib.get('internal_api')} {lib.get('version')} "
+                                  f"kernel={lib.get('architecture')} threads={lib.get('num_threads')}")
+        self.m = NumpyMLP(self.init, self.act, self.task, self.opt, self.lr, self.mom)
+
+    def epoch(self, e):
+        full, rest = _batches(self.perm(e), self.B)
+        for idx in list(full) + ([rest] if len(rest) else []):
+            self.m.step(self.Xtr[idx], self.ytr[idx])
+
+    def evaluate(self):
+        return self.m.evaluate(self.Xte, self.yte)
+
+
+class _CgradRunner(_Runner):
+    def setup(self):
+        import cgrad
+        cgrad.set_num_threads(self.n_threads)
+        self.m = cgrad.MLP(self.sizes, activation=self.act,
+                           output="softmax" if self.task == "classification" else "identity",
+                           dtype="float32", seed=self.seed)
+        self.m.set_weights([np.array(w) for w in self.init])
+        self.optimizer = (cgrad.optim.Adam(lr=self.lr) if self.opt == "adam"
+                          else cgrad.optim.SGD(lr=self.lr, momentum=self.mom))
+        self.loss = "softmax_cross_entropy" if self.task == "classification" else "mse"
+        import inspect
+        # A new shuffle each epoch when fit takes a seed (else it may reuse the model's).
+        self.fit_seed = "seed" in inspect.signature(self.m.fit).parameters
+
+    def epoch(self, e):
+        kw = {"seed": self.seed * 1000 + e} if self.fit_seed else {}
+        self.m.fit(self.Xtr, self.ytr, loss=self.loss, optimizer=self.optimizer, epochs=1,
+                   batch_size=self.B, shuffle=True, verbose=0, **kw)
+
+    def evaluate(self):
+        r = self.m.evaluate(self.Xte, self.yte)
+        return {k: float(v) for k, v in r.items() if k in ("loss", "accuracy")}
+
+
+class _TorchRunner(_Runner):
+    def setup(self):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(self.n_threads)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+        if torch.set_flush_denormal(True):
+            self.notes.append("set_flush_denormal(True)")
+        layers = []
+        for i in range(len(self.sizes) - 1):
+            lin = torch.nn.Linear(self.sizes[i], self.sizes[i + 1])
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(self.init[2 * i].T)))
+                lin.bias.copy_(torch.from_numpy(self.init[2 * i + 1]))
+            layers.append(lin)
+            if i < len(self.sizes) - 2:
+                layers.append(torch.nn.ReLU() if self.act == "relu" else torch.nn.Tanh())
+        self.model = torch.nn.Sequential(*layers)
+        self.loss_fn = (torch.nn.CrossEntropyLoss() if self.task == "classification"
+                        else torch.nn.MSELoss())
+        self.optimizer = self._make_optimizer(self.model.parameters())
+        self.X = torch.from_numpy(self.Xtr)
+        self.y = torch.from_numpy(self.ytr)
+
+    def _make_optimizer(self, params):
+        torch = self.torch
+        params = list(params)
+
+        def make(ps, **kw):
+            if self.opt == "adam":
+                return torch.optim.Adam(ps, lr=self.lr, betas=ADAM_BETAS, eps=ADAM_EPS, **kw)
+            return torch.optim.SGD(ps, lr=self.lr, momentum=self.mom, **kw)
+        try:  # probe fused support on CPU with a throw-away parameter
+            probe = torch.zeros(4, requires_grad=True)
+            probe.grad = torch.ones(4)
+            make([probe], fused=True).step()
+            self.notes.append(f"{self.opt} fused=True")
+            return make(params, fused=True)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            self.notes.append(f"{self.opt} foreach=True (fused unsupported: {str(exc)[:60]})")
+            return make(params, foreach=True)
+
+    def epoch(self, e):
+        torch = self.torch
+        idx_all = torch.from_numpy(self.perm(e))
+        n, B = len(idx_all), self.B
+        for s in range(0, n, B):
+            idx = idx_all[s:s + B]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(self.X[idx]), self.y[idx])
+            loss.backward()
+            self.optimizer.step()
+
+    def evaluate(self):
+        with self.torch.no_grad():
+            Z = self.model(self.torch.from_numpy(self.Xte)).numpy()
+        return _metrics(Z, self.yte, self.task)
+
+
+class _JaxRunner(_Runner):
+    scan = False
+
+    def setup(self):
+        import jax
+        import jax.numpy as jnp
+        self.jax, self.jnp = jax, jnp
+        self.notes.append(f"jax {jax.__version__} devices={jax.devices()} "
+                          f"cpus_visible={len(os.sched_getaffinity(0))}")
+        act = jax.nn.relu if self.act == "relu" else jnp.tanh
+        task, opt, lr, mom = self.task, self.opt, self.lr, self.mom
+        b1, b2 = ADAM_BETAS
+
+        def forward(params, x):
+            for i, (W, b) in enumerate(params):
+                x = x @ W + b
+                if i < len(params) - 1:
+                    x = act(x)
+            return x
+
+        def loss_fn(params, x, y):
+            z = forward(params, x)
+            if task == "classification":
+                logp = jax.nn.log_softmax(z)
+                return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+            return jnp.mean((z - y) ** 2)
+
+        def step(params, state, X, Y, idx):
+            g = jax.grad(loss_fn)(params, X[idx], Y[idx])
+            tmap = jax.tree_util.tree_map
+            if opt == "sgd":
+                buf = tmap(lambda b_, g_: mom * b_ + g_, state, g)
+                return tmap(lambda p, b_: p - lr * b_, params, buf), buf
+            m, v, t = state
+            t = t + 1.0
+            m = tmap(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+            v = tmap(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+            stepsize = lr / (1 - b1 ** t)
+            sqrt_bc2 = jnp.sqrt(1 - b2 ** t)
+            params = tmap(lambda p, m_, v_: p - stepsize * m_ / (jnp.sqrt(v_) / sqrt_bc2 + ADAM_EPS),
+                          params, m, v)
+            return params, (m, v, t)
+
+        def epoch_scan(params, state, X, Y, batches):
+            def body(carry, idx):
+                return step(carry[0], carry[1], X, Y, idx), None
+            return jax.lax.scan(body, (params, state), batches)[0]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.step = jax.jit(step, donate_argnums=(0, 1))
+            self.epoch_scan = jax.jit(epoch_scan, donate_argnums=(0, 1))
+        self.forward = jax.jit(forward)
+        self.params = [(jnp.asarray(self.init[2 * i]), jnp.asarray(self.init[2 * i + 1]))
+                       for i in range(len(self.init) // 2)]
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, self.params)
+        if opt == "sgd":
+            self.state = zeros
+        else:
+            self.state = (zeros, jax.tree_util.tree_map(jnp.zeros_like, self.params),
+                          jnp.asarray(0.0, dtype=jnp.float32))
+        self.X = jnp.asarray(self.Xtr)
+        self.Y = jnp.asarray(self.ytr.astype(np.int32) if task == "classification" else self.ytr)
+
+    def epoch(self, e):
+        full, rest = _batches(self.perm(e).astype(np.int32), self.B)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.scan:
+                self.params, self.state = self.epoch_scan(self.params, self.state, self.X,
+                                                          self.Y, self.jnp.asarray(full))
+            else:
+                for idx in full:
+                    self.params, self.state = self.step(self.params, self.state, self.X, self.Y, idx)
+            if len(rest):
+                self.params, self.state = self.step(self.params, self.state, self.X, self.Y, rest)
+        self.jax.block_until_ready(self.params)
+
+    def evaluate(self):
+        Z = np.asarray(self.forward(self.params, self.jnp.asarray(self.Xte)))
+        return _metrics(Z, self.yte, self.task)
+
+
+class _JaxScanRunner(_JaxRunner):
+    scan = True
+
+
+class _SklearnRunner(_Runner):
+    def setup(self):
+        from threadpoolctl import threadpool_limits
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        self._limits = threadpool_limits(limits=self.n_threads, user_api="blas")
+        cls = MLPClassifier if self.task == "classification" else MLPRegressor
+        lr = self.lr
+        if self.task == "regression" and self.opt == "sgd":
+            # sklearn's squared error is mean((y - p)^2) / 2: double the step to match MSE.
+            lr = 2 * self.lr
+            self.notes.append("sgd lr doubled: sklearn's squared_error is MSE/2")
+        self.model = cls(hidden_layer_sizes=tuple(self.sizes[1:-1]), activation=self.act,
+                         solver=self.opt, alpha=0.0, batch_size=self.B,
+                         learning_rate="constant", learning_rate_init=lr,
+                         momentum=self.mom, nesterovs_momentum=False,
+                         beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1], epsilon=ADAM_EPS,
+                         shuffle=True, random_state=self.seed, tol=0.0,
+                         n_iter_no_change=10 ** 9, max_iter=1)
+        init = [np.array(w) for w in self.init]
+        layer = iter(range(len(init) // 2))
+
+        def shared_init(fan_in, fan_out, dtype):  # same initial weights as everyone
+            i = next(layer)
+            return init[2 * i].astype(dtype), init[2 * i + 1].astype(dtype)
+        self.model._init_coef = shared_init
+        y = self.ytr
+        self.y = y.ravel() if (self.task == "regression" and y.shape[1] == 1) else y
+        self.classes = np.arange(self.sizes[-1]) if self.task == "classification" else None
+
+    def epoch(self, e):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.classes is not None:
+                self.model.partial_fit(self.Xtr, self.y, classes=self.classes)
+            else:
+                self.model.partial_fit(self.Xtr, self.y)
+
+    def evaluate(self):
+        if self.task == "classification":
+            P = np.clip(self.model.predict_proba(self.Xte), 1e-30, None)
+            return {"loss": float(-np.log(P[np.arange(len(self.yte)), self.yte]).mean()),
+                    "accuracy": float((P.argmax(axis=1) == self.yte).mean())}
+        Z = self.model.predict(self.Xte).reshape(self.yte.shape)
+        return _metrics(Z, self.yte, self.task)
+
+
+_RUNNERS = {"cgrad": _CgradRunner, "numpy": _NumpyRunner, "numpy-noftz": _NumpyRunner,
+            "torch": _TorchRunner, "jax-step": _JaxRunner, "jax-scan": _JaxScanRunner,
+            "sklearn": _SklearnRunner}
+
+
+# --------------------------------------------------------------------------- a cell
+
+def run_cell(cell):
+    """Run one cell in this process; return its result dict (times in seconds/epoch)."""
+    wd = Path(cell["workdir"])
+    w = cell["workload"]
+    d = np.load(wd / f"data_{w['data_id']}.npz")
+    data = (d["Xtr"], d["ytr"], d["Xte"], d["yte"])
+    init_npz = np.load(wd / f"init_{w['key']}.npz")
+    init = [init_npz[f"arr_{i}"] for i in range(len(init_npz.files))]
+    runner = _RUNNERS[cell["impl"]](cell, data, init)
+    runner.setup()
+    runner.epoch(0)  # warm-up: compiles (jax), allocates, fills caches
+    times = []
+    for e in range(1, cell["repeats"] + 1):
+        t0 = time.perf_counter()
+        runner.epoch(e)
+        times.append(time.perf_counter() - t0)
+    epochs = 1 + cell["repeats"]
+    while epochs < cell.get("epochs_total", 0):
+        runner.epoch(epochs)
+        epochs += 1
+    metrics = runner.evaluate()
+    return {"times": times, "epochs_trained": epochs, "test": metrics, "notes": runner.notes}
+
+
+def _cell_main(spec_path):
+    """Entry point of a cell subprocess: spec JSON in, result JSON out (same folder)."""
+    spec_path = Path(spec_path)
+    cell = json.loads(spec_path.read_text())
+    try:
+        res = run_cell(cell)
+        res["status"] = "ok"
+    except Exception as exc:  # reported in the table, not fatal for the whole run
+        import traceback
+        res = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
+               "traceback": traceback.format_exc()[-2000:]}
+    Path(cell["result_path"]).write_text(json.dumps(res))
+
+
+_BOOTSTRAP = r"""
+import json, os, sys
+spec_path = sys.argv[1]
+cell = json.load(open(spec_path))
+del sys.path[0]                    # not the caller's folder: an installed cgrad wins
+sys.path.append(cell["root"])      # ... over a source tree; benchmarks/ is found here
+if cell.get("cpus"):
+    os.sched_setaffinity(0, cell["cpus"])
+from benchmarks import peak
+ftz = None
+if cell.get("ftz"):
+    ftz = peak.set_ftz_daz(True, lib=peak.load_helper(cell["helper_lib"]))
+from benchmarks import compare     # imports numpy: BLAS threads inherit MXCSR from here
+compare._cell_main(spec_path)
+"""
+
+
+def _cell_env(impl, threads):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if impl.startswith("jax"):
+        flags = env.get("XLA_FLAGS", "")
+        if threads == 1:
+            flags += " --xla_cpu_multi_thread_eigen=false"
+        env["XLA_FLAGS"] = flags.strip()
+    if impl.startswith("numpy") or impl == "sklearn":
+        for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            env.pop(var, None)
+    return env
+
+
+def _run_cell_subprocess(cell, timeout):
+    wd = Path(cell["workdir"])
+    tag = f"{cell['workload']['key']}_{cell['optimizer']}_{cell['impl']}_{cell['threads']}"
+    spec_path = wd / f"cell_{tag}.json"
+    cell = dict(cell, result_path=str(wd / f"result_{tag}.json"))
+    spec_path.write_text(json.dumps(cell))
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run([sys.executable, "-c", _BOOTSTRAP, str(spec_path)],
+                           env=_cell_env(cell["impl"], cell["threads"]),
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "error": f"timed out after {timeout} s"}
+    try:
+        res = json.loads(Path(cell["result_path"]).read_text())
+    except (OSError, ValueError):
+        tail = (r.stderr or r.stdout or "").strip().splitlines()[-3:]
+        res = {"status": "error", "error": f"cell process exited {r.returncode}: " + " | ".join(tail)}
+    res["wall_seconds"] = time.perf_counter() - t0
+    return res
+
+
+# ------------------------------------------------------------------------ reporting
+
+def _fmt(x, spec):
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def format_table(results):
+    """Markdown table of result rows (dicts as stored in results.json).
+
+    ``ep`` is the number of epochs trained before the test score (1 warm-up + the
+    timed repeats, or ``--epochs-accuracy``)."""
+    head = ["workload", "opt", "impl", "thr", "s/epoch med", "min", "max", "samples/s",
+            "GFLOP/s", "% peak", "peer/cgrad", "ep", "test"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        pre = [f"{r['workload']} {r['workload_name']}", r["optimizer"], r["impl"], str(r["threads"])]
+        if r["status"] != "ok":
+            msg = r.get("error") or r.get("reason") or r["status"]
+            lines.append("| " + " | ".join(pre + [f"{r['status']}: {msg}"[:120]] + [""] * 8) + " |")
+            continue
+        t = r["test"]
+        test = (f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}")
+        pk = r.get("peak_fraction")
+        lines.append("| " + " | ".join(pre + [
+            _fmt(r["median"], ".3f"), _fmt(r["min"], ".3f"), _fmt(r["max"], ".3f"),
+            _fmt(r["samples_per_s"], ",.0f"), _fmt(r["gflops"], ".2f"),
+            "n/a" if pk is None else f"{100 * pk:.1f}%",
+            _fmt(r.get("ratio_to_cgrad"), ".2f"), str(r.get("epochs_trained", "")), test]) + " |")
+    return "\n".join(lines)
+
+
+def _summarize(row, n_train, sizes, peaks):
+    ts = row["times"]
+    med = statistics.median(ts)
+    row.update(median=med, min=min(ts), max=max(ts), samples_per_s=n_train / med,
+               gflops=epoch_flops(sizes, n_train) / med / 1e9)
+    pk = peaks.get(row["threads"])
+    row["peak_fraction"] = row["gflops"] / pk if pk else None
+    return row
+
+
+def _plot(results, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not importable: no plot"
+    ok = [r for r in results if r["status"] == "ok"]
+    if not ok:
+        return "no successful cell: no plot"
+    groups = list(dict.fromkeys(f"{r['workload']} {r['optimizer']}" for r in ok))
+    series = list(dict.fromkeys(f"{r['impl']} t{r['threads']}" for r in ok))
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 4.5 * len(groups)), 4.5), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, g in zip(axes[0], groups):
+        rows = {f"{r['impl']} t{r['threads']}": r for r in ok if f"{r['workload']} {r['optimizer']}" == g}
+        names = [s for s in series if s in rows]
+        meds = [rows[s]["median"] for s in names]
+        lo = [rows[s]["median"] - rows[s]["min"] for s in names]
+        hi = [rows[s]["max"] - rows[s]["median"] for s in names]
+        ax.bar(range(len(names)), meds, yerr=[lo, hi], capsize=3,
+               color=[cmap(series.index(s) % 20) for s in names])
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+        ax.set_yscale("log")  # peers differ by 100x: a linear axis hides the fast ones
+        ax.set_title(g)
+        ax.set_ylabel("seconds / epoch (median, min-max; log)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+# ------------------------------------------------------------------------------ CLI
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.compare",
+                                description="Train the same MLP with cgrad and its peers; "
+                                            "print and save a comparison table.")
+    p.add_argument("--workloads", default=None,
+                   help="comma-separated: W1,W2,W3 (or mnist,tiny,wide); default all, "
+                        "or only the custom one when --sizes is given")
+    p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated from {IMPLS}")
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,ncpu)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed epochs per cell after one warm-up (default 3; W3: 2; --quick: 1)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"{QUICK_TRAIN} training / {QUICK_TEST} test samples and 1 repeat")
+    p.add_argument("--samples", type=int, default=None, help="use only the first N training samples")
+    p.add_argument("--data", default=None, help="folder holding mnist/ (default $CGRAD_DATA, ../shared/data)")
+    p.add_argument("--out", default="bench_results", help="output folder (results.md/.json/.png)")
+    p.add_argument("--peak", type=float, default=None,
+                   help="peak GFLOP/s of one thread (scaled by threads); default: measure (cached)")
+    p.add_argument("--epochs-accuracy", type=int, default=None,
+                   help="train this many epochs in total (untimed beyond the repeats) before "
+                        "scoring the test set: the accuracy-parity check")
+    p.add_argument("--optimizer", default=None,
+                   help="adam and/or sgd (comma-separated): overrides the workloads' optimizers")
+    p.add_argument("--sizes", default=None, help="custom workload layer sizes, e.g. 784,512,10 "
+                                                 "(784 inputs: MNIST; else synthetic regression)")
+    p.add_argument("--batch", type=int, default=64, help="custom workload batch size")
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh"],
+                   help="custom workload hidden activation")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {LR})")
+    p.add_argument("--momentum", type=float, default=MOMENTUM, help="SGD momentum")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds per cell")
+    return p.parse_args(argv)
+
+
+def _select_workloads(a):
+    keys = []
+    if a.workloads:
+        for k in a.workloads.split(","):
+            k = k.strip()
+            k = _ALIASES.get(k, k.upper())
+            if k not in WORKLOADS:
+                raise SystemExit(f"unknown workload {k!r}; choose from {list(WORKLOADS)}")
+            keys.append(k)
+    elif not a.sizes:
+        keys = list(WORKLOADS)
+    wls = [dict(WORKLOADS[k]) for k in keys]
+    if a.sizes:
+        sizes = [int(s) for s in a.sizes.split(",")]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise SystemExit(f"--sizes needs at least two positive sizes, got {a.sizes!r}")
+        mnist = sizes[0] == 784
+        if mnist and sizes[-1] != 10:
+            raise SystemExit("a 784-input custom workload trains on MNIST: its last size must be 10")
+        wls.append(dict(key="custom", name="-".join(map(str, sizes)), sizes=sizes,
+                        activation=a.activation, batch=a.batch,
+                        task="classification" if mnist else "regression",
+                        data="mnist" if mnist else "synthetic", n_train=100_000,
+                        optimizers=["adam"], repeats=3))
+    if a.optimizer:
+        opts = [o.strip() for o in a.optimizer.split(",")]
+        bad = [o for o in opts if o not in LR]
+        if bad:
+            raise SystemExit(f"unknown optimizer(s) {bad}; choose from {list(LR)}")
+        for w in wls:
+            w["optimizers"] = opts
+    return wls
+
+
+def _prepare_data(w, a, wd, cache):
+    """Write the workload's arrays to wd (once per data set); return the data id and sizes."""
+    n_limit = QUICK_TRAIN if a.quick else a.samples
+    n_test = QUICK_TEST if a.quick else None
+    if w["data"] == "mnist":
+        data_id = "mnist"
+        if "mnist" not in cache:
+            dd = find_data_dir(a.data)
+            if dd is None:
+                raise FileNotFoundError("MNIST not found: pass --data DIR (holding mnist/) or set CGRAD_DATA")
+            cache["mnist"] = load_mnist_arrays(dd)
+        (Xtr, ytr), (Xte, yte) = cache["mnist"]
+    else:
+        n_in, n_out = w["sizes"][0], w["sizes"][-1]
+        data_id = f"synth{n_in}x{n_out}"
+        X, y = synthetic_regression(w["n_train"] + SYNTH_TEST, n_in, n_out, seed=a.seed)
+        Xtr, ytr, Xte, yte = X[:w["n_train"]], y[:w["n_train"]], X[w["n_train"]:], y[w["n_train"]:]
+    if n_limit:
+        Xtr, ytr = Xtr[:n_limit], ytr[:n_limit]
+    if n_test:
+        Xte, yte = Xte[:n_test], yte[:n_test]
+    path = wd / f"data_{data_id}.npz"
+    if not path.exists():
+        np.savez(path, Xtr=Xtr, ytr=ytr, Xte=Xte, yte=yte)
+    return data_id, len(Xtr)
+
+
+def _initial_weights(w, seed, cgrad_mod):
+    """cgrad's own initial weights when its MLP exists, else a shared Glorot init."""
+    if cgrad_mod is not None:
+        m = cgrad_mod.MLP(w["sizes"], activation=w["activation"],
+                          output="softmax" if w["task"] == "classification" else "identity",
+                          dtype="float32", seed=seed)
+        return [np.ascontiguousarray(x, dtype=np.float32) for x in m.get_weights()], "cgrad.MLP(seed)"
+    return glorot_init(w["sizes"], seed), "NumPy Glorot-uniform (seeded)"
+
+
+def _import_cgrad():
+    try:
+        import cgrad
+    except ImportError as exc:
+        return None, f"cgrad not importable ({str(exc).splitlines()[0][:100]})"
+    if not hasattr(cgrad, "MLP"):
+        return None, "cgrad.MLP does not exist yet: cgrad cells skipped"
+    return cgrad, None
+
+
+def main(argv=None):
+    a = _parse_args(argv)
+    impls = [i.strip() for i in a.impls.split(",") if i.strip()]
+    bad = [i for i in impls if i not in IMPLS]
+    if bad:
+        raise SystemExit(f"unknown implementation(s) {bad}; choose from {IMPLS}")
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = ([int(t) for t in a.threads.split(",")] if a.threads else sorted({1, ncpu}))
+    if min(threads) < 1:
+        raise SystemExit("--threads must be positive")
+    wls = _select_workloads(a)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+
+    # Which implementations can run at all.
+    skipped = {}
+    cgrad_mod, why = _import_cgrad() if "cgrad" in impls else (None, None)
+    if "cgrad" in impls and cgrad_mod is None:
+        skipped["cgrad"] = why
+    for impl, pkg in _IMPL_PACKAGE.items():
+        if impl in impls and importlib.util.find_spec(pkg) is None:
+            skipped[impl] = f"{pkg} not installed"
+    if any(i.startswith("numpy") or i == "sklearn" for i in impls):
+        if importlib.util.find_spec("threadpoolctl") is None:
+            for i in impls:
+                if i.startswith("numpy") or i == "sklearn":
+                    skipped[i] = "threadpoolctl not installed (needed to set BLAS threads)"
+        for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            was = os.environ.get(var)
+            notes.append(f"{var} unset in the NumPy/scikit-learn cell processes"
+                         + (f" (was {was!r}: it slows OpenBLAS here)" if was is not None else " (was not set)"))
+
+    wd = Path(tempfile.mkdtemp(prefix="cgrad-bench-"))
+    try:
+        return _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv):
+    """The body of :func:`main` once the arguments are checked (wd: temporary folder)."""
+    helper = _peak.build_helper(wd)
+    if helper is None:
+        notes.append("no C compiler / not x86: FTZ/DAZ cannot be set for NumPy and the peak is not measured")
+        if "numpy-noftz" in impls and "numpy" in impls:
+            skipped["numpy-noftz"] = "same as numpy (FTZ/DAZ unavailable)"
+    else:
+        notes.append("numpy: MXCSR FTZ+DAZ set in the cell process before NumPy loads "
+                     "(OpenBLAS threads inherit it); numpy-noftz: the same loop without")
+    if a.peak:
+        peaks = {n: a.peak * n for n in threads}
+        notes.append(f"peak given by --peak: {a.peak} GFLOP/s per thread")
+    else:
+        lib = _peak.load_helper(helper) if helper else None
+        measured = _peak.peak_gflops(sorted({1, *threads})) if lib is not None else {}
+        peaks = {n: max(measured[n], n * measured[1]) for n in threads} if measured else {}
+        if peaks:
+            notes.append("measured float32 FMA peak (benchmarks/peak.py, cached in "
+                         f"{_peak.CACHE_FILE}): " + ", ".join(f"{n} thr {g:.1f}" for n, g in measured.items())
+                         + " GFLOP/s; % peak uses max(n-thread measure, n x 1-thread measure), because on a "
+                         "shared machine the n-thread probe rarely gets n free cores")
+    notes.append("GFLOP/s = 6 * sum(in*out) * samples / seconds (2 forward + 4 backward flops per weight per sample)")
+    notes.append("threads: each cell runs in its own process pinned to its first n CPUs; JAX's thread "
+                 "count follows that affinity (+ --xla_cpu_multi_thread_eigen=false at 1 thread)")
+    notes.append("machine shared with other jobs: timings are noisy; compare ratios within one run")
+
+    cpus_all = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    results, cache = [], {}
+    for w in wls:
+        data_id, n_train = _prepare_data(w, a, wd, cache)
+        w["data_id"] = data_id
+        init, init_src = _initial_weights(w, a.seed, cgrad_mod)
+        np.savez(wd / f"init_{w['key']}.npz", *init)
+        repeats = 1 if a.quick and a.repeats is None else (a.repeats or w["repeats"])
+        for opt in w["optimizers"]:
+            lr = a.lr if a.lr is not None else LR[opt]
+            for impl in impls:
+                for n in threads:
+                    row = dict(workload=w["key"], workload_name=w["name"], sizes=w["sizes"],
+                               batch=w["batch"], optimizer=opt, lr=lr,
+                               momentum=a.momentum if opt == "sgd" else None, impl=impl,
+                               threads=n, n_train=n_train, repeats=repeats, init=init_src)
+                    if impl in skipped:
+                        row.update(status="skipped", reason=skipped[impl])
+                        results.append(row)
+                        continue
+                    if n > ncpu:
+                        row.update(status="skipped", reason=f"only {ncpu} CPUs available")
+                        results.append(row)
+                        continue
+                    cell = dict(workload=w, optimizer=opt, lr=lr, momentum=a.momentum, impl=impl,
+                                threads=n, repeats=repeats, epochs_total=a.epochs_accuracy or 0,
+                                seed=a.seed, workdir=str(wd), root=str(ROOT), helper_lib=helper,
+                                ftz=(impl == "numpy" and helper is not None),
+                                cpus=cpus_all[:n] if cpus_all and n < len(cpus_all) else None)
+                    res = _run_cell_subprocess(cell, a.cell_timeout)
+                    row.update(res)
+                    if row["status"] == "ok":
+                        _summarize(row, n_train, w["sizes"], peaks)
+                        t = row["test"]
+                        score = f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}"
+                        print(f"{w['key']} {opt:4s} {impl:11s} t{n}: {row['median']:8.3f} s/epoch "
+                              f"[{row['min']:.3f}-{row['max']:.3f}] {row['gflops']:7.2f} GFLOP/s  {score}",
+                              flush=True)
+                    else:
+                        print(f"{w['key']} {opt:4s} {impl:11s} t{n}: {row['status']}: {row.get('error')}",
+                              flush=True)
+                    results.append(row)
+    for r in skipped.items():
+        notes.append(f"skipped {r[0]}: {r[1]}")
+
+    # Ratios to cgrad measured side by side in this run.
+    by_key = {(r["workload"], r["optimizer"], r["threads"]): r for r in results
+              if r["impl"] == "cgrad" and r["status"] == "ok"}
+    for r in results:
+        c = by_key.get((r["workload"], r["optimizer"], r["threads"]))
+        r["ratio_to_cgrad"] = (r["median"] / c["median"]) if (c and r["status"] == "ok") else None
+
+    meta = {"command": "python -m benchmarks.compare " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": sys.version.split()[0],
+            "numpy": np.__version__, "platform": platform.platform(), "cpu": _peak.cpu_model(),
+            "cpus": ncpu, "peak_gflops": {str(k): v for k, v in peaks.items()},
+            "quick": a.quick, "notes": notes}
+    for pkg in ("cgrad", "torch", "jax", "sklearn"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is not None:
+            try:
+                from importlib.metadata import version
+                meta[pkg] = version("scikit-learn" if pkg == "sklearn" else pkg)
+            except Exception:
+                meta[pkg] = "?"
+    table = format_table(results)
+    plot_note = _plot(results, out / "results.png")
+    if plot_note:
+        notes.append(plot_note)
+    cell_notes = sorted({f"{r['impl']}: {n}" for r in results for n in r.get("notes", [])})
+    md = [f"# cgrad peer comparison ({meta['date']})", "", f"`{meta['command']}`", "",
+          f"CPU: {meta['cpu']} x{ncpu}; Python {meta['python']}, NumPy {meta['numpy']}"
+          + "".join(f", {k} {meta[k]}" for k in ("cgrad", "torch", "jax", "sklearn") if k in meta),
+          "", table, "", "Notes:", *[f"- {n}" for n in notes + cell_notes]]
+    (out / "results.md").write_text("\n".join(md) + "\n")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+    print()
+    print("\n".join(md[4:]))
+    print(f"\nsaved {out / 'results.md'}, {out / 'results.json'}"
+          + ("" if plot_note else f", {out / 'results.png'}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
