@@ -6,8 +6,10 @@
  *   pack_B: depth [p0, p0+kc) x columns [j0, j0+n) of op(B) -> ceil(n/nr) panels, each
  *           k-major: for every k the nr values op(B)[k, j..j+nr-1].
  * Rows/columns past the edge are zero, so the micro-kernel only ever sees full tiles.
- * The transposes live here: the loops always read along the contiguous dimension of
- * the source (A row-major: op(A)[i, k] = A[i*lda + k], or A[k*lda + i] when transposed).
+ * The transposes live here (A row-major: op(A)[i, k] = A[i*lda + k], or A[k*lda + i]
+ * when transposed).  Every loop writes the panel sequentially; when a panel row is not
+ * contiguous in the source, the mr (nr) source rows are read side by side, each one
+ * sequentially, which the hardware prefetchers follow.
  */
 #include "cgrad.h"
 
@@ -24,13 +26,13 @@ void cgrad_##SFX##pack_A(int transA, const T *A, long lda, long i0, long m, long
                 for (long i = 0; i < rows; i++) dst[i] = alpha * a[i];                 \
                 for (long i = rows; i < mr; i++) dst[i] = 0;                           \
             }                                                                          \
-        } else {                 /* op(A)[i, k] = A[i, k]: walk each source row */      \
-            for (long i = 0; i < rows; i++) {                                          \
-                const T *a = A + (i0 + ip + i) * lda + p0;                             \
-                for (long p = 0; p < kc; p++) Ap[p * mr + i] = alpha * a[p];           \
+        } else {                 /* op(A)[i, k] = A[i, k]: mr source rows side by side */\
+            const T *a = A + (i0 + ip) * lda + p0;                                     \
+            for (long p = 0; p < kc; p++) {                                            \
+                T *dst = Ap + p * mr;                                                  \
+                for (long i = 0; i < rows; i++) dst[i] = alpha * a[i * lda + p];       \
+                for (long i = rows; i < mr; i++) dst[i] = 0;                           \
             }                                                                          \
-            for (long i = rows; i < mr; i++)                                           \
-                for (long p = 0; p < kc; p++) Ap[p * mr + i] = 0;                      \
         }                                                                              \
     }                                                                                  \
 }                                                                                      \
@@ -38,22 +40,29 @@ void cgrad_##SFX##pack_A(int transA, const T *A, long lda, long i0, long m, long
 void cgrad_##SFX##pack_B(int transB, const T *B, long ldb, long p0, long kc, long j0,  \
                          long n, int nr, T *Bp)                                        \
 {                                                                                      \
+    const long full = n / nr * nr;               /* columns in full panels */          \
+    if (!transB) {               /* op(B)[k, j] = B[k, j]: stream each source row */   \
+        for (long p = 0; p < kc; p++) {                                                \
+            const T *b = B + (p0 + p) * ldb + j0;                                      \
+            for (long jp = 0; jp < full; jp += nr) {                                   \
+                T *dst = Bp + jp * kc + p * nr;                                        \
+                for (long j = 0; j < nr; j++) dst[j] = b[jp + j];                      \
+            }                                                                          \
+            if (full < n) {                                                            \
+                T *dst = Bp + full * kc + p * nr;                                      \
+                for (long j = 0; j < n - full; j++) dst[j] = b[full + j];              \
+                for (long j = n - full; j < nr; j++) dst[j] = 0;                       \
+            }                                                                          \
+        }                                                                              \
+        return;                                                                        \
+    }                                                                                  \
     for (long jp = 0; jp < n; jp += nr, Bp += (long)nr * kc) {                         \
-        long cols = n - jp < nr ? n - jp : nr;                                         \
-        if (!transB) {           /* op(B)[k, j] = B[k, j]: a panel row is contiguous */ \
-            for (long p = 0; p < kc; p++) {                                            \
-                const T *b = B + (p0 + p) * ldb + j0 + jp;                             \
-                T *dst = Bp + p * nr;                                                  \
-                for (long j = 0; j < cols; j++) dst[j] = b[j];                         \
-                for (long j = cols; j < nr; j++) dst[j] = 0;                           \
-            }                                                                          \
-        } else {                 /* op(B)[k, j] = B[j, k]: walk each source row */      \
-            for (long j = 0; j < cols; j++) {                                          \
-                const T *b = B + (j0 + jp + j) * ldb + p0;                             \
-                for (long p = 0; p < kc; p++) Bp[p * nr + j] = b[p];                   \
-            }                                                                          \
-            for (long j = cols; j < nr; j++)                                           \
-                for (long p = 0; p < kc; p++) Bp[p * nr + j] = 0;                      \
+        long cols = n - jp < nr ? n - jp : nr;   /* op(B)[k, j] = B[j, k]: nr source */ \
+        const T *b = B + (j0 + jp) * ldb + p0;   /* rows side by side */               \
+        for (long p = 0; p < kc; p++) {                                                \
+            T *dst = Bp + p * nr;                                                      \
+            for (long j = 0; j < cols; j++) dst[j] = b[j * ldb + p];                   \
+            for (long j = cols; j < nr; j++) dst[j] = 0;                               \
         }                                                                              \
     }                                                                                  \
 }
