@@ -67,7 +67,7 @@ def test_gemm_crossing_every_block(rng, isa, transA, transB, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300)])
+@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300), (130, 7, 300)])  # tiny, packed, narrow
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.25), (0.0, 3.0)])
 def test_gemm_alpha_beta(rng, isa, M, N, K, alpha, beta, dtype):
     for transA, transB in TRANS:

@@ -21,10 +21,19 @@
 #include <stdlib.h>
 #include "cgrad.h"
 
-/* M*N*K at or below which the unpacked loop wins (packing costs O(MK + KN)). */
-#define CGRAD_GEMM_NOPACK_MNK 4096.0
-/* M*N*K below which one thread wins (an OpenMP region costs a few microseconds). */
+/* M*N*K at or below which the unpacked loop runs (packing costs O(MK + KN)).  Measured
+ * (avx512, one thread): unpacked wins at 16x16x16 (1.0 vs 1.4 us) but loses at 8x8x64
+ * (2.7 vs 2.2 us) and 32x1x64 (8.1 vs 2.0 us), so only the tiniest products skip it.
+ * Both are #ifndef so a dev build can move them (-D...) to re-measure. */
+#ifndef CGRAD_GEMM_NOPACK_MNK
+#define CGRAD_GEMM_NOPACK_MNK 1024.0
+#endif
+/* M*N*K below which one thread runs (an OpenMP region costs a few microseconds; 64^3
+ * is about 10 us of work at one core's speed).  Not re-measured here: the shared
+ * machine's second core was busy, which makes every 2-thread timing a scheduling test. */
+#ifndef CGRAD_GEMM_PARALLEL_MNK
 #define CGRAD_GEMM_PARALLEL_MNK 262144.0
+#endif
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 
