@@ -151,6 +151,36 @@ def main(argv=None):
             best_peer = max(gf[p] for p in peers if p != "cgrad")
             print(f"{label:<28}{f'{M}x{N}x{K}':>17}{nt:>4}"
                   + "".join(f"{gf[p]:9.1f}" for p in peers) + f"{gf['cgrad'] / best_peer:8.2f}")
+    if not args.filter and dtype == np.float32:
+        epilogue_table(args.reps, args.threads)
+
+
+def epilogue_table(reps, threads):
+    """Dense forward z = x @ W + b, y = relu(z): bias+ReLU fused into the GEMM epilogue
+    (tile by tile, cache-hot) vs the GEMM followed by separate bias+ReLU passes."""
+    relu = 1                                   # ACTIVATION_CODES["relu"]
+    print(f"\ndense forward + ReLU (float32), median us of {reps}: fused epilogue vs separate")
+    print(f"{'layer':<28}{'N x IN -> OUT':>17}{'thr':>4}{'fused':>9}{'separate':>10}{'speedup':>9}")
+    for label, transA, transB, M, N, K in SHAPES:
+        if "NN" not in label:
+            continue
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((M, K)).astype(np.float32)
+        W = rng.standard_normal((K, N)).astype(np.float32)
+        b = rng.standard_normal(N).astype(np.float32)
+        z, y = np.empty((M, N), np.float32), np.empty((M, N), np.float32)
+        for nt in threads:
+            def fused():
+                _core.linear_act_forward(relu, 0.0, x, W, b, z, y, nt)
+
+            def separate():
+                _core.gemm(False, False, 1.0, x, W, 0.0, z, nt)
+                np.add(z, b, out=z)
+                _core.activation_forward(relu, 0.0, z, y, nt)
+            secs = median_seconds({"fused": fused, "separate": separate}, reps)
+            print(f"{label.split(' NN')[0]:<28}{f'{M}x{K}->{N}':>17}{nt:>4}"
+                  f"{secs['fused'] * 1e6:9.1f}{secs['separate'] * 1e6:10.1f}"
+                  f"{secs['separate'] / secs['fused']:9.2f}")
 
 
 if __name__ == "__main__":
