@@ -110,6 +110,16 @@ def test_gemm_one_and_two_threads_are_bitwise_equal(rng, isa, M, N, K, transA, t
     assert not np.array_equal(c1, C0)
 
 
+def test_blocking_table_is_consistent(isa):
+    """The driver's scratch tile holds CGRAD_MR_MAX x CGRAD_NR_MAX (16 x 32), and MC/NC
+    are whole numbers of micro-panels."""
+    for dtype, blk in _core.gemm_blocking().items():
+        assert blk["isa"] == isa
+        assert 1 <= blk["mr"] <= 16 and 1 <= blk["nr"] <= 32, (dtype, blk)
+        assert blk["mc"] % blk["mr"] == 0 and blk["nc"] % blk["nr"] == 0, (dtype, blk)
+        assert blk["kc"] >= 1
+
+
 def test_isa_kernels_agree_within_rounding(rng):
     """Each ISA really runs (different kernels round differently, but all are right)."""
     A, B = _operands(rng, 100, 90, 400, False, False, np.float32)
