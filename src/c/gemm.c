@@ -15,7 +15,8 @@
  * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
  * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Tiny
  * problems skip packing; small ones stay on one thread (thresholds below, measured
- * with benchmarks/bench_gemm.py).  Pack buffers are per call, 64-byte aligned.
+ * with benchmarks/bench_gemm.py).  Pack buffers belong to one call and one thread and
+ * are 64-byte aligned; nothing is static.
  */
 #include <stdint.h>
 #include <stdlib.h>
