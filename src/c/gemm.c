@@ -14,8 +14,8 @@
  * inside the kernel) whichever thread owns it: results are bitwise identical for any
  * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
  * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Tiny
- * problems skip packing; small ones stay on one thread (thresholds below, measured
- * with benchmarks/bench_gemm.py).  Pack buffers belong to one call and one thread and
+ * problems skip packing; small ones stay on one thread (thresholds below, with how
+ * they were chosen).  Pack buffers belong to one call and one thread and
  * are 64-byte aligned; nothing is static.
  */
 #include <stdint.h>
