@@ -67,7 +67,7 @@ def test_gemm_crossing_every_block(rng, isa, transA, transB, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300)])
+@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300), (130, 7, 300)])  # tiny, packed, narrow
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.25), (0.0, 3.0)])
 def test_gemm_alpha_beta(rng, isa, M, N, K, alpha, beta, dtype):
     for transA, transB in TRANS:
@@ -108,6 +108,16 @@ def test_gemm_one_and_two_threads_are_bitwise_equal(rng, isa, M, N, K, transA, t
     ops.gemm(A, B, transA, transB, 1.0, 1.0, c2, n_threads=2)
     assert_array_equal(c1, c2)
     assert not np.array_equal(c1, C0)
+
+
+def test_blocking_table_is_consistent(isa):
+    """The driver's scratch tile holds CGRAD_MR_MAX x CGRAD_NR_MAX (16 x 32), and MC/NC
+    are whole numbers of micro-panels."""
+    for dtype, blk in _core.gemm_blocking().items():
+        assert blk["isa"] == isa
+        assert 1 <= blk["mr"] <= 16 and 1 <= blk["nr"] <= 32, (dtype, blk)
+        assert blk["mc"] % blk["mr"] == 0 and blk["nc"] % blk["nr"] == 0, (dtype, blk)
+        assert blk["kc"] >= 1
 
 
 def test_isa_kernels_agree_within_rounding(rng):

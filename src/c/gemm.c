@@ -2,26 +2,39 @@
  * gemm.c -- C = alpha * op(A) @ op(B) + beta * C, BLIS style (cgrad.h has the contract).
  *
  * Dimension letters: op(A) M x K, op(B) K x N; blocking MR, NR, KC, MC, NC per ISA
- * (dispatch.c).  Loops, outermost first:
- *   jc  over N in NC-column panels of B
- *   pc  over K in KC-deep slices: pack op(B)[pc.., jc..] into NR-panels and op(A)[:, pc..]
- *       into MR-panels (threads share the packing, then meet at a barrier)
- *   t   over (MC-row block, NR-column panel) tiles of C   <- OpenMP splits these
- *   ir  over the MR-row micro-panels of the block: micro-kernel (MR x NR in registers)
+ * (dispatch.c).  Threads: C is cut into n_threads rectangles on the MR x NR tile grid
+ * (the grid shape that packs least redundantly); each thread runs the serial BLIS
+ * loops on its rectangle with its own pack buffers, so there is no barrier:
+ *   jc  over N in NC-column panels:       pack op(B)[pc.., jc..] into NR-panels
+ *   pc  over K in KC-deep slices             (L3/L2 resident)
+ *   ic  over M in MC-row blocks:          pack op(A)[ic.., pc..] into MR-panels (L2)
+ *   jr  over the NR-panels                   (the B micro-panel stays in L1)
+ *   ir  over the MR-panels: micro-kernel, MR x NR accumulators in registers
  * Every element of C sums its K terms in the same order (pc ascending, k ascending
  * inside the kernel) whichever thread owns it: results are bitwise identical for any
- * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile.  Tiny
- * problems skip packing; small ones stay on one thread (thresholds below, measured
- * with benchmarks/bench_gemm.py).  Pack buffers are per call, 64-byte aligned.
+ * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
+ * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Tiny
+ * problems skip packing; small ones stay on one thread (thresholds below, with how
+ * they were chosen).  Pack buffers belong to one call and one thread and
+ * are 64-byte aligned; nothing is static.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include "cgrad.h"
 
-/* M*N*K at or below which the unpacked loop wins (packing costs O(MK + KN)). */
-#define CGRAD_GEMM_NOPACK_MNK 4096.0
-/* M*N*K below which one thread wins (an OpenMP region costs a few microseconds). */
+/* M*N*K at or below which the unpacked loop runs (packing costs O(MK + KN)).  Measured
+ * (avx512, one thread): unpacked wins at 16x16x16 (1.0 vs 1.4 us) but loses at 8x8x64
+ * (2.7 vs 2.2 us) and 32x1x64 (8.1 vs 2.0 us), so only the tiniest products skip it.
+ * Both are #ifndef so a dev build can move them (-D...) to re-measure. */
+#ifndef CGRAD_GEMM_NOPACK_MNK
+#define CGRAD_GEMM_NOPACK_MNK 1024.0
+#endif
+/* M*N*K below which one thread runs (an OpenMP region costs a few microseconds; 64^3
+ * is about 10 us of work at one core's speed).  Not re-measured here: the shared
+ * machine's second core was busy, which makes every 2-thread timing a scheduling test. */
+#ifndef CGRAD_GEMM_PARALLEL_MNK
 #define CGRAD_GEMM_PARALLEL_MNK 262144.0
+#endif
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 

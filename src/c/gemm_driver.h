@@ -33,6 +33,75 @@ static void G_FN(gemm_small)(int transA, int transB, long M, long N, long K, T a
     }
 }
 
+/* Rows [i0, i1) x columns [j0, j1) of C on the calling thread: the BLIS loops
+ * jc (NC) > pc (KC, pack B) > ic (MC, pack A) > jr (NR) > ir (MR, micro-kernel). */
+static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, long i1,
+                            long j0, long j1, long K, T alpha, const T *A, long lda,
+                            const T *B, long ldb, T beta, T *C, long ldc, EPI_T epi,
+                            void *ctx)
+{
+    const int mr = row->mr, nr = row->nr;
+    const UKERNEL_T ukernel = row->ukernel;
+    const long M = i1 - i0, N = j1 - j0;
+    const long kc_blk = K < row->kc ? K : row->kc;
+    const long mc_blk = M < row->mc ? round_up(M, mr) : row->mc;   /* multiple of mr */
+    const long nc_blk = N < row->nc ? round_up(N, nr) : row->nc;   /* multiple of nr */
+    const T *Ar = transA ? A + i0 : A + i0 * lda;     /* op(A) rows from i0 */
+    const T *Br = transB ? B + j0 * ldb : B + j0;     /* op(B) columns from j0 */
+    T *Cr = C + i0 * ldc + j0;
+    _Alignas(64) T tile[CGRAD_MR_MAX * CGRAD_NR_MAX];  /* edge tiles land here */
+
+    void *a_raw, *b_raw;
+    T *Abuf = aligned_alloc64((size_t)mc_blk * kc_blk * sizeof(T), &a_raw);
+    T *Bbuf = aligned_alloc64((size_t)nc_blk * kc_blk * sizeof(T), &b_raw);
+    if (Abuf == NULL || Bbuf == NULL) {      /* out of memory: slow but correct */
+        free(a_raw);
+        free(b_raw);
+        G_FN(gemm_small)(transA, transB, M, N, K, alpha, Ar, lda, Br, ldb, beta, Cr, ldc);
+        if (epi) epi(ctx, Cr, ldc, i0, j0, M, N);
+        return;
+    }
+    if (beta != 0 && beta != 1)              /* the micro-kernel only knows = and += */
+        for (long i = 0; i < M; i++)
+            for (long j = 0; j < N; j++) Cr[i * ldc + j] *= beta;
+
+    for (long jc = 0; jc < N; jc += nc_blk) {
+        const long nc = N - jc < nc_blk ? N - jc : nc_blk;
+        for (long pc = 0; pc < K; pc += kc_blk) {
+            const long kc = K - pc < kc_blk ? K - pc : kc_blk;
+            const int accumulate = pc > 0 || beta != 0;
+            const int last = pc + kc >= K;
+            G_FN(pack_B)(transB, Br, ldb, pc, kc, jc, nc, nr, Bbuf);
+            for (long ic = 0; ic < M; ic += mc_blk) {
+                const long mc = M - ic < mc_blk ? M - ic : mc_blk;
+                G_FN(pack_A)(transA, Ar, lda, ic, mc, pc, kc, mr, alpha, Abuf);
+                for (long jr = 0; jr < nc; jr += nr) {
+                    const long n = nc - jr < nr ? nc - jr : nr;
+                    const T *bp = Bbuf + jr * kc;
+                    for (long ir = 0; ir < mc; ir += mr) {   /* B micro-panel stays in L1 */
+                        const long m = mc - ir < mr ? mc - ir : mr;
+                        T *c = Cr + (ic + ir) * ldc + jc + jr;
+                        if (m == mr && n == nr) {
+                            ukernel(kc, Abuf + ir * kc, bp, c, ldc, accumulate);
+                        } else {
+                            ukernel(kc, Abuf + ir * kc, bp, tile, nr, 0);
+                            for (long ii = 0; ii < m; ii++)
+                                for (long jj = 0; jj < n; jj++)
+                                    c[ii * ldc + jj] = accumulate
+                                        ? c[ii * ldc + jj] + tile[ii * nr + jj]
+                                        : tile[ii * nr + jj];
+                        }
+                        if (last && epi)
+                            epi(ctx, c, ldc, i0 + ic + ir, j0 + jc + jr, m, n);
+                    }
+                }
+            }
+        }
+    }
+    free(a_raw);
+    free(b_raw);
+}
+
 void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
                    const T *A, long lda, const T *B, long ldb, T beta,
                    T *C, long ldc, int n_threads, EPI_T epi, void *ctx)
@@ -53,92 +122,54 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
 
     const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
     const int mr = row->mr, nr = row->nr;
-    const UKERNEL_T ukernel = row->ukernel;
-    const long kc_blk = K < row->kc ? K : row->kc;
-    const long nc_blk = N < row->nc ? round_up(N, nr) : row->nc;   /* row->nc: multiple of nr */
-    const long m_panels = (M + mr - 1) / mr;
 
-    void *a_raw, *b_raw;
-    T *Abuf = aligned_alloc64((size_t)m_panels * mr * kc_blk * sizeof(T), &a_raw);
-    T *Bbuf = aligned_alloc64((size_t)nc_blk * kc_blk * sizeof(T), &b_raw);
-    if (Abuf == NULL || Bbuf == NULL) {      /* out of memory: slow but correct */
-        free(a_raw);
-        free(b_raw);
-        G_FN(gemm_small)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        if (epi) epi(ctx, C, ldc, 0, 0, M, N);
-        return;
-    }
-
-    /* Work items are (MC-row block, NR-column panel) tiles of the current B panel.
-     * With several threads, shrink MC (in steps of MR) until there are enough items to
-     * balance; row blocking never changes any element's K order, so neither does it. */
-    int nt = (n_threads < 1 || work < CGRAD_GEMM_PARALLEL_MNK) ? 1 : n_threads;
-    long mc = row->mc < round_up(M, mr) ? row->mc : round_up(M, mr);
-    const long n_panels_max = nc_blk / nr;
-    while (nt > 1 && mc > mr && ((M + mc - 1) / mc) * n_panels_max < 8L * nt)
-        mc = round_up(mc / 2, mr);
-    const long m_blocks = (M + mc - 1) / mc;
-    if (nt > m_blocks * n_panels_max) nt = (int)(m_blocks * n_panels_max);
-
-    #pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        _Alignas(64) T tile[CGRAD_MR_MAX * CGRAD_NR_MAX];   /* edge tiles land here */
-
-        if (beta != 0 && beta != 1) {        /* the micro-kernel only knows = and += */
-            #pragma omp for schedule(static)
+    /* Narrow C (e.g. the 10 logits): an NR-wide tile would be mostly padding, so compute
+     * C.T = op(B).T @ op(A).T (M and N swap roles) into a scratch and transpose back. */
+    if (2 * N < nr && M >= 2 * N) {
+        void *t_raw;
+        T *Ct = aligned_alloc64((size_t)N * M * sizeof(T), &t_raw);
+        if (Ct != NULL) {
+            if (beta != 0)
+                for (long i = 0; i < M; i++)
+                    for (long j = 0; j < N; j++) Ct[j * M + i] = C[i * ldc + j];
+            G_FN(gemm_ex)(!transB, !transA, N, M, K, alpha, B, ldb, A, lda, beta, Ct, M,
+                          n_threads, (EPI_T)0, (void *)0);
             for (long i = 0; i < M; i++)
-                for (long j = 0; j < N; j++) C[i * ldc + j] *= beta;
+                for (long j = 0; j < N; j++) C[i * ldc + j] = Ct[j * M + i];
+            free(t_raw);
+            if (epi) epi(ctx, C, ldc, 0, 0, M, N);
+            return;
         }
-        for (long jc = 0; jc < N; jc += nc_blk) {
-            const long nc = N - jc < nc_blk ? N - jc : nc_blk;
-            const long n_panels = (nc + nr - 1) / nr;
-            for (long pc = 0; pc < K; pc += kc_blk) {
-                const long kc = K - pc < kc_blk ? K - pc : kc_blk;
-                const int accumulate = pc > 0 || beta != 0;
-                const int last = pc + kc >= K;
-
-                #pragma omp for schedule(static) nowait
-                for (long ip = 0; ip < m_panels; ip++) {
-                    const long i0 = ip * mr;
-                    G_FN(pack_A)(transA, A, lda, i0, M - i0 < mr ? M - i0 : mr, pc, kc, mr,
-                                 alpha, Abuf + i0 * kc);
-                }
-                #pragma omp for schedule(static)
-                for (long jq = 0; jq < n_panels; jq++) {
-                    const long j0 = jq * nr;
-                    G_FN(pack_B)(transB, B, ldb, pc, kc, jc + j0, nc - j0 < nr ? nc - j0 : nr,
-                                 nr, Bbuf + j0 * kc);
-                }
-                /* (implicit barrier: both panels are packed) */
-                #pragma omp for schedule(static)
-                for (long t = 0; t < m_blocks * n_panels; t++) {
-                    const long ib = t / n_panels, jq = t % n_panels;
-                    const long j = jc + jq * nr, n = nc - jq * nr < nr ? nc - jq * nr : nr;
-                    const T *bp = Bbuf + jq * nr * kc;
-                    const long i_end = (ib + 1) * mc < M ? (ib + 1) * mc : M;
-                    for (long i = ib * mc; i < i_end; i += mr) {    /* B micro-panel stays in L1 */
-                        const long m = M - i < mr ? M - i : mr;
-                        const T *ap = Abuf + i * kc;
-                        T *c = C + i * ldc + j;
-                        if (m == mr && n == nr) {
-                            ukernel(kc, ap, bp, c, ldc, accumulate);
-                        } else {
-                            ukernel(kc, ap, bp, tile, nr, 0);
-                            for (long ii = 0; ii < m; ii++)
-                                for (long jj = 0; jj < n; jj++)
-                                    c[ii * ldc + jj] = accumulate
-                                        ? c[ii * ldc + jj] + tile[ii * nr + jj]
-                                        : tile[ii * nr + jj];
-                        }
-                        if (last && epi) epi(ctx, c, ldc, i, j, m, n);
-                    }
-                }
-                /* (implicit barrier: the panels may be overwritten) */
-            }
-        }
+        free(t_raw);
     }
-    free(a_raw);
-    free(b_raw);
+    /* Split C into nt rectangles on the MR x NR tile grid; each thread runs the serial
+     * blocked algorithm on its own rectangle with its own pack buffers (no barriers). */
+    int nt = (n_threads < 1 || work < CGRAD_GEMM_PARALLEL_MNK) ? 1 : n_threads;
+    const long m_panels = (M + mr - 1) / mr, n_panels = (N + nr - 1) / nr;
+    if (nt > m_panels * n_panels) nt = (int)(m_panels * n_panels);
+    long grid_rows = 1;
+    double best = -1;
+    for (long gr = 1; gr <= nt; gr++) {      /* the grid with the least redundant packing */
+        if (nt % gr || gr > m_panels || nt / gr > n_panels) continue;
+        const long gc = nt / gr;
+        const double tiles = (double)((m_panels + gr - 1) / gr) * ((n_panels + gc - 1) / gc);
+        const double cost = tiles * mr * nr * K + (double)gr * K * N + (double)gc * M * K;
+        if (best < 0 || cost < best) { best = cost; grid_rows = gr; }
+    }
+    if (best < 0) nt = 1;                    /* e.g. a prime nt larger than both panel counts */
+    const long grid_cols = nt / grid_rows;
+
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        const long r = t / grid_cols, c = t % grid_cols;
+        const long i0 = m_panels * r / grid_rows * mr, j0 = n_panels * c / grid_cols * nr;
+        long i1 = m_panels * (r + 1) / grid_rows * mr, j1 = n_panels * (c + 1) / grid_cols * nr;
+        if (i1 > M) i1 = M;
+        if (j1 > N) j1 = N;
+        if (i1 > i0 && j1 > j0)
+            G_FN(gemm_rect)(row, transA, transB, i0, i1, j0, j1, K, alpha, A, lda, B, ldb,
+                            beta, C, ldc, epi, ctx);
+    }
 }
 
 void G_FN(gemm)(int transA, int transB, long M, long N, long K, T alpha,
