@@ -145,11 +145,13 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
         if dz != dy:
             memcpy(dz, dy, n * sizeof(floating))
     elif act == ACT_RELU:
-        for i in range(n):
-            dz[i] = dy[i] if y[i] > 0 else 0
+        for i in range(n):          # unconditional loads: the loop vectorises to a blend
+            v = dy[i]
+            dz[i] = v if y[i] > 0 else 0
     elif act == ACT_LEAKY_RELU:
         for i in range(n):
-            dz[i] = dy[i] if z[i] > 0 else a * dy[i]
+            v = dy[i]
+            dz[i] = v if z[i] > 0 else a * v
     elif act == ACT_SIGMOID:
         for i in range(n):
             dz[i] = dy[i] * y[i] * (1 - y[i])
@@ -220,12 +222,21 @@ cdef void act_forward(int act, double alpha, const floating* z, floating* y,
     cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
     cdef int nt = _threads_for(n, n_threads)
     if act == ACT_SOFTMAX:
-        for i in prange(rows, schedule="static", num_threads=nt):
-            _softmax_forward_row(z + i * cols, y + i * cols, cols)
+        if nt > 1:
+            for i in prange(rows, schedule="static", num_threads=nt):
+                _softmax_forward_row(z + i * cols, y + i * cols, cols)
+        else:                  # no parallel region at all: entering one costs a syscall
+            for i in range(rows):
+                _softmax_forward_row(z + i * cols, y + i * cols, cols)
         return
     if act == ACT_IDENTITY and y == z:
         return
     n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    if nt == 1:             # serial: the same chunks, without entering a parallel region
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            _act_forward_span(act, alpha, z + lo, y + lo, min(REDUCE_CHUNK, n - lo))
+        return
     for c in prange(n_chunks, schedule="static", num_threads=nt):
         lo = c * REDUCE_CHUNK
         hi = min(lo + REDUCE_CHUNK, n)
@@ -239,12 +250,22 @@ cdef void act_backward(int act, double alpha, const floating* z, const floating*
     cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
     cdef int nt = _threads_for(n, n_threads)
     if act == ACT_SOFTMAX:
-        for i in prange(rows, schedule="static", num_threads=nt):
-            _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
+        if nt > 1:
+            for i in prange(rows, schedule="static", num_threads=nt):
+                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
+        else:
+            for i in range(rows):
+                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
         return
     if act == ACT_IDENTITY and dz == dy:
         return
     n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    if nt == 1:
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo,
+                               min(REDUCE_CHUNK, n - lo))
+        return
     for c in prange(n_chunks, schedule="static", num_threads=nt):
         lo = c * REDUCE_CHUNK
         hi = min(lo + REDUCE_CHUNK, n)

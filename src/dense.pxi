@@ -113,8 +113,13 @@ cdef void column_sums(const floating *dz, floating *db, Py_ssize_t N, Py_ssize_t
                       bint accumulate, int n_threads) noexcept nogil:
     """db (+)= sum(dz, axis=0); threads split columns, never rows (bitwise reproducible)."""
     cdef Py_ssize_t n_blocks = (OUT + DB_BLOCK - 1) // DB_BLOCK, blk
-    for blk in prange(n_blocks, schedule="static",
-                      num_threads=_threads_for(N * OUT, n_threads) if n_blocks > 1 else 1):
+    cdef int nt = _threads_for(N * OUT, n_threads) if n_blocks > 1 else 1
+    if nt == 1:                              # no parallel region for serial work
+        for blk in range(n_blocks):
+            _column_sums_block(dz, db, N, OUT, blk * DB_BLOCK,
+                               min((blk + 1) * DB_BLOCK, OUT), accumulate)
+        return
+    for blk in prange(n_blocks, schedule="static", num_threads=nt):
         _column_sums_block(dz, db, N, OUT, blk * DB_BLOCK, min((blk + 1) * DB_BLOCK, OUT),
                            accumulate)
 

@@ -287,15 +287,25 @@ cdef double loss_forward_backward(int loss,
         part = <double*> malloc(n_chunks * sizeof(double))
         if part == NULL:
             return NAN
-    for c in prange(n_chunks, schedule="static",
-                    num_threads=_threads_for(rows * cols, n_threads)):
-        lo = c * per
-        hi = min(lo + per, rows)
-        part[c] = _loss_rows(loss, out + lo * cols,
-                             (target + lo * cols) if target != NULL else NULL,
-                             (labels + lo) if labels != NULL else NULL,
-                             (dout + lo * cols) if dout != NULL else NULL,
-                             hi - lo, cols, gscale)
+    if _threads_for(rows * cols, n_threads) == 1:   # no parallel region for serial work
+        for c in range(n_chunks):
+            lo = c * per
+            hi = min(lo + per, rows)
+            part[c] = _loss_rows(loss, out + lo * cols,
+                                 (target + lo * cols) if target != NULL else NULL,
+                                 (labels + lo) if labels != NULL else NULL,
+                                 (dout + lo * cols) if dout != NULL else NULL,
+                                 hi - lo, cols, gscale)
+    else:
+        for c in prange(n_chunks, schedule="static",
+                        num_threads=_threads_for(rows * cols, n_threads)):
+            lo = c * per
+            hi = min(lo + per, rows)
+            part[c] = _loss_rows(loss, out + lo * cols,
+                                 (target + lo * cols) if target != NULL else NULL,
+                                 (labels + lo) if labels != NULL else NULL,
+                                 (dout + lo * cols) if dout != NULL else NULL,
+                                 hi - lo, cols, gscale)
     for c in range(n_chunks):
         total += part[c]
     if part != stack_part:

@@ -74,13 +74,20 @@ cdef void sgd_step(floating* p, const floating* g, floating* buf, Py_ssize_t n, 
     cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef bint use_buf = momentum != 0.0
     cdef bint nest = nesterov and use_buf
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
-                  <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
-                  <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
-
+    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
+                      <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
+                      <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
+    else:
+        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
+                      <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
+                      <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
 
 # ------------------------------------------------------------------------- Adam / AdamW
 cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
@@ -130,14 +137,22 @@ cdef void adam_step(floating* p, const floating* g, floating* m, floating* v, fl
         p_scale = 1.0 - lr * weight_decay
     else:
         l2 = weight_decay
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
-                   hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
-                   <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
-                   <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
-
+    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
+                       hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
+                       <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
+                       <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
+    else:
+        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
+                       hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
+                       <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
+                       <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
 
 # ------------------------------------------------------------------------------ RMSprop
 cdef void _rmsprop_span(floating* p, const floating* g, floating* sq, floating* mbuf,
@@ -197,16 +212,26 @@ cdef void rmsprop_step(floating* p, const floating* g, floating* square_avg,
     momentum > 0 (else may be NULL); grad_avg: INOUT (n,) (centered) or NULL."""
     cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef bint use_buf = momentum > 0.0
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _rmsprop_span(p + lo, g + lo, square_avg + lo,
-                      (momentum_buf + lo) if use_buf else NULL,
-                      (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
-                      <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
-                      <floating> eps, <floating> weight_decay, weight_decay != 0.0,
-                      <floating> momentum)
-
+    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _rmsprop_span(p + lo, g + lo, square_avg + lo,
+                          (momentum_buf + lo) if use_buf else NULL,
+                          (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
+                          <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
+                          <floating> eps, <floating> weight_decay, weight_decay != 0.0,
+                          <floating> momentum)
+    else:
+        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _rmsprop_span(p + lo, g + lo, square_avg + lo,
+                          (momentum_buf + lo) if use_buf else NULL,
+                          (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
+                          <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
+                          <floating> eps, <floating> weight_decay, weight_decay != 0.0,
+                          <floating> momentum)
 
 # ------------------------------------------------------------------------------ Adagrad
 cdef void _adagrad_span(floating* p, const floating* g, floating* ss, Py_ssize_t n,
@@ -230,12 +255,18 @@ cdef void adagrad_step(floating* p, const floating* g, floating* state_sum, Py_s
     initial_accumulator_value before the first step."""
     cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef double clr = lr / (1.0 + (t - 1) * lr_decay)
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
-                      <floating> eps, <floating> weight_decay, weight_decay != 0.0)
-
+    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
+        for c in range(n_chunks):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
+                          <floating> eps, <floating> weight_decay, weight_decay != 0.0)
+    else:
+        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
+            lo = c * REDUCE_CHUNK
+            hi = min(lo + REDUCE_CHUNK, n)
+            _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
+                          <floating> eps, <floating> weight_decay, weight_decay != 0.0)
 
 # --------------------------------------------------------------- Python-visible wrappers
 # 1-D C-contiguous memoryviews of one dtype; optional state buffers may be None.  These

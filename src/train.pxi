@@ -60,7 +60,12 @@ cdef struct TrainState:
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
                               Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     cdef Py_ssize_t i
-    for i in prange(rows, schedule="static", num_threads=_threads_for(rows * cols, n_threads)):
+    cdef int nt = _threads_for(rows * cols, n_threads)
+    if nt == 1:                       # no parallel region for serial work
+        for i in range(rows):
+            memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
+        return
+    for i in prange(rows, schedule="static", num_threads=nt):
         memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
 
 

@@ -51,12 +51,9 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
     T *Cr = C + i0 * ldc + j0;
     _Alignas(64) T tile[CGRAD_MR_MAX * CGRAD_NR_MAX];  /* edge tiles land here */
 
-    void *a_raw, *b_raw;
-    T *Abuf = aligned_alloc64((size_t)mc_blk * kc_blk * sizeof(T), &a_raw);
-    T *Bbuf = aligned_alloc64((size_t)nc_blk * kc_blk * sizeof(T), &b_raw);
+    T *Abuf = pack_buffer(0, (size_t)mc_blk * kc_blk * sizeof(T));
+    T *Bbuf = pack_buffer(1, (size_t)nc_blk * kc_blk * sizeof(T));
     if (Abuf == NULL || Bbuf == NULL) {      /* out of memory: slow but correct */
-        free(a_raw);
-        free(b_raw);
         G_FN(gemm_small)(transA, transB, M, N, K, alpha, Ar, lda, Br, ldb, beta, Cr, ldc);
         if (epi) epi(ctx, Cr, ldc, i0, j0, M, N);
         return;
@@ -98,8 +95,6 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
             }
         }
     }
-    free(a_raw);
-    free(b_raw);
 }
 
 void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
@@ -159,7 +154,12 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
     if (best < 0) nt = 1;                    /* e.g. a prime nt larger than both panel counts */
     const long grid_cols = nt / grid_rows;
 
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    if (nt == 1) {       /* no parallel region at all: even an if(0) one costs a futex call */
+        G_FN(gemm_rect)(row, transA, transB, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C,
+                        ldc, epi, ctx);
+        return;
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; t++) {
         const long r = t / grid_cols, c = t % grid_cols;
         const long i0 = m_panels * r / grid_rows * mr, j0 = n_panels * c / grid_cols * nr;

@@ -99,8 +99,8 @@ void cgrad_##SFX##pack_A(int transA, const T *A, long lda, long i0, long m, long
             for (long p = 0; p < kc; p++) {                                            \
                 const T *a = A + (p0 + p) * lda + i0 + ip;                             \
                 T *dst = Ap + p * mr;                                                  \
-                if (alpha == 1)                                                        \
-                    memcpy(dst, a, (size_t)rows * sizeof(T));                          \
+                if (alpha == 1)          /* inline copy: a libc call per row costs */ \
+                    for (long i = 0; i < rows; i++) dst[i] = a[i];                     \
                 else                                                                   \
                     for (long i = 0; i < rows; i++) dst[i] = alpha * a[i];             \
                 for (long i = rows; i < mr; i++) dst[i] = 0;                           \
@@ -125,11 +125,11 @@ void cgrad_##SFX##pack_B(int transB, const T *B, long ldb, long p0, long kc, lon
             const T *b = B + (p0 + p) * ldb + j0;                                      \
             for (long jp = 0; jp < full; jp += nr) {                                   \
                 T *dst = Bp + jp * kc + p * nr;                                        \
-                memcpy(dst, b + jp, (size_t)nr * sizeof(T));                          \
+                for (int j = 0; j < nr; j++) dst[j] = b[jp + j];                       \
             }                                                                          \
             if (full < n) {                                                            \
                 T *dst = Bp + full * kc + p * nr;                                      \
-                memcpy(dst, b + full, (size_t)(n - full) * sizeof(T));                \
+                for (long j = 0; j < n - full; j++) dst[j] = b[full + j];              \
                 for (long j = n - full; j < nr; j++) dst[j] = 0;                       \
             }                                                                          \
         }                                                                              \
