@@ -34,3 +34,14 @@ def mnist_dir():
     if not (d / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)")
     return d
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central finite differences of the scalar function f at x (float64), per element."""
+    num = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        num[idx] = (f(xp) - f(xm)) / (2 * eps)
+    return num

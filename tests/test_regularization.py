@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from cgrad import ops, reference as ref
-from conftest import ATOL, DTYPES, RTOL, SIZES
+from conftest import ATOL, DTYPES, RTOL, SIZES, numeric_grad
 
 # flat, 2-D and 3-D buffers: the kernels see them all flat; 1000 * 257 crosses the
 # parallel threshold and many REDUCE_CHUNKs
@@ -24,13 +24,7 @@ def test_reference_penalty_gradient_matches_finite_differences(rng, name):
     w[np.abs(w) < 1e-3] = 0.5                  # l1: keep away from the kink at 0
     f = getattr(ref, name)
     lam = 0.3
-    eps = 1e-6
-    num = np.empty_like(w)
-    for idx in np.ndindex(w.shape):
-        wp, wm = w.copy(), w.copy()
-        wp[idx] += eps
-        wm[idx] -= eps
-        num[idx] = (f(wp, lam)[0] - f(wm, lam)[0]) / (2 * eps)
+    num = numeric_grad(lambda ww: f(ww, lam)[0], w)
     assert_allclose(f(w, lam)[1], num, rtol=1e-6, atol=1e-9)
 
 
