@@ -91,3 +91,13 @@ def test_mnist_from_the_data_folder(mnist_dir):
                "--epochs", "1", "--batch-size", "128", "--verbose", "0"])
     assert out.returncode == 0, out.stderr
     assert _metric(out.stdout, "test_accuracy") > 0.9
+
+
+def test_bench_runs_the_comparison_from_a_checkout(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(repo, "benchmarks", "compare.py")):
+        pytest.skip("no benchmarks/ next to the tests")
+    out = run(["bench", "--quick", "--workloads", "W2", "--impls", "cgrad", "--threads", "1",
+               "--out", str(tmp_path)], cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "results.json").exists() and "cgrad" in (tmp_path / "results.md").read_text()
