@@ -16,6 +16,12 @@
 # decay test in _decayed is loop-invariant and unswitched by the compiler (-O3).
 
 
+cdef extern from "optim_kernels.h" nogil:
+    void cgrad_adam_block_f(float* p, const float* g, float* m, float* v, float* vmax, long n,
+                            float b1, float c1, float b2, float c2, float eps, float wd,
+                            int has_wd, float p_scale, float step, float ibc2)
+
+
 cdef inline floating _sqrt(floating x) noexcept nogil:
     if floating is float:
         return sqrtf(x)
@@ -98,6 +104,10 @@ cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
     or 1, step_size = lr / (1 - beta1^t), inv_bc2_sqrt = 1 / sqrt(1 - beta2^t)."""
     cdef Py_ssize_t i
     cdef floating gi, mi, vi, vm
+    if floating is float:       # the same formula in C, on the widest vectors (optim_*.c)
+        cgrad_adam_block_f(p, g, m, v, vmax, n, b1, c1, b2, c2, eps, wd, has_wd, p_scale,
+                           step_size, inv_bc2_sqrt)
+        return
     if vmax == NULL:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)
