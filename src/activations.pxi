@@ -49,11 +49,11 @@ cdef inline floating _tanh(floating z) noexcept nogil:
 
 
 cdef inline floating _expm1_neg(floating z) noexcept nogil:
-    """exp(z) - 1 for z <= 0."""
+    """exp(z) - 1 for z <= 0, via expm1: exp(z) - 1 cancels for small |z|."""
     if floating is float:
-        return expf(z) - 1.0
+        return expm1f(z)
     else:
-        return exp(z) - 1.0
+        return expm1(z)
 
 
 cdef void _elu_backward_f(float a, const float* z, const float* dy, float* dz,

@@ -6,7 +6,7 @@ from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t, uint32_t
 from libc.math cimport (exp, expf, log, logf, log1p, log1pf, tanh, tanhf, sqrt, sqrtf,
-                        fabs, fabsf, isnan, isinf, INFINITY, NAN)
+                        fabs, fabsf, isnan, isinf, INFINITY, NAN, expm1, expm1f)
 
 # OpenMP shim (sklearn _openmp_helpers idea): a build without OpenMP still compiles,
 # serial, and reports openmp_enabled() == False.
