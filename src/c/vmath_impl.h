@@ -2,7 +2,9 @@
  * vmath_impl.h -- the element formulas of vmath, written branch-free so that gcc -O3
  * vectorises the loops of each ISA file (vmath.c: SSE2 baseline; vmath_avx2.c,
  * vmath_avx512.c: compiled with those flags).  Everything here is static inline: each
- * ISA file gets its own copy compiled for its own instruction set.
+ * ISA file gets its own copy compiled for its own instruction set.  exp, tanh and
+ * sigmoid of the AVX2 / AVX-512 files are explicit intrinsic loops with the same
+ * formulas and constants (VM_C*, VM_LN2_*, ...); the generic file uses these.
  *
  * exp:   x = k ln2 + r (Cody-Waite, ln2 split in a 9-bit high part, so k*LN2_HI is
  *        exact), |r| <= ln2/2, e^r = 1 + expm1(r) with the degree-7 Taylor polynomial
