@@ -6,7 +6,8 @@
 #include "vmath.h"
 #include "vmath_impl.h"
 
-CGRAD_VMATH_DEFINE(generic)
+CGRAD_VMATH_DEFINE_EXP(generic)
+CGRAD_VMATH_DEFINE_REST(generic)
 
 #if defined(CGRAD_HAVE_X86_DISPATCH)
 #define VM_DISPATCH(NAME, ARGS)                                              \

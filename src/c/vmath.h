@@ -4,7 +4,9 @@
  * y[i] = f(x[i]) for i < n; y may alias x (exactly, not a shifted overlap).
  * Each public function dispatches on cgrad_isa_selected() at every call (a switch),
  * so CGRAD_ISA / _core.set_isa() choose the generic (SSE2 auto-vectorised), AVX2+FMA
- * or AVX-512 loop.  No branches per element: special cases are blended in.
+ * or AVX-512 loop.  No branches per element: special cases are blended in.  exp, tanh
+ * and sigmoid have explicit intrinsic loops in vmath_avx2.c / vmath_avx512.c; the rest
+ * is auto-vectorised from vmath_impl.h.
  *
  * Accuracy (float32, measured by tests/test_vmath.py against float64 NumPy): relative
  * error <= 3e-7 wherever the result is a normal float; exp overflows to inf for

@@ -2,7 +2,9 @@
  * vmath_impl.h -- the element formulas of vmath, written branch-free so that gcc -O3
  * vectorises the loops of each ISA file (vmath.c: SSE2 baseline; vmath_avx2.c,
  * vmath_avx512.c: compiled with those flags).  Everything here is static inline: each
- * ISA file gets its own copy compiled for its own instruction set.
+ * ISA file gets its own copy compiled for its own instruction set.  exp, tanh and
+ * sigmoid of the AVX2 / AVX-512 files are explicit intrinsic loops with the same
+ * formulas and constants (VM_C*, VM_LN2_*, ...); the generic file uses these.
  *
  * exp:   x = k ln2 + r (Cody-Waite, ln2 split in a 9-bit high part, so k*LN2_HI is
  *        exact), |r| <= ln2/2, e^r = 1 + expm1(r) with the degree-7 Taylor polynomial
@@ -38,15 +40,22 @@ static inline float vm_reduce(float x, int32_t *k)
     return (x - kf * VM_LN2_HI) - kf * VM_LN2_LO;
 }
 
-/* expm1(r) for |r| <= ln2/2 + a little: r + r^2 (1/2 + r/6 + ... + r^5/5040). */
+/* expm1(r) for |r| <= ln2/2 + a little: r + r^2 (1/2 + r/6 + ... + r^5/5040).  The
+ * coefficients are shared with the intrinsic loops of vmath_avx2.c / vmath_avx512.c. */
+#define VM_C7 1.98412698e-4f               /* 1/5040 */
+#define VM_C6 1.38888889e-3f               /* 1/720 */
+#define VM_C5 8.33333333e-3f               /* 1/120 */
+#define VM_C4 4.16666667e-2f               /* 1/24 */
+#define VM_C3 1.66666667e-1f               /* 1/6 */
+#define VM_C2 0.5f
 static inline float vm_expm1_poly(float r)
 {
-    float p = 1.98412698e-4f;                   /* 1/5040 */
-    p = p * r + 1.38888889e-3f;                 /* 1/720 */
-    p = p * r + 8.33333333e-3f;                 /* 1/120 */
-    p = p * r + 4.16666667e-2f;                 /* 1/24 */
-    p = p * r + 1.66666667e-1f;                 /* 1/6 */
-    p = p * r + 0.5f;
+    float p = VM_C7;
+    p = p * r + VM_C6;
+    p = p * r + VM_C5;
+    p = p * r + VM_C4;
+    p = p * r + VM_C3;
+    p = p * r + VM_C2;
     return r + (r * r) * p;
 }
 
@@ -78,11 +87,18 @@ static inline float vm_expm1(float x)
     return x == x ? y : x + x;
 }
 
+/* tanh as the SIMD files compute it: a = min(|x|, 9.1), u = 2a in [0, 18.2] needs no
+ * expm1 clamps (k in [0, 27]); NaN is fixed at the end (the SIMD loops let it flow). */
 static inline float vm_tanh(float x)
 {
+    int32_t k;
     float a = vm_float(vm_bits(x) & 0x7fffffffu);
     a = a < 9.1f ? a : 9.1f;                    /* tanh(9.1) rounds to 1 */
-    float e = vm_expm1(a + a);
+    float u = a + a;
+    float r = vm_reduce(u, &k);
+    float q = vm_expm1_poly(r);
+    float s = vm_pow2i(k);
+    float e = s * q + (s - 1.0f);               /* expm1(2a) */
     float t = e / (e + 2.0f);
     float y = vm_float(vm_bits(t) | (vm_bits(x) & 0x80000000u));
     return x == x ? y : x + x;
@@ -150,11 +166,16 @@ static inline float vm_elu(float v, float alpha)
         }                                                                    \
     } while (0)
 
-#define CGRAD_VMATH_DEFINE(S)                                                      \
+/* exp, tanh, sigmoid: the generic file only (the AVX2 / AVX-512 files have explicit
+ * intrinsic loops for these three, the hot ones in training). */
+#define CGRAD_VMATH_DEFINE_EXP(S)                                                  \
     void cgrad_vexpf_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_exp(v)); } \
     void cgrad_vtanhf_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_tanh(v)); } \
     void cgrad_vsigmoidf_##S(const float *x, float *y, long n)                      \
-    { VM_LOOP(v, vm_sigmoid(v)); }                                                  \
+    { VM_LOOP(v, vm_sigmoid(v)); }
+
+/* log, gelu, elu: every ISA file, auto-vectorised. */
+#define CGRAD_VMATH_DEFINE_REST(S)                                                 \
     void cgrad_vlogf_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_log(v)); } \
     void cgrad_vgelu_f_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_gelu(v)); } \
     void cgrad_velu_f_##S(const float *x, float *y, long n, float alpha)            \
