@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include "cgrad.h"
 
-/* M*N*K at or below which the unpacked loop runs (packing costs O(MK + KN)).  Measured
- * (avx512, one thread): unpacked wins at 16x16x16 (1.0 vs 1.4 us) but loses at 8x8x64
- * (2.7 vs 2.2 us) and 32x1x64 (8.1 vs 2.0 us), so only the tiniest products skip it.
- * Both are #ifndef so a dev build can move them (-D...) to re-measure. */
+/* M*N*K at or below which the no-pack path runs (packing costs O(MK + KN), and edge
+ * tiles go through a scratch tile).  Measured: see the threshold notes below. A dev
+ * build can move the default (-D...) to re-measure; cgrad_gemm_set_nopack_threshold
+ * moves it at run time (tests compare both paths bitwise). */
 #ifndef CGRAD_GEMM_NOPACK_MNK
 #define CGRAD_GEMM_NOPACK_MNK 1024.0
 #endif
@@ -35,6 +35,15 @@
 #ifndef CGRAD_GEMM_PARALLEL_MNK
 #define CGRAD_GEMM_PARALLEL_MNK 262144.0
 #endif
+
+static double nopack_mnk = CGRAD_GEMM_NOPACK_MNK;
+
+double cgrad_gemm_set_nopack_threshold(double mnk)
+{
+    const double before = nopack_mnk;
+    nopack_mnk = mnk;
+    return before;
+}
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 
