@@ -31,6 +31,7 @@ cdef extern from "cgrad.h" nogil:
         long kc, mc, nc
     const cgrad_sgemm_row *cgrad_sgemm_selected()
     const cgrad_dgemm_row *cgrad_dgemm_selected()
+    double cgrad_gemm_set_nopack_threshold(double mnk)
 
 
 # Columns of db per parallel work item (each summed over all rows, in row order).
@@ -225,6 +226,12 @@ def gemm_blocking():
     cdef const cgrad_dgemm_row *d = cgrad_dgemm_selected()
     return {"float32": dict(isa=s.name.decode(), mr=s.mr, nr=s.nr, kc=s.kc, mc=s.mc, nc=s.nc),
             "float64": dict(isa=d.name.decode(), mr=d.mr, nr=d.nr, kc=d.kc, mc=d.mc, nc=d.nc)}
+
+
+def gemm_set_nopack_threshold(double mnk):
+    """Set the M*N*K at or below which GEMM skips packing (one thread); returns the
+    previous value.  For tests and benchmarks: call between GEMM calls only."""
+    return cgrad_gemm_set_nopack_threshold(mnk)
 
 
 cdef int _check_dense(Py_ssize_t x_cols, Py_ssize_t w_rows, Py_ssize_t w_cols,

@@ -1,6 +1,9 @@
 """GEMM: every available micro-kernel ISA x transposes x edge shapes against float64
 NumPy, the beta rules (0: C never read, 1: accumulate, other: scale), thread-count
-independence (bitwise) and input validation."""
+independence (bitwise), the no-pack path giving the packed path's bits, and input
+validation."""
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -67,7 +70,8 @@ def test_gemm_crossing_every_block(rng, isa, transA, transB, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (130, 67, 300), (130, 7, 300)])  # tiny, packed, narrow
+@pytest.mark.parametrize("M,N,K", [(3, 5, 7), (40, 50, 60), (130, 67, 300), (130, 7, 300)])
+# tiny and small (no-pack), packed, narrow (packed transposed)
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.25), (0.0, 3.0)])
 def test_gemm_alpha_beta(rng, isa, M, N, K, alpha, beta, dtype):
     for transA, transB in TRANS:
@@ -108,6 +112,68 @@ def test_gemm_one_and_two_threads_are_bitwise_equal(rng, isa, M, N, K, transA, t
     ops.gemm(A, B, transA, transB, 1.0, 1.0, c2, n_threads=2)
     assert_array_equal(c1, c2)
     assert not np.array_equal(c1, C0)
+
+
+@contextmanager
+def nopack_threshold(mnk):
+    """Run the block with GEMM's no-pack threshold at mnk (0: always pack)."""
+    before = _core.gemm_set_nopack_threshold(mnk)
+    try:
+        yield
+    finally:
+        assert _core.gemm_set_nopack_threshold(before) == mnk
+
+
+# The W2 training step (2-64-64-1, batch 32) and edges: N under a vector, K crossing
+# every ISA's KC (256/384) once and twice, a single element.
+SMALL_SHAPES = [(32, 64, 64), (64, 64, 32), (32, 64, 2), (2, 64, 32), (32, 1, 64),
+                (64, 1, 32), (32, 64, 1), (13, 45, 513), (9, 17, 800), (1, 1, 1), (17, 33, 7)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", SMALL_SHAPES)
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_nopack_path_is_bitwise_the_packed_path(rng, isa, M, N, K, transA, transB, beta,
+                                                dtype):
+    """Same ISA, alpha == 1: both paths sum every K-term in the same order with the same
+    FMAs, so which path a shape takes never shows in the result."""
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    packed, small = C0.copy(), C0.copy()
+    with nopack_threshold(0.0):
+        ops.gemm(A, B, transA, transB, 1.0, beta, packed, n_threads=2)
+    with nopack_threshold(float(M * N * K)):
+        ops.gemm(A, B, transA, transB, 1.0, beta, small, n_threads=2)
+    assert_array_equal(small, packed)
+    assert_allclose(small, _truth(A, B, transA, transB, 1.0, beta, C0), rtol=0,
+                    atol=_tol(dtype, K, 1 + beta))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(64, 64, 64), (64, 820, 5), (4, 7, 10000)])
+def test_default_threshold_straddle_is_invisible(rng, isa, M, N, K, transA, transB, dtype):
+    """With the default threshold (just below the parallel one) the full product takes
+    the packed path and its first M-1 rows the no-pack path; the shared rows must agree
+    bitwise, for 1 and 2 threads, and match NumPy."""
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    A_top = np.ascontiguousarray(A[:, :-1] if transA else A[:-1])
+    full1 = ops.gemm(A, B, transA, transB, n_threads=1)
+    full2 = ops.gemm(A, B, transA, transB, n_threads=2)
+    top = ops.gemm(A_top, B, transA, transB, n_threads=2)
+    assert_array_equal(full1, full2)
+    assert_array_equal(top, full1[:-1])
+    assert_allclose(full1, _truth(A, B, transA, transB), rtol=0, atol=_tol(dtype, K))
+
+
+def test_nopack_threshold_setter_round_trips():
+    before = _core.gemm_set_nopack_threshold(123.0)
+    try:
+        assert 1024 <= before < 64 * 64 * 64      # serial path stays under the parallel one
+        assert _core.gemm_set_nopack_threshold(456.0) == 123.0
+    finally:
+        _core.gemm_set_nopack_threshold(before)
 
 
 def test_blocking_table_is_consistent(isa):

@@ -63,6 +63,30 @@ void cgrad_dgemm_ex(int transA, int transB, long M, long N, long K, double alpha
                     const double *A, long lda, const double *B, long ldb, double beta,
                     double *C, long ldc, int n_threads, cgrad_depilogue epi, void *ctx);
 
+/* M*N*K at or below which C is computed without packing (gemm_small_*), on one thread.
+ * Returns the previous value.  Not thread-safe: call between GEMM calls only (tests and
+ * benchmarks use it to run one shape through both paths). */
+double cgrad_gemm_set_nopack_threshold(double mnk);
+
+/* No-pack kernels for small problems (gemm_small_avx512.c, gemm_small_avx2.c; the
+ * portable one is in gemm_driver.h):  C (= or +=) alpha * op(A) @ B, with B row-major
+ * K x N (not transposed: the driver transposes a transposed B first).  Per kc_blk-deep
+ * slice of K each element sums acc = fma(alpha*op(A)[i,k], B[k,j], acc) from 0 in
+ * increasing k, then C = acc (first slice, accumulate == 0) or C = C + acc: bitwise the
+ * packed path of the same ISA with KC = kc_blk (beta pre-applied by the caller). */
+void cgrad_sgemm_small_avx512(int transA, long M, long N, long K, long kc_blk, float alpha,
+                              const float *A, long lda, const float *B, long ldb,
+                              int accumulate, float *C, long ldc);
+void cgrad_dgemm_small_avx512(int transA, long M, long N, long K, long kc_blk,
+                              double alpha, const double *A, long lda, const double *B,
+                              long ldb, int accumulate, double *C, long ldc);
+void cgrad_sgemm_small_avx2(int transA, long M, long N, long K, long kc_blk, float alpha,
+                            const float *A, long lda, const float *B, long ldb,
+                            int accumulate, float *C, long ldc);
+void cgrad_dgemm_small_avx2(int transA, long M, long N, long K, long kc_blk, double alpha,
+                            const double *A, long lda, const double *B, long ldb,
+                            int accumulate, double *C, long ldc);
+
 /* Micro-kernel contract (BLIS): C[MR x NR] (= or +=) Ap * Bp over kc rank-1 updates.
  * Ap: MR-row micro-panel packed k-major (MR values per k); Bp: NR-column micro-panel
  * packed k-major (NR values per k); both zero-padded at edges by pack.c.  C row-major

@@ -13,28 +13,46 @@
  * Every element of C sums its K terms in the same order (pc ascending, k ascending
  * inside the kernel) whichever thread owns it: results are bitwise identical for any
  * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
- * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Tiny
- * problems skip packing; small ones stay on one thread (thresholds below, with how
- * they were chosen).  Pack buffers belong to one call and one thread and
+ * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Small
+ * problems (below the parallel threshold) skip packing and run on one thread, with the
+ * same K-sums, so the same bits (thresholds below, with how they were chosen).  Pack buffers belong to one call and one thread and
  * are 64-byte aligned; nothing is static.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include "cgrad.h"
 
-/* M*N*K at or below which the unpacked loop runs (packing costs O(MK + KN)).  Measured
- * (avx512, one thread): unpacked wins at 16x16x16 (1.0 vs 1.4 us) but loses at 8x8x64
- * (2.7 vs 2.2 us) and 32x1x64 (8.1 vs 2.0 us), so only the tiniest products skip it.
- * Both are #ifndef so a dev build can move them (-D...) to re-measure. */
-#ifndef CGRAD_GEMM_NOPACK_MNK
-#define CGRAD_GEMM_NOPACK_MNK 1024.0
-#endif
 /* M*N*K below which one thread runs (an OpenMP region costs a few microseconds; 64^3
  * is about 10 us of work at one core's speed).  Not re-measured here: the shared
  * machine's second core was busy, which makes every 2-thread timing a scheduling test. */
 #ifndef CGRAD_GEMM_PARALLEL_MNK
 #define CGRAD_GEMM_PARALLEL_MNK 262144.0
 #endif
+
+/* M*N*K at or below which the no-pack path runs (gemm_small_*: A and B read in place,
+ * register blocks of op(A) rows x 2 vectors, masked tails; packing costs O(MK + KN) and
+ * edge tiles go through a scratch tile).  Measured (avx512, float32, one thread,
+ * packed vs no-pack, best of 14 x n calls through _core.gemm incl. ~0.75 us call
+ * overhead): the no-pack path won on every shape tried below 2M: 32x64x64 NN/TN/NT
+ * 4.7/4.7/4.7 vs 3.3/3.4/3.8 us, 2x64x32 TN 1.75 vs 0.86, 128x10x64 NN 4.7 vs 3.3,
+ * 64x64x64 NN 9.3 vs 6.4, 4x4x10000 NN 167 vs 14, 1000x1x200 NN 89 vs 64,
+ * 128x64x64 NN 13.0 vs 10.5, 32x256x256 NN 51 vs 38; it starts losing around 2M-4M
+ * (32x256x256 NT 53 vs 59, 64x256x256 NT 96 vs 96).  The no-pack path is serial, so it
+ * stops just below CGRAD_GEMM_PARALLEL_MNK, where the packed path starts to split C
+ * over threads.  #ifndef so a dev build can move it (-D...) to re-measure;
+ * cgrad_gemm_set_nopack_threshold moves it at run time (tests compare both paths). */
+#ifndef CGRAD_GEMM_NOPACK_MNK
+#define CGRAD_GEMM_NOPACK_MNK (CGRAD_GEMM_PARALLEL_MNK - 1.0)
+#endif
+
+static double nopack_mnk = CGRAD_GEMM_NOPACK_MNK;
+
+double cgrad_gemm_set_nopack_threshold(double mnk)
+{
+    const double before = nopack_mnk;
+    nopack_mnk = mnk;
+    return before;
+}
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 

@@ -8,29 +8,78 @@
 #define G_FN(name) G_CAT(G_CAT(cgrad_, SFX), name)
 #define G_OPA(i, k) (transA ? A[(k) * lda + (i)] : A[(i) * lda + (k)])
 
-/* No-pack path for tiny problems (one thread): row i of C is built in place. */
-static void G_FN(gemm_small)(int transA, int transB, long M, long N, long K, T alpha,
-                             const T *A, long lda, const T *B, long ldb, T beta,
-                             T *C, long ldc)
+/* Portable no-pack kernel (the generic ISA, and the out-of-memory fallback), written
+ * like the reference micro-kernel so the two agree bitwise: per kc_blk-deep slice of K,
+ * acc = 0, acc += (alpha * op(A)[i,k]) * op(B)[k,j] in increasing k, then C = acc on the
+ * first slice unless `accumulate`, C = C + acc otherwise (beta pre-applied by the
+ * caller).  Row i of C is built GS_W columns at a time. */
+#define GS_W 32
+static void G_FN(gemm_small)(int transA, int transB, long M, long N, long K, long kc_blk,
+                             T alpha, const T *A, long lda, const T *B, long ldb,
+                             int accumulate, T *C, long ldc)
 {
     for (long i = 0; i < M; i++) {
-        T *c = C + i * ldc;
-        if (transB) {            /* op(B)[k, j] = B[j, k]: dot products along rows */
-            for (long j = 0; j < N; j++) {
-                const T *b = B + j * ldb;
-                T s = 0;
-                for (long k = 0; k < K; k++) s += G_OPA(i, k) * b[k];
-                c[j] = beta == 0 ? alpha * s : alpha * s + beta * c[j];
-            }
-        } else {                 /* axpy of B's rows into C's row */
-            for (long j = 0; j < N; j++) c[j] = beta == 0 ? 0 : beta * c[j];
-            for (long k = 0; k < K; k++) {
-                const T a = alpha * G_OPA(i, k);
-                const T *b = B + k * ldb;
-                for (long j = 0; j < N; j++) c[j] += a * b[j];
+        for (long j0 = 0; j0 < N; j0 += GS_W) {
+            const long n = N - j0 < GS_W ? N - j0 : GS_W;
+            T *c = C + i * ldc + j0;
+            for (long pc = 0; pc < K; pc += kc_blk) {
+                const long kend = K - pc < kc_blk ? K : pc + kc_blk;
+                T acc[GS_W];
+                for (long j = 0; j < n; j++) acc[j] = 0;
+                for (long k = pc; k < kend; k++) {
+                    const T a = alpha * G_OPA(i, k);
+                    if (transB)          /* op(B)[k, j] = B[j, k] */
+                        for (long j = 0; j < n; j++) acc[j] += a * B[(j0 + j) * ldb + k];
+                    else
+                        for (long j = 0; j < n; j++) acc[j] += a * B[k * ldb + j0 + j];
+                }
+                const int add = accumulate || pc > 0;
+                for (long j = 0; j < n; j++) c[j] = add ? c[j] + acc[j] : acc[j];
             }
         }
     }
+}
+#undef GS_W
+
+/* C *= beta unless beta is 0 (C write-only) or 1: kernels only know = and +=. */
+static void G_FN(scale_C)(long M, long N, T beta, T *C, long ldc)
+{
+    if (beta != 0 && beta != 1)
+        for (long i = 0; i < M; i++)
+            for (long j = 0; j < N; j++) C[i * ldc + j] *= beta;
+}
+
+/* The no-pack path, one thread: A read in place; a transposed B is first copied to a
+ * K x N row-major scratch (pack_B with one N-wide panel) so every kernel streams rows
+ * of B.  The kernel is the selected ISA's, with that ISA's KC: bitwise the packed
+ * result.  Returns -1 (nothing done) when the scratch cannot be allocated. */
+static int G_FN(gemm_nopack)(int transA, int transB, long M, long N, long K, T alpha,
+                             const T *A, long lda, const T *B, long ldb, T beta,
+                             T *C, long ldc)
+{
+    const long kc = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)()->kc;
+    if (transB) {
+        T *Bt = pack_buffer(1, (size_t)K * N * sizeof(T));
+        if (Bt == NULL) return -1;
+        G_FN(pack_B)(1, B, ldb, 0, K, 0, N, (int)N, Bt);
+        B = Bt;
+        ldb = N;
+    }
+    G_FN(scale_C)(M, N, beta, C, ldc);
+    switch (cgrad_isa_selected()) {
+#if defined(CGRAD_HAVE_X86_DISPATCH)
+    case CGRAD_ISA_AVX512:
+        G_FN(gemm_small_avx512)(transA, M, N, K, kc, alpha, A, lda, B, ldb, beta != 0, C,
+                                ldc);
+        break;
+    case CGRAD_ISA_AVX2:
+        G_FN(gemm_small_avx2)(transA, M, N, K, kc, alpha, A, lda, B, ldb, beta != 0, C, ldc);
+        break;
+#endif
+    default:
+        G_FN(gemm_small)(transA, 0, M, N, K, kc, alpha, A, lda, B, ldb, beta != 0, C, ldc);
+    }
+    return 0;
 }
 
 /* Rows [i0, i1) x columns [j0, j1) of C on the calling thread: the BLIS loops
@@ -53,14 +102,13 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
 
     T *Abuf = pack_buffer(0, (size_t)mc_blk * kc_blk * sizeof(T));
     T *Bbuf = pack_buffer(1, (size_t)nc_blk * kc_blk * sizeof(T));
+    G_FN(scale_C)(M, N, beta, Cr, ldc);      /* the micro-kernel only knows = and += */
     if (Abuf == NULL || Bbuf == NULL) {      /* out of memory: slow but correct */
-        G_FN(gemm_small)(transA, transB, M, N, K, alpha, Ar, lda, Br, ldb, beta, Cr, ldc);
+        G_FN(gemm_small)(transA, transB, M, N, K, kc_blk, alpha, Ar, lda, Br, ldb,
+                         beta != 0, Cr, ldc);
         if (epi) epi(ctx, Cr, ldc, i0, j0, M, N);
         return;
     }
-    if (beta != 0 && beta != 1)              /* the micro-kernel only knows = and += */
-        for (long i = 0; i < M; i++)
-            for (long j = 0; j < N; j++) Cr[i * ldc + j] *= beta;
 
     for (long jc = 0; jc < N; jc += nc_blk) {
         const long nc = N - jc < nc_blk ? N - jc : nc_blk;
@@ -103,14 +151,17 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
 {
     if (M <= 0 || N <= 0) return;
     const double work = (double)M * (double)N * (double)K;
-    if (K <= 0 || alpha == 0 || work <= CGRAD_GEMM_NOPACK_MNK) {
-        if (K <= 0 || alpha == 0) {
-            for (long i = 0; i < M; i++)
-                for (long j = 0; j < N; j++)
-                    C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
-        } else {
-            G_FN(gemm_small)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        }
+    if (K <= 0 || alpha == 0) {
+        for (long i = 0; i < M; i++)
+            for (long j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+        if (epi) epi(ctx, C, ldc, 0, 0, M, N);
+        return;
+    }
+    /* Small: no packing, one thread.  Depends on M, N, K only (never on n_threads), and
+     * gives the packed path's bits, so which path a shape takes never shows. */
+    if (work <= nopack_mnk &&
+        G_FN(gemm_nopack)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) {
         if (epi) epi(ctx, C, ldc, 0, 0, M, N);
         return;
     }

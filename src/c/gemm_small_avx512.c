@@ -1,0 +1,45 @@
+/*
+ * gemm_small_avx512.c -- the no-pack GEMM for small problems, AVX-512 (per-file flags).
+ * Blocks of 8 rows x 2 zmm (32 floats / 16 doubles): 16 accumulators; the last vector
+ * of a row is masked when N is not a multiple of 16 (8).  The kernel text and its
+ * bitwise contract with ukernel_avx512.c are in gemm_small_impl.h.
+ * Reached only through gemm_driver.h when dispatch.c selected avx512.
+ */
+#include <immintrin.h>
+#include "cgrad.h"
+
+#define SM_RMAX 8
+#define SM_FULL_MASKED 1
+#define V_FMA(a, b, c) V_CAT(_mm512_fmadd_, V_SFX)(a, b, c)
+#define V_ADD(a, b) V_CAT(_mm512_add_, V_SFX)(a, b)
+#define V_ZERO() V_CAT(_mm512_setzero_, V_SFX)()
+#define V_SET1(x) V_CAT(_mm512_set1_, V_SFX)(x)
+#define V_LOAD(p) V_CAT(_mm512_loadu_, V_SFX)(p)
+#define V_STORE(p, v) V_CAT(_mm512_storeu_, V_SFX)(p, v)
+#define V_MLOAD(p, m) V_CAT(_mm512_maskz_loadu_, V_SFX)(m, p)
+#define V_MSTORE(p, m, v) V_CAT(_mm512_mask_storeu_, V_SFX)(p, m, v)
+#define V_MASK(n) ((MASK_T)((1u << (n)) - 1u))
+#define V_CAT_(a, b) a##b
+#define V_CAT(a, b) V_CAT_(a, b)
+
+#define T float
+#define V __m512
+#define VL 16
+#define MASK_T __mmask16
+#define V_SFX ps
+#define SM_NAME cgrad_sgemm_small_avx512
+#include "gemm_small_impl.h"
+#undef T
+#undef V
+#undef VL
+#undef MASK_T
+#undef V_SFX
+#undef SM_NAME
+
+#define T double
+#define V __m512d
+#define VL 8
+#define MASK_T __mmask8
+#define V_SFX pd
+#define SM_NAME cgrad_dgemm_small_avx512
+#include "gemm_small_impl.h"
