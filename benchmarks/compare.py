@@ -54,6 +54,13 @@ import numpy as np
 
 from . import peak as _peak
 
+# `python -m benchmarks.compare` from a checkout puts the checkout first on sys.path, where
+# cgrad/ has no compiled core: move it last so an installed cgrad wins (an editable
+# install finds its build either way).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not any(n.startswith("_core") for n in os.listdir(os.path.join(_ROOT, "cgrad"))):
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _ROOT] + [_ROOT]
+
 __all__ = ["main", "WORKLOADS", "IMPLS", "epoch_flops", "format_table", "run_cell",
            "load_mnist_arrays", "synthetic_regression", "glorot_init", "NumpyMLP"]
 

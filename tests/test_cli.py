@@ -97,7 +97,10 @@ def test_bench_runs_the_comparison_from_a_checkout(tmp_path):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if not os.path.isfile(os.path.join(repo, "benchmarks", "compare.py")):
         pytest.skip("no benchmarks/ next to the tests")
-    out = run(["bench", "--quick", "--workloads", "W2", "--impls", "cgrad", "--threads", "1",
-               "--out", str(tmp_path)], cwd=repo)
+    # the console script from the checkout (python -m would put the source tree first)
+    exe = os.path.join(os.path.dirname(sys.executable), "cgrad")
+    out = subprocess.run([exe, "bench", "--quick", "--workloads", "W2", "--impls", "cgrad",
+                          "--threads", "1", "--out", str(tmp_path)], cwd=repo,
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "results.json").exists() and "cgrad" in (tmp_path / "results.md").read_text()
