@@ -85,3 +85,14 @@ def fp_mode():
 
 def ftz_daz_bits():
     return CGRAD_FTZ_DAZ_BITS
+
+
+def thread_fp_modes(int n_threads):
+    """MXCSR of each thread of an n-thread OpenMP team (a diagnostic for FTZ/DAZ)."""
+    cdef unsigned int modes[64]
+    cdef int i, n = min(max(n_threads, 1), 64)
+    for i in range(n):
+        modes[i] = 0
+    for i in prange(n, nogil=True, schedule="static", chunksize=1, num_threads=n):
+        modes[i] = cgrad_get_fpmode() | (<unsigned int> omp_get_thread_num() << 24)
+    return [modes[i] for i in range(n)]

@@ -126,3 +126,11 @@ def test_source_tree_import_gives_a_clear_error(tmp_path):
 def test_kernel_result_is_numpy_float():
     y = cgrad.ops.relu_forward(np.array([[-1.0, 2.0]], dtype=np.float32))
     assert y.dtype == np.float32 and y.tolist() == [[0.0, 2.0]]
+
+
+def test_thread_fp_modes_reports_each_team_thread():
+    modes = _core.thread_fp_modes(2)
+    assert len(modes) == 2
+    tids = sorted(m >> 24 for m in modes)
+    assert tids == ([0, 1] if cgrad.openmp_enabled() else [0, 0])
+    assert all((m & 0xFFFF) == (modes[0] & 0xFFFF) for m in modes)   # the default MXCSR
