@@ -10,10 +10,10 @@ accuracy (classification) or test MSE (regression) after the epochs trained, so 
 wins by computing less. Saved to ``--out`` (default ``bench_results/``): results.md,
 results.json and results.png (matplotlib, when importable).
 
-FLOP count: 6 * sum(in * out) * samples per epoch (2 forward + 4 backward flops per
-weight per sample; biases, activations, losses and the optimizer are not counted, and
-the first layer's input gradient, which nobody computes, is counted anyway: the usual
-convention, the same for every implementation).
+FLOP count: (6 * sum(in * out) - 2 * in_0 * out_0) * samples per epoch: 2 forward and
+4 backward flops per weight per sample, less the first layer's input gradient, which
+nobody computes (W1: 63.1 GFLOP, W3: 574.6 GFLOP, W2: 2.55 GFLOP per epoch, as in
+DESIGN/the issue).  Biases, activations, losses and the optimizer are not counted.
 
 Implementations (each skipped with a note when its package is missing):
 ``cgrad`` (``cgrad.MLP.fit``), ``numpy`` (a plain float32 NumPy training loop, run with
@@ -93,8 +93,10 @@ SYNTH_TEST = 10_000
 # ----------------------------------------------------------------------------- data
 
 def epoch_flops(sizes, n_samples):
-    """FLOPs of one training epoch: 6 * sum(in * out) * n_samples."""
-    return 6.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * n_samples
+    """Matrix FLOPs of one training epoch: (6 * sum(in * out) - 2 * in_0 * out_0) * n_samples
+    (forward, dW and dX of every layer except the first layer's dX)."""
+    per_sample = 6.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) - 2.0 * sizes[0] * sizes[1]
+    return per_sample * n_samples
 
 
 def _read_idx_gz(path):
@@ -880,7 +882,8 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                          f"{_peak.CACHE_FILE}): " + ", ".join(f"{n} thr {g:.1f}" for n, g in measured.items())
                          + " GFLOP/s; % peak uses max(n-thread measure, n x 1-thread measure), because on a "
                          "shared machine the n-thread probe rarely gets n free cores")
-    notes.append("GFLOP/s = 6 * sum(in*out) * samples / seconds (2 forward + 4 backward flops per weight per sample)")
+    notes.append("GFLOP/s = (6 * sum(in*out) - 2 * in_0*out_0) * samples / seconds (2 forward + 4 backward "
+                 "flops per weight per sample, less the first layer's input gradient nobody computes)")
     notes.append("threads: each cell runs in its own process pinned to its first n CPUs; JAX's thread "
                  "count follows that affinity (+ --xla_cpu_multi_thread_eigen=false at 1 thread)")
     notes.append("machine shared with other jobs: timings are noisy; compare ratios within one run")

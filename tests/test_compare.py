@@ -56,9 +56,11 @@ def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
 
 def test_epoch_flops():
     # W1: 784*256 + 256*128 + 128*64 + 64*10 = 242304 weights, 6 flops each per sample.
-    assert compare.epoch_flops([784, 256, 128, 64, 10], 60000) == 6 * 242304 * 60000
-    assert compare.epoch_flops([2, 64, 64, 1], 100000) == 6 * (128 + 4096 + 64) * 100000
-    assert compare.epoch_flops([3, 1], 1) == 18
+    # W1 63.1, W2 2.55 GFLOP per epoch (the counts): no dX for the first layer
+    assert compare.epoch_flops([784, 256, 128, 64, 10], 60000) == (6 * 242304 - 2 * 784 * 256) * 60000
+    assert round(compare.epoch_flops([784, 256, 128, 64, 10], 60000) / 1e9, 1) == 63.1
+    assert compare.epoch_flops([2, 64, 64, 1], 100000) == (6 * (128 + 4096 + 64) - 2 * 128) * 100000
+    assert compare.epoch_flops([3, 1], 1) == 12
 
 
 def _row(impl, status="ok", **kw):
