@@ -59,8 +59,15 @@ cdef struct TrainState:
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
                               Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, j
+    cdef const floating* s
     cdef int nt = _threads_for(rows * cols, n_threads)
+    if cols <= 16:                    # narrow rows (W2: 2 inputs): a libc call per row costs more
+        for i in range(rows):
+            s = src + order[i] * cols
+            for j in range(cols):
+                dst[i * cols + j] = s[j]
+        return
     if nt == 1:                       # no parallel region for serial work
         for i in range(rows):
             memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
