@@ -96,3 +96,16 @@ def thread_fp_modes(int n_threads):
     for i in prange(n, nogil=True, schedule="static", chunksize=1, num_threads=n):
         modes[i] = cgrad_get_fpmode() | (<unsigned int> omp_get_thread_num() << 24)
     return [modes[i] for i in range(n)]
+
+
+def par_min_work(n=None):
+    """The element count below which elementwise kernels and reductions stay on one
+    thread; with an argument, set it (returns the previous value).  For tuning and the
+    threshold benchmark (benchmarks/bench_threshold.py)."""
+    global PAR_MIN_WORK
+    cdef Py_ssize_t old = PAR_MIN_WORK
+    if n is not None:
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        PAR_MIN_WORK = n
+    return old

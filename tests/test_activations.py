@@ -64,7 +64,7 @@ def test_alpha_is_used(rng, name, alpha):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_one_and_two_threads_are_bitwise_equal(rng, name):
-    z, dy = _inputs(rng, (1000, 257), np.float32)    # above the parallel threshold
+    z, dy = _inputs(rng, (2100, 257), np.float32)    # above every parallel threshold (relu: 262144 elements)
     f, b = _pair(ops, name)
     y1, y2 = f(z, n_threads=1), f(z, n_threads=2)
     assert_array_equal(y1, y2)
