@@ -216,21 +216,11 @@ cdef void _softmax_backward_row(const floating* y, const floating* dy, floating*
         dz[j] = y[j] * (dy[j] - <floating> s)
 
 
-cdef inline Py_ssize_t _act_work(int act, Py_ssize_t n) noexcept nogil:
-    """Cost-weighted work for the thread threshold (measured with
-    benchmarks/bench_threshold.py on the 2-core dev machine): relu-like passes are
-    memory-bound and a second thread only breaks even from ~256k elements; exp/tanh-based
-    ones gain from ~16k."""
-    if act == ACT_IDENTITY or act == ACT_RELU or act == ACT_LEAKY_RELU:
-        return n // 8
-    return 2 * n
-
-
 cdef void act_forward(int act, double alpha, const floating* z, floating* y,
                       Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """y = act(z); z, y: (rows, cols), y may alias z."""
     cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(_act_work(act, n), n_threads)
+    cdef int nt = _threads_for(n, n_threads)
     if act == ACT_SOFTMAX:
         if nt > 1:
             for i in prange(rows, schedule="static", num_threads=nt):
@@ -258,7 +248,7 @@ cdef void act_backward(int act, double alpha, const floating* z, const floating*
                        Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """dz = dy * act'(z); all (rows, cols); dz may alias dy."""
     cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(_act_work(act, n), n_threads)
+    cdef int nt = _threads_for(n, n_threads)
     if act == ACT_SOFTMAX:
         if nt > 1:
             for i in prange(rows, schedule="static", num_threads=nt):
