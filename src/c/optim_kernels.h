@@ -19,28 +19,18 @@ static inline void adam_block_f_impl(float *restrict p, const float *restrict g,
                                       float b2, float c2, float eps, float wd, int has_wd,
                                       float p_scale, float step, float ibc2)
 {
-    const float w = has_wd ? wd : 0.0f;    /* g + 0*p == g for finite p; has_wd picks the loop */
+    /* has_wd and vmax are loop-invariant: gcc -O3 unswitches them into separate loops */
     if (vmax == NULL) {
-        if (has_wd) {
-            for (long i = 0; i < n; i++) {
-                const float gi = g[i] + w * p[i];
-                const float mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * gi * gi;
-                m[i] = mi;
-                v[i] = vi;
-                p[i] = p_scale * p[i] - step * mi / (sqrtf(vi) * ibc2 + eps);
-            }
-        } else {
-            for (long i = 0; i < n; i++) {
-                const float gi = g[i];
-                const float mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * gi * gi;
-                m[i] = mi;
-                v[i] = vi;
-                p[i] = p_scale * p[i] - step * mi / (sqrtf(vi) * ibc2 + eps);
-            }
+        for (long i = 0; i < n; i++) {
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
+            const float mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = p_scale * p[i] - step * mi / (sqrtf(vi) * ibc2 + eps);
         }
     } else {
         for (long i = 0; i < n; i++) {
-            const float gi = has_wd ? g[i] + w * p[i] : g[i];
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
             const float mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * gi * gi;
             const float vm = vmax[i] > vi ? vmax[i] : vi;
             m[i] = mi;
