@@ -117,6 +117,10 @@ def _cmd_train(args):
             print("cgrad train: --plot needs matplotlib, which is not installed: "
                   "pip install 'cgrad[plot]' (or leave out --plot)", file=sys.stderr)
             return 2
+    for opt_name, path in (("--save", args.save), ("--plot", args.plot)):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            print(f"cgrad train: {opt_name} {path}: the folder does not exist", file=sys.stderr)
+            return 2
     if args.threads is not None:
         cgrad.set_num_threads(args.threads)
     t_load = time.perf_counter()
@@ -124,7 +128,7 @@ def _cmd_train(args):
     classification = np.issubdtype(np.asarray(y_tr).dtype, np.integer)
     n_in = X_tr.shape[1]
     if classification:
-        n_out = int(max(y_tr.max(), y_te.max() if len(y_te) else 0)) + 1
+        n_out = int(max(np.max(y) for y in (y_tr, y_va, y_te) if len(y))) + 1
         output, loss = "softmax", "softmax_cross_entropy"
     else:
         n_out = 1 if np.asarray(y_tr).ndim == 1 else y_tr.shape[1]

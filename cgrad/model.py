@@ -19,7 +19,7 @@ from ._validation import positive_int
 from .callbacks import Callback, History, ProgressBar, _as_callback
 from .losses import Loss, get_loss
 from .ops.activations import ACTIVATION_CODES, DEFAULT_ALPHA
-from .optim import Optimizer, get_optimizer
+from .optim import OPTIMIZERS, Optimizer, _nonneg, get_optimizer
 
 __all__ = ["MLP", "load", "INITS"]
 
@@ -312,7 +312,7 @@ class MLP:
         opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer)
                                           else {"lr": lr}))
         if isinstance(optimizer, Optimizer) and lr is not None:
-            opt.lr = float(lr)
+            opt.lr = _nonneg("lr", lr)
         opt.attach(self)
         sched = None
         if schedule is not None:
@@ -342,19 +342,20 @@ class MLP:
             chunks_per_epoch = 20 if wants_chunks else 1
         chunk = max(1, -(-n_batches // positive_int("chunks_per_epoch", chunks_per_epoch)))
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        classification = loss_fn.classification
+        classification = self._has_accuracy(loss_fn)
         begin = {"epochs": epochs, "samples": n, "batches": n_batches}
         for cb in cbs:
             cb.on_train_begin(begin)
         logs = {}
         for epoch in range(epochs):
             if sched is not None:
-                opt.lr = float(sched(epoch))
+                opt.lr = _nonneg("the schedule's learning rate", sched(epoch))
             trainer.lr = opt.lr
             for cb in cbs:
                 cb.on_epoch_begin(epoch, {"lr": opt.lr})
             if shuffle:
                 trainer.set_order(rng.permutation(n).astype(np.int64))
+            epoch_start = self.flat_params.copy()       # restored if this epoch diverges
             t0 = time.perf_counter()
             tot = np.zeros(5)
             done = 0
@@ -375,11 +376,11 @@ class MLP:
                 logs.update({f"val_{k}": v for k, v in ev.items()})
             logs.update({"lr": opt.lr, "seconds": secs, "grad_norm": float(tot[3] / tot[4])})
             if not math.isfinite(logs["loss"]):
-                for cb in cbs:
-                    cb.on_epoch_end(epoch, logs)
+                self.flat_params[...] = epoch_start
                 raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (loss {logs['loss']}); lower the "
-                    "learning rate or clip gradients (clip_norm=)")
+                    f"training diverged at epoch {epoch + 1} (loss {logs['loss']}); the weights "
+                    "from the start of that epoch were restored; lower the learning rate or "
+                    "clip gradients (clip_norm=)")
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
             if sched is not None and hasattr(sched, "step"):
@@ -438,7 +439,7 @@ class MLP:
         t = loss_fn.prepare_targets(y, z.shape)
         value, _ = loss_fn._compute(z, t)
         res = {"loss": float(value)}
-        if loss_fn.classification:
+        if self._has_accuracy(loss_fn):
             if z.shape[1] == 1:
                 truth = (t[:, 0] > (0 if loss_fn.name == "binary_hinge" else 0.5)).astype(np.int64)
                 pred = (z[:, 0] > 0).astype(np.int64)
@@ -453,10 +454,16 @@ class MLP:
             res["r2"] = float(metrics.r2_score(t2, z))
         return res
 
+    def _has_accuracy(self, loss_fn):
+        """Accuracy is single-label: one class per row (softmax/hinge) or one binary output.
+        Several sigmoid outputs are multi-label, where an argmax 'accuracy' means nothing."""
+        return loss_fn.classification and (self.layer_sizes[-1] == 1 or loss_fn.name in
+                                           ("softmax_cross_entropy", "hinge"))
+
     def score(self, X, y):
         """Accuracy for classifiers, R^2 for regressors."""
         ev = self.evaluate(X, y)
-        return ev.get("accuracy", ev.get("r2"))
+        return ev.get("accuracy", ev.get("r2", -ev["loss"]))
 
     # -- persistence --------------------------------------------------------------------
     def config(self):
@@ -497,9 +504,10 @@ class MLP:
 def load(path, with_optimizer=False):
     """Load a model saved by ``MLP.save`` (validated); with ``with_optimizer=True`` return
     ``(model, optimizer or None)`` with the optimizer state restored for resuming."""
-    from . import optim
 
     path = os.fspath(path)
+    if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"                        # as save() names it
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -513,9 +521,12 @@ def load(path, with_optimizer=False):
             raise ValueError(f"{path}: corrupt model config: {exc}") from exc
         if cfg.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported format {cfg.get('format')!r}")
-        model = MLP(cfg["layer_sizes"], activation=cfg["activation"], output=cfg["output"],
-                    init=cfg["init"], dtype=cfg["dtype"], seed=cfg.get("seed"),
-                    alpha=cfg["alpha"])
+        try:
+            model = MLP(cfg["layer_sizes"], activation=cfg["activation"], output=cfg["output"],
+                        init=cfg["init"], dtype=cfg["dtype"], seed=cfg.get("seed"),
+                        alpha=cfg["alpha"])
+        except KeyError as exc:
+            raise ValueError(f"{path}: the model config lacks {exc}") from None
         params = data["params"]
         if params.shape != model.flat_params.shape:
             raise ValueError(f"{path}: {params.size} parameters stored, the architecture "
@@ -526,7 +537,10 @@ def load(path, with_optimizer=False):
         opt = None
         if with_optimizer and "optimizer" in data:
             meta = json.loads(str(data["optimizer"]))
-            cls = getattr(optim, meta["class"])
+            known = {c.__name__: c for c in OPTIMIZERS.values()}
+            if meta.get("class") not in known:
+                raise ValueError(f"{path}: unknown optimizer class {meta.get('class')!r}")
+            cls = known[meta["class"]]
             opt = cls(model, **meta["hyperparams"])
             states = [data[f"optimizer_state_{i}"] if f"optimizer_state_{i}" in data else None
                       for i in range(3)]

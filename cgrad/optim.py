@@ -118,7 +118,10 @@ class Optimizer(abc.ABC):
         self._require_attached()
         if state.get("kind") != self.kind:
             raise ValueError(f"state is for optimizer {state.get('kind')!r}, not {self.kind!r}")
-        new = []
+        t = state.get("t")
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"optimizer state has an invalid step count t={t!r}")
+        checked = []                      # validate every slot first: all or nothing
         for mine, theirs in zip(self.states, state["states"]):
             if (mine is None) != (theirs is None):
                 raise ValueError("optimizer state does not match this optimizer's options")
@@ -127,9 +130,13 @@ class Optimizer(abc.ABC):
                 if theirs.shape != mine.shape:
                     raise ValueError(f"optimizer state has shape {theirs.shape}, "
                                      f"expected {mine.shape}")
+                if not np.isfinite(theirs).all():
+                    raise ValueError("optimizer state contains NaN or inf values")
+            checked.append((mine, theirs))
+        for mine, theirs in checked:
+            if mine is not None:
                 mine[...] = theirs
-            new.append(mine)
-        self.t = int(state["t"])
+        self.t = int(t)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())

@@ -195,15 +195,19 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
 
 cdef void _set_fpmode_all(unsigned int* modes, bint set_ftz, int n_threads) noexcept nogil:
     """Per OpenMP thread: save MXCSR into modes[tid] and set FTZ/DAZ (set_ftz), or restore
-    modes[tid] (not set_ftz).  A static schedule with n iterations on n threads gives each
-    thread one iteration, so every pool thread the kernels will use is reached."""
-    cdef int i
+    modes[tid] (not set_ftz).  modes holds 2*n_threads slots: the second half flags the
+    saved ones, so a thread that runs several iterations (OpenMP granted fewer threads)
+    saves its original mode once.  Indexed by thread id, not by iteration."""
+    cdef int i, tid
     for i in prange(n_threads, schedule="static", chunksize=1, num_threads=n_threads):
+        tid = omp_get_thread_num()
         if set_ftz:
-            modes[i] = cgrad_get_fpmode()
-            cgrad_set_fpmode(modes[i] | CGRAD_FTZ_DAZ_BITS)
-        else:
-            cgrad_set_fpmode(modes[i])
+            if not modes[n_threads + tid]:
+                modes[tid] = cgrad_get_fpmode()
+                modes[n_threads + tid] = 1
+            cgrad_set_fpmode(modes[tid] | CGRAD_FTZ_DAZ_BITS)
+        elif modes[n_threads + tid]:
+            cgrad_set_fpmode(modes[tid])
 
 
 OPTIMIZER_CODES = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP,
@@ -227,6 +231,18 @@ cdef class Trainer:
         if L < 1 or L > MAX_LAYERS:
             raise ValueError(f"need 1..{MAX_LAYERS} layers, got {L}")
         dtype = params.dtype
+        if dtype != np.float32 and dtype != np.float64:
+            raise TypeError(f"params must be float32 or float64, got {dtype}")
+        if params.ndim != 1 or grads.ndim != 1 or grads.dtype != dtype:
+            raise ValueError("params and grads must be flat (1-D) buffers of one float dtype")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        if not 0 <= loss < N_LOSSES:
+            raise ValueError(f"unknown loss code {loss}")
+        if len(acts) != L:
+            raise ValueError(f"need one activation code per layer ({L}), got {len(acts)}")
+        for a in acts:
+            _check_act(a)
         self.dtype = dtype
         self.is_f32 = dtype == np.float32
         self.ftz = ftz
@@ -263,6 +279,8 @@ cdef class Trainer:
         if Yi is not None:
             if Yi.dtype != np.int64 or Yi.shape != (X.shape[0],) or not Yi.flags.c_contiguous:
                 raise ValueError("labels must be C-contiguous int64 (n,)")
+            if Yi.size and (Yi.min() < 0 or Yi.max() >= sizes[L]):
+                raise ValueError(f"labels must be in [0, {sizes[L]}), got [{Yi.min()}, {Yi.max()}]")
             self.s.Yi = <const int64_t*> _array_ptr(Yi, Yi.dtype)
             keep.append(Yi)
         order = np.arange(X.shape[0], dtype=np.int64)
@@ -310,7 +328,16 @@ cdef class Trainer:
         self.s.rms_alpha = opt.get("alpha", 0.99)
         self.s.lr_decay = opt.get("lr_decay", 0.0)
         self.s.t = opt.get("t", 0)
-        states = opt.get("states", (None, None, None))
+        states = tuple(opt.get("states", (None, None, None)))
+        if len(states) != 3:
+            raise ValueError("optimizer states must be a 3-tuple (None where unused)")
+        need = {OPT_SGD: (self.s.momentum != 0, False, False),
+                OPT_ADAM: (True, True, False),
+                OPT_RMSPROP: (True, self.s.momentum > 0, False),
+                OPT_ADAGRAD: (True, False, False)}[self.s.opt]
+        for i in range(3):
+            if need[i] and states[i] is None:
+                raise ValueError(f"optimizer {opt['kind']!r} with these options needs state {i}")
         for i, st in enumerate(states):
             if st is None:
                 continue
@@ -350,11 +377,15 @@ cdef class Trainer:
         cdef unsigned int* modes = NULL
         cdef int i
         cdef bint ftz = self.ftz and CGRAD_FTZ_DAZ_BITS != 0
+        if first_batch < 0 or n_batches < 0:
+            raise ValueError(f"first_batch and n_batches must be >= 0, got {first_batch}, {n_batches}")
+        if n_batches and first_batch >= (self.s.n_samples + self.s.batch - 1) // self.s.batch:
+            raise ValueError(f"first_batch {first_batch} is past the last batch of the epoch")
         for i in range(N_STATS):
             stats[i] = 0.0
         self.s.n_threads = max(1, n_threads)
         if ftz:
-            modes = <unsigned int*> calloc(self.s.n_threads, sizeof(unsigned int))
+            modes = <unsigned int*> calloc(2 * self.s.n_threads, sizeof(unsigned int))
             if modes == NULL:
                 raise MemoryError()
         with nogil:

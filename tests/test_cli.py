@@ -104,3 +104,9 @@ def test_bench_runs_the_comparison_from_a_checkout(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "results.json").exists() and "cgrad" in (tmp_path / "results.md").read_text()
+
+
+def test_a_missing_output_folder_is_reported_before_training(tmp_path):
+    out = run(["train", "--save", str(tmp_path / "nope" / "m.npz")])
+    assert out.returncode == 2 and "folder does not exist" in out.stderr
+    assert "epoch" not in out.stderr

@@ -25,11 +25,11 @@ def mnist():
     (lambda: cgrad.optim.SGD(lr=0.05, momentum=0.9), 0.97),
 ], ids=["adam", "sgd-momentum"])
 def test_w1_five_epochs_reaches_the_target_accuracy(mnist, make_opt, target):
-    """Mean test accuracy of two seeds: one run's accuracy after 5 epochs varies by about
+    """Mean test accuracy of three seeds: one run's accuracy after 5 epochs varies by about
     +-0.002 with the seed (Adam, seeds 0-3: 0.9748, 0.9787, 0.9790, 0.9789)."""
     (X, y), (Xt, yt) = mnist
     accs = []
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         m = cgrad.MLP(W1, activation="relu", seed=seed)
         m.fit(X, y, optimizer=make_opt(), epochs=5, batch_size=128, verbose=0, seed=seed)
         accs.append(m.evaluate(Xt, yt)["accuracy"])

@@ -449,3 +449,47 @@ def test_fit_flushes_denormals_and_restores_the_fp_mode(rng):
         m.fit(tiny, yy, optimizer="sgd", lr=0.1, epochs=1, batch_size=None, verbose=0, ftz=ftz)
         assert (not m.dW[0].any()) == ftz, ftz
         assert m.db[0].any()
+
+
+def test_divergence_restores_the_epoch_start_weights(rng):
+    X, y = _blobs(rng, n=40)
+    m = cgrad.MLP([5, 8, 3], seed=0)
+    m.fit(X, y, epochs=1, verbose=0)
+    before = m.flat_params.copy()
+    with pytest.raises(FloatingPointError, match="diverged.*restored"):
+        m.fit(X * 1e30, y, optimizer="sgd", lr=1e30, epochs=3, verbose=0)
+    assert_array_equal(m.flat_params, before)
+
+
+def test_load_accepts_the_name_save_was_given(tmp_path):
+    m = cgrad.MLP([3, 4, 2], seed=0)
+    m.save(tmp_path / "model")
+    assert_array_equal(cgrad.load(tmp_path / "model").flat_params, m.flat_params)
+
+
+def test_optimizer_state_loads_all_or_nothing():
+    m = cgrad.MLP([3, 4, 2], seed=0)
+    opt = optim.Adam(m)
+    opt.states[0][:] = 1
+    good = opt.state_dict()
+    bad = dict(good, states=[np.full(m.n_params, 5.0), np.zeros(3), None])
+    with pytest.raises(ValueError, match="optimizer state has shape"):
+        opt.load_state_dict(bad)
+    assert (opt.states[0] == 1).all()               # nothing was overwritten
+    with pytest.raises(ValueError, match="invalid step count"):
+        opt.load_state_dict(dict(good, t=-1))
+
+
+def test_learning_rate_with_an_optimizer_instance_is_validated(rng):
+    X, y = _blobs(rng, n=20)
+    m = cgrad.MLP([5, 4, 3], seed=0)
+    with pytest.raises(ValueError, match="lr must be"):
+        m.fit(X, y, optimizer=optim.SGD(), lr=float("nan"), verbose=0)
+
+
+def test_multi_label_sigmoid_outputs_report_no_argmax_accuracy(rng):
+    X = rng.standard_normal((30, 4))
+    Y = (rng.random((30, 3)) > 0.5).astype(float)
+    m = cgrad.MLP([4, 6, 3], output="sigmoid", seed=0)
+    h = m.fit(X, Y, epochs=2, verbose=0)
+    assert "accuracy" not in h.history and "accuracy" not in m.evaluate(X, Y)
