@@ -117,12 +117,14 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
     cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef Py_ssize_t c, lo
     cdef double total = 0.0
-    cdef double* part
+    cdef double stack_part[1024]          # up to 4M elements: no allocation in a training step
+    cdef double* part = stack_part
     if n <= REDUCE_CHUNK:
         return _span_sum(x, n, power)
-    part = <double*> malloc(n_chunks * sizeof(double))
-    if part == NULL:
-        return NAN
+    if n_chunks > 1024:
+        part = <double*> malloc(n_chunks * sizeof(double))
+        if part == NULL:
+            return NAN
     if _threads_for(n, n_threads) == 1:      # no parallel region for serial work
         for c in range(n_chunks):
             lo = c * REDUCE_CHUNK
@@ -133,5 +135,6 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
             part[c] = _span_sum(x + lo, min(REDUCE_CHUNK, n - lo), power)
     for c in range(n_chunks):
         total += part[c]
-    free(part)
+    if part != stack_part:
+        free(part)
     return total

@@ -182,3 +182,11 @@ def test_bad_input_is_named(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call(w)
     assert_array_equal(w, 1.0)                 # nothing was touched before the error
+
+
+def test_global_norm_beyond_the_stack_buffer_of_chunk_sums():
+    """More than 1024 chunks of 4096 takes the heap path of the chunked reduction."""
+    g = np.random.default_rng(3).standard_normal(1024 * 4096 + 12345).astype(np.float32)
+    expected = np.sqrt(np.sum(g.astype(np.float64) ** 2))
+    assert_allclose(ops.global_norm(g, n_threads=1), expected, rtol=1e-12)
+    assert ops.global_norm(g, n_threads=1) == ops.global_norm(g, n_threads=2)

@@ -58,11 +58,12 @@ static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 
 /* Per-thread pack buffers, kept between calls and grown on demand: a training step makes
  * dozens of GEMM calls, and a malloc/free pair per call (large blocks: mmap/munmap and
- * page faults) showed up in profiles.  Two slots (A and B panels).  Each thread's blocks
+ * page faults) showed up in profiles.  Three slots: A and B panels, and the transposed
+ * scratch C of the narrow-output path.  Each thread's blocks
  * live as long as the thread, like OpenBLAS's buffers; the calls on one thread never
  * overlap, so a slot is never used twice at once. */
-static _Thread_local void *tl_raw[2];
-static _Thread_local size_t tl_cap[2];
+static _Thread_local void *tl_raw[3];
+static _Thread_local size_t tl_cap[3];
 
 static void *pack_buffer(int slot, size_t bytes)
 {
@@ -75,13 +76,6 @@ static void *pack_buffer(int slot, size_t bytes)
     return (void *)(((uintptr_t)tl_raw[slot] + 63) & ~(uintptr_t)63);
 }
 
-/* malloc'ed block aligned to 64 bytes; *raw receives the pointer to free(). */
-static void *aligned_alloc64(size_t bytes, void **raw)
-{
-    *raw = malloc(bytes + 64);
-    if (*raw == NULL) return NULL;
-    return (void *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63);
-}
 
 #define T float
 #define SFX s

@@ -172,8 +172,7 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
     /* Narrow C (e.g. the 10 logits): an NR-wide tile would be mostly padding, so compute
      * C.T = op(B).T @ op(A).T (M and N swap roles) into a scratch and transpose back. */
     if (2 * N < nr && M >= 2 * N) {
-        void *t_raw;
-        T *Ct = aligned_alloc64((size_t)N * M * sizeof(T), &t_raw);
+        T *Ct = pack_buffer(2, (size_t)N * M * sizeof(T));   /* the inner call uses 0, 1 */
         if (Ct != NULL) {
             if (beta != 0)
                 for (long i = 0; i < M; i++)
@@ -182,11 +181,9 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
                           n_threads, (EPI_T)0, (void *)0);
             for (long i = 0; i < M; i++)
                 for (long j = 0; j < N; j++) C[i * ldc + j] = Ct[j * M + i];
-            free(t_raw);
             if (epi) epi(ctx, C, ldc, 0, 0, M, N);
             return;
         }
-        free(t_raw);
     }
     /* Split C into nt rectangles on the MR x NR tile grid; each thread runs the serial
      * blocked algorithm on its own rectangle with its own pack buffers (no barriers). */
