@@ -56,6 +56,16 @@ double cgrad_gemm_set_nopack_threshold(double mnk)
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 
+/* Depth of the K slices: K cut into ceil(K/KC) slices of (nearly) equal depth, not
+ * KC, KC, ..., remainder: W3's K = 784 with KC 384 gave a 16-deep last slice, a
+ * micro-kernel call that loads and stores its C tile for 16 rank-1 updates.  Both the
+ * packed and the no-pack path slice K with this, so they keep giving the same bits. */
+static inline long kc_split(long K, long KC)
+{
+    const long slices = (K + KC - 1) / KC;
+    return (K + slices - 1) / slices;
+}
+
 /* Per-thread pack buffers, kept between calls and grown on demand: a training step makes
  * dozens of GEMM calls, and a malloc/free pair per call (large blocks: mmap/munmap and
  * page faults) showed up in profiles.  Three slots: A and B panels, and the transposed

@@ -57,7 +57,7 @@ static int G_FN(gemm_nopack)(int transA, int transB, long M, long N, long K, T a
                              const T *A, long lda, const T *B, long ldb, T beta,
                              T *C, long ldc)
 {
-    const long kc = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)()->kc;
+    const long kc = kc_split(K, G_CAT(G_CAT(cgrad_, SFX), gemm_selected)()->kc);
     if (transB) {
         T *Bt = pack_buffer(1, (size_t)K * N * sizeof(T));
         if (Bt == NULL) return -1;
@@ -92,8 +92,10 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
     const int mr = row->mr, nr = row->nr;
     const UKERNEL_T ukernel = row->ukernel;
     const long M = i1 - i0, N = j1 - j0;
-    const long kc_blk = K < row->kc ? K : row->kc;
-    const long mc_blk = M < row->mc ? round_up(M, mr) : row->mc;   /* multiple of mr */
+    const long kc_blk = kc_split(K, row->kc);
+    /* M cut into blocks of (nearly) equal size, each a multiple of mr and at most MC */
+    const long m_blocks = (M + row->mc - 1) / row->mc;
+    const long mc_blk = round_up((M + m_blocks - 1) / m_blocks, mr);
     const long nc_blk = N < row->nc ? round_up(N, nr) : row->nc;   /* multiple of nr */
     const T *Ar = transA ? A + i0 : A + i0 * lda;     /* op(A) rows from i0 */
     const T *Br = transB ? B + j0 * ldb : B + j0;     /* op(B) columns from j0 */
