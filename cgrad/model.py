@@ -180,7 +180,7 @@ class MLP:
         if X.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
+        if not _core.all_finite(X.reshape(-1), get_num_threads()):
             raise ValueError(f"{name} contains NaN or inf values")
         return X
 

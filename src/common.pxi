@@ -138,3 +138,47 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
     if part != stack_part:
         free(part)
     return total
+
+
+cdef inline bint _span_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """True if no x[i] is NaN or +-inf: x - x is 0 exactly for every finite x and NaN
+    otherwise; OR-ing the compares (no early exit) lets the loop vectorise."""
+    cdef Py_ssize_t i
+    cdef int bad = 0
+    for i in range(n):
+        bad |= (x[i] - x[i]) != <floating> 0
+    return bad == 0
+
+
+cdef enum:
+    FINITE_CHUNK = 1 << 16
+
+
+cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads) noexcept nogil:
+    """True if all n values are finite: chunks of FINITE_CHUNK, split over threads (an
+    order-free integer count, so any split gives the same answer)."""
+    cdef Py_ssize_t c, lo, n_chunks = (n + FINITE_CHUNK - 1) // FINITE_CHUNK
+    cdef Py_ssize_t bad = 0
+    cdef int nt = _threads_for(n, n_threads)
+    if nt == 1:
+        for c in range(n_chunks):
+            lo = c * FINITE_CHUNK
+            if not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, n - lo)):
+                return False
+        return True
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        lo = c * FINITE_CHUNK
+        bad += not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, n - lo))
+    return bad == 0
+
+
+def all_finite(const floating[::1] x, int n_threads=1):
+    """True if the flat buffer x holds no NaN or inf.  The input checks of fit/predict
+    use it instead of np.isfinite(X).all(), which allocates a bool array as big as X
+    (47 MB for MNIST, page faults included: ~20 ms per fit call)."""
+    cdef bint ok = True
+    if x.shape[0] == 0:
+        return True
+    with nogil:
+        ok = all_finite_ptr(&x[0], x.shape[0], n_threads)
+    return ok

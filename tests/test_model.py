@@ -417,6 +417,40 @@ def test_bad_fit_input_is_rejected_before_any_work(kwargs, exc, msg):
     assert_array_equal(m.flat_params, before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, n_threads):
+    """The compiled check behind fit/predict's "X contains NaN or inf": every position
+    class (first, chunk edges at 2**16, last) and both dtypes; extremes stay finite."""
+    from cgrad import _core
+    n = 3 * 65536 + 5
+    x = np.random.default_rng(1).standard_normal(n).astype(dtype)
+    x[7] = np.finfo(dtype).max
+    x[8] = -np.finfo(dtype).max
+    x[9] = np.finfo(dtype).tiny / 4              # subnormal
+    assert _core.all_finite(x, n_threads)
+    assert _core.all_finite(x[:0], n_threads)
+    for pos in (0, 65535, 65536, 2 * 65536 + 1, n - 1):
+        y = x.copy()
+        y[pos] = bad
+        assert not _core.all_finite(y, n_threads), pos
+        assert _core.all_finite(y[pos + 1:], n_threads) if pos + 1 < n else True
+
+
+def test_fit_rejects_one_inf_deep_in_a_large_X():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70000, 4)).astype(np.float32)
+    X[69999, 3] = np.inf
+    m = cgrad.MLP([4, 3, 2], dtype="float32", seed=0)
+    before = m.flat_params.copy()
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        m.fit(X, np.zeros(70000, np.int64), verbose=0)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        m.predict(X)
+    assert_array_equal(m.flat_params, before)
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="at least 2 entries"):
         cgrad.MLP([5])
