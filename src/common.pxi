@@ -37,6 +37,24 @@ cdef extern from *:
     static inline void cgrad_set_fpmode(unsigned int m) { (void)m; }
     #define CGRAD_FTZ_DAZ_BITS 0u
     #endif
+
+    /* Monotonic wall clock in seconds (the Trainer's opt-in phase timers). */
+    #if defined(_WIN32)
+    #include <windows.h>
+    static inline double cgrad_now(void) {
+        LARGE_INTEGER f, c;
+        QueryPerformanceFrequency(&f);
+        QueryPerformanceCounter(&c);
+        return (double)c.QuadPart / (double)f.QuadPart;
+    }
+    #else
+    #include <time.h>
+    static inline double cgrad_now(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    }
+    #endif
     """
     bint CGRAD_OPENMP_ENABLED
     int CGRAD_OPENMP_VERSION
@@ -47,6 +65,7 @@ cdef extern from *:
     int omp_get_num_procs() noexcept nogil
     unsigned int cgrad_get_fpmode() noexcept nogil
     void cgrad_set_fpmode(unsigned int) noexcept nogil
+    double cgrad_now() noexcept nogil
 
 cdef extern from "cgrad.h" nogil:
     int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512

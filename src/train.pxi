@@ -19,6 +19,9 @@ cdef enum:
     OPT_RMSPROP = 2
     OPT_ADAGRAD = 3
     N_STATS = 5          # loss_sum (row-weighted), rows, correct, grad_norm_sum, steps
+    N_PHASES = 6         # gather, forward, loss, backward, regularise+clip+norm, update
+
+PHASE_NAMES = ("gather", "forward", "loss", "backward", "clip_norm", "update")
 
 
 cdef struct TrainState:
@@ -55,6 +58,8 @@ cdef struct TrainState:
     long t
     double clip_norm, clip_value, l1, l2
     int n_threads
+    bint timing                      # accumulate wall seconds per phase into phase_s
+    double phase_s[N_PHASES]
 
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
@@ -132,12 +137,14 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
     cdef Py_ssize_t bi, start, rows, l, L = s.n_layers, n_in = s.sizes[0]
     cdef Py_ssize_t n_out = s.sizes[L], nw
     cdef int nt = s.n_threads, act
-    cdef double loss, norm
+    cdef double loss, norm, t0 = 0.0
     for bi in range(first_batch, first_batch + n_batches):
         start = bi * s.batch
         rows = min(s.batch, s.n_samples - start)
         if rows <= 0:
             break
+        if s.timing:
+            t0 = _phase_mark(s, -1, 0.0)
         # gather the batch rows (and their targets) in this epoch's order
         _gather_rows(X, s.order + start, xb, rows, n_in, nt)
         if Yf != NULL:
@@ -145,6 +152,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         if s.Yi != NULL:
             for l in range(rows):
                 s.lb[l] = s.Yi[s.order[start + l]]
+        if s.timing:
+            t0 = _phase_mark(s, 0, t0)
         # forward
         inp = xb
         for l in range(L):
@@ -153,6 +162,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
                               s.sizes[l + 1], nt)
             inp = <floating*> s.A[l]
         out = <floating*> s.A[L - 1]          # == Z[L-1] when the loss is fused
+        if s.timing:
+            t0 = _phase_mark(s, 1, t0)
         dcur = <floating*> s.d0
         dnext = <floating*> s.d1
         loss = loss_forward_backward(s.loss, out, yb if Yf != NULL else NULL,
@@ -161,6 +172,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         stats[1] += rows
         stats[2] += _count_correct(out, s.lb if s.Yi != NULL else NULL,
                                    yb if Yf != NULL else NULL, rows, n_out)
+        if s.timing:
+            t0 = _phase_mark(s, 2, t0)
         # backward, last layer first; dZ overwrites dA in place
         for l in range(L - 1, -1, -1):
             inp = xb if l == 0 else <floating*> s.A[l - 1]
@@ -172,6 +185,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             tmp = dcur
             dcur = dnext
             dnext = tmp
+        if s.timing:
+            t0 = _phase_mark(s, 3, t0)
         # regularise the weights (not the biases)
         if s.l2 > 0 or s.l1 > 0:
             for l in range(L):
@@ -190,7 +205,19 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         stats[3] += norm
         stats[4] += 1
         s.t += 1
+        if s.timing:
+            t0 = _phase_mark(s, 4, t0)
         _optimizer_step(s, params, grads)
+        if s.timing:
+            _phase_mark(s, 5, t0)
+
+
+cdef inline double _phase_mark(TrainState* s, int phase, double since) noexcept nogil:
+    """Now; adds now - since to phase `phase` (none when phase < 0)."""
+    cdef double now = cgrad_now()
+    if phase >= 0:
+        s.phase_s[phase] += now - since
+    return now
 
 
 cdef void _set_fpmode_all(unsigned int* modes, bint set_ftz, int n_threads) noexcept nogil:
@@ -361,6 +388,21 @@ cdef class Trainer:
     @property
     def t(self):
         return self.s.t
+
+    @property
+    def timing(self):
+        """When True, run() adds the wall seconds of each step phase to phase_seconds
+        (two clock reads per phase and step: off by default, for profiling)."""
+        return bool(self.s.timing)
+
+    @timing.setter
+    def timing(self, bint value):
+        self.s.timing = value
+
+    @property
+    def phase_seconds(self):
+        """{phase: seconds} accumulated while timing was on (PHASE_NAMES order)."""
+        return {PHASE_NAMES[i]: self.s.phase_s[i] for i in range(N_PHASES)}
 
     @property
     def lr(self):

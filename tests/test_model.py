@@ -527,3 +527,23 @@ def test_multi_label_sigmoid_outputs_report_no_argmax_accuracy(rng):
     m = cgrad.MLP([4, 6, 3], output="sigmoid", seed=0)
     h = m.fit(X, Y, epochs=2, verbose=0)
     assert "accuracy" not in h.history and "accuracy" not in m.evaluate(X, Y)
+
+
+def test_fit_profile_reports_phase_seconds_without_changing_results():
+    rng = np.random.default_rng(3)
+    X, y = _blobs(rng, n=200, dtype=np.float32)
+    runs = []
+    for profile in (False, True):
+        m = cgrad.MLP([5, 8, 3], dtype="float32", seed=1)
+        h = m.fit(X, y, epochs=3, batch_size=16, verbose=0, profile=profile)
+        runs.append((m.flat_params.copy(), h))
+    assert_array_equal(runs[0][0], runs[1][0])          # timing never changes the math
+    assert not any(k.startswith("time_") for k in runs[0][1].history)
+    h = runs[1][1]
+    phases = ["gather", "forward", "loss", "backward", "clip_norm", "update"]
+    assert [k for k in h.history if k.startswith("time_")] == [f"time_{p}" for p in phases]
+    for e in range(3):
+        parts = [h[f"time_{p}"][e] for p in phases]
+        assert all(p >= 0 for p in parts)
+        assert parts[1] > 0 and parts[3] > 0 and parts[5] > 0
+        assert sum(parts) <= h["seconds"][e] * 1.05 + 1e-4   # per-epoch, not cumulative
