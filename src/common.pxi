@@ -38,6 +38,14 @@ cdef extern from *:
     #define CGRAD_FTZ_DAZ_BITS 0u
     #endif
 
+    /* Read-prefetch hint (into L2 and up): the fused loop fetches the next batch's
+       randomly ordered rows while the current batch computes. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define cgrad_prefetch(p) __builtin_prefetch((const void *)(p), 0, 2)
+    #else
+    #define cgrad_prefetch(p) ((void)(p))
+    #endif
+
     /* Monotonic wall clock in seconds (the Trainer's opt-in phase timers). */
     #if defined(_WIN32)
     #include <windows.h>
@@ -66,6 +74,7 @@ cdef extern from *:
     unsigned int cgrad_get_fpmode() noexcept nogil
     void cgrad_set_fpmode(unsigned int) noexcept nogil
     double cgrad_now() noexcept nogil
+    void cgrad_prefetch(const void*) noexcept nogil
 
 cdef extern from "cgrad.h" nogil:
     int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512

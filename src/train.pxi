@@ -81,6 +81,20 @@ cdef inline void _gather_rows(const floating* src, const int64_t* order, floatin
         memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
 
 
+cdef inline void _prefetch_rows(const char* src, const int64_t* order, Py_ssize_t rows,
+                                Py_ssize_t row_bytes) noexcept nogil:
+    """Prefetch hints for every cache line of rows order[0..rows) of src (a hint: no
+    fault, no effect on results).  Issued for the next batch before the current one's
+    forward pass: the shuffled rows of a big data set come from DRAM, and a gather that
+    waits for them cost 77 us of a 2 ms W1 step."""
+    cdef Py_ssize_t i, off
+    cdef const char* r
+    for i in range(rows):
+        r = src + order[i] * row_bytes
+        for off in range(0, row_bytes, 64):
+            cgrad_prefetch(r + off)
+
+
 cdef Py_ssize_t _count_correct(const floating* out, const int64_t* labels,
                                const floating* target, Py_ssize_t rows,
                                Py_ssize_t cols) noexcept nogil:
@@ -134,7 +148,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
     cdef floating* tmp
     cdef const floating* inp
     cdef floating* out
-    cdef Py_ssize_t bi, start, rows, l, L = s.n_layers, n_in = s.sizes[0]
+    cdef Py_ssize_t bi, start, rows, nxt, l, L = s.n_layers, n_in = s.sizes[0]
     cdef Py_ssize_t n_out = s.sizes[L], nw
     cdef int nt = s.n_threads, act
     cdef double loss, norm, t0 = 0.0
@@ -154,6 +168,13 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
                 s.lb[l] = s.Yi[s.order[start + l]]
         if s.timing:
             t0 = _phase_mark(s, 0, t0)
+        if start + rows < s.n_samples:   # the next batch's rows, fetched while this one runs
+            nxt = min(s.batch, s.n_samples - start - rows)
+            _prefetch_rows(<const char*> X, s.order + start + rows, nxt,
+                           n_in * sizeof(floating))
+            if Yf != NULL:
+                _prefetch_rows(<const char*> Yf, s.order + start + rows, nxt,
+                               n_out * sizeof(floating))
         # forward
         inp = xb
         for l in range(L):
