@@ -27,11 +27,29 @@ library gets its own knob as well (``cgrad.set_num_threads``, ``torch.set_num_th
 ``threadpoolctl.threadpool_limits`` for NumPy and scikit-learn; for JAX the affinity is
 what sizes XLA's CPU thread pool, plus ``--xla_cpu_multi_thread_eigen=false`` at 1 thread).
 
+Timing: lockstep interleaving (default).  The machine this runs on is shared and its speed
+drifts in phases of tens of seconds, so two cells timed a minute apart mostly compare
+the phases.  The cells compared with each other (same workload, optimizer and threads)
+therefore run together: all their processes start at once (data loading and setup
+overlap, untimed), then the parent drives them so that only one computes at a time,
+the others blocked reading their stdin: each one's warm-up epoch in turn, then
+``repeats`` rounds of one timed epoch per worker, the order rotated by one every round
+(:func:`round_order`: nobody is always first or last), then each one's final phase
+(untimed epochs up to ``--epochs-accuracy``, test score, result JSON).  Commands go
+down each worker's stdin, replies come back on a private pipe (``report_fd``; stdout
+and stderr, where libraries print, go to files); ``--cell-timeout`` bounds each action,
+and a worker that raises, dies or times out is killed and becomes an error row while
+the rest of its group goes on.  Every worker times its own epochs, as before, so rows
+are the same either way.  Memory: a whole group is alive at once (W3: up to 7
+processes each holding MNIST, a few GB in all).  ``--sequential`` runs one cell after
+the other instead (each still set up, warmed and timed in its own process).
+
 Usage (from the repository root)::
 
     python -m benchmarks.compare --workloads W1,W2 --threads 1,2
     python -m benchmarks.compare --sizes 784,512,10 --batch 64 --optimizer adam
     python -m benchmarks.compare --quick --impls numpy,torch
+    python -m benchmarks.compare --workloads W2 --sequential   # cells one after the other
 """
 import argparse
 import gzip
