@@ -27,11 +27,29 @@ library gets its own knob as well (``cgrad.set_num_threads``, ``torch.set_num_th
 ``threadpoolctl.threadpool_limits`` for NumPy and scikit-learn; for JAX the affinity is
 what sizes XLA's CPU thread pool, plus ``--xla_cpu_multi_thread_eigen=false`` at 1 thread).
 
+Timing: lockstep interleaving (default).  The machine this runs on is shared and its speed
+drifts in phases of tens of seconds, so two cells timed a minute apart mostly compare
+the phases.  The cells compared with each other (same workload, optimizer and threads)
+therefore run together: all their processes start at once (data loading and setup
+overlap, untimed), then the parent drives them so that only one computes at a time,
+the others blocked reading their stdin: each one's warm-up epoch in turn, then
+``repeats`` rounds of one timed epoch per worker, the order rotated by one every round
+(:func:`round_order`: nobody is always first or last), then each one's final phase
+(untimed epochs up to ``--epochs-accuracy``, test score, result JSON).  Commands go
+down each worker's stdin, replies come back on a private pipe (``report_fd``; stdout
+and stderr, where libraries print, go to files); ``--cell-timeout`` bounds each action,
+and a worker that raises, dies or times out is killed and becomes an error row while
+the rest of its group goes on.  Every worker times its own epochs, as before, so rows
+are the same either way.  Memory: a whole group is alive at once (W3: up to 7
+processes each holding MNIST, a few GB in all).  ``--sequential`` runs one cell after
+the other instead (each still set up, warmed and timed in its own process).
+
 Usage (from the repository root)::
 
     python -m benchmarks.compare --workloads W1,W2 --threads 1,2
     python -m benchmarks.compare --sizes 784,512,10 --batch 64 --optimizer adam
     python -m benchmarks.compare --quick --impls numpy,torch
+    python -m benchmarks.compare --workloads W2 --sequential   # cells one after the other
 """
 import argparse
 import gzip
@@ -40,6 +58,7 @@ import json
 import math
 import os
 import platform
+import select
 import shutil
 import statistics
 import struct
@@ -534,42 +553,111 @@ _RUNNERS = {"cgrad": _CgradRunner, "numpy": _NumpyRunner, "numpy-noftz": _NumpyR
 
 # --------------------------------------------------------------------------- a cell
 
+class _Cell:
+    """One cell in this process, driven one action at a time: construction loads the data
+    and sets the runner up; then :meth:`warmup`, :meth:`timed_epoch` (``repeats`` times)
+    and :meth:`finish` (untimed epochs up to ``epochs_total``, then the test score)."""
+
+    def __init__(self, cell):
+        wd = Path(cell["workdir"])
+        w = cell["workload"]
+        d = np.load(wd / f"data_{w['data_id']}.npz")
+        data = (d["Xtr"], d["ytr"], d["Xte"], d["yte"])
+        init_npz = np.load(wd / f"init_{w['key']}.npz")
+        init = [init_npz[f"arr_{i}"] for i in range(len(init_npz.files))]
+        self.cell = cell
+        self.runner = _RUNNERS[cell["impl"]](cell, data, init)
+        self.runner.setup()
+        self.epochs, self.times = 0, []
+
+    def warmup(self):
+        """Epoch 0, untimed: compiles (jax), allocates, fills caches."""
+        self.runner.epoch(0)
+        self.epochs = 1
+
+    def timed_epoch(self):
+        """One timed epoch; returns (seconds, (start, end) on the system-wide monotonic clock)."""
+        m0, t0 = time.monotonic(), time.perf_counter()
+        self.runner.epoch(self.epochs)
+        dt = time.perf_counter() - t0
+        self.epochs += 1
+        self.times.append(dt)
+        return dt, (m0, time.monotonic())
+
+    def finish(self):
+        """Train untimed up to ``epochs_total`` epochs, score the test set; the result dict."""
+        while self.epochs < self.cell.get("epochs_total", 0):
+            self.runner.epoch(self.epochs)
+            self.epochs += 1
+        metrics = self.runner.evaluate()
+        return {"times": self.times, "epochs_trained": self.epochs, "test": metrics,
+                "notes": self.runner.notes}
+
+
 def run_cell(cell):
     """Run one cell in this process; return its result dict (times in seconds/epoch)."""
-    wd = Path(cell["workdir"])
-    w = cell["workload"]
-    d = np.load(wd / f"data_{w['data_id']}.npz")
-    data = (d["Xtr"], d["ytr"], d["Xte"], d["yte"])
-    init_npz = np.load(wd / f"init_{w['key']}.npz")
-    init = [init_npz[f"arr_{i}"] for i in range(len(init_npz.files))]
-    runner = _RUNNERS[cell["impl"]](cell, data, init)
-    runner.setup()
-    runner.epoch(0)  # warm-up: compiles (jax), allocates, fills caches
-    times = []
-    for e in range(1, cell["repeats"] + 1):
-        t0 = time.perf_counter()
-        runner.epoch(e)
-        times.append(time.perf_counter() - t0)
-    epochs = 1 + cell["repeats"]
-    while epochs < cell.get("epochs_total", 0):
-        runner.epoch(epochs)
-        epochs += 1
-    metrics = runner.evaluate()
-    return {"times": times, "epochs_trained": epochs, "test": metrics, "notes": runner.notes}
+    c = _Cell(cell)
+    c.warmup()
+    for _ in range(cell["repeats"]):
+        c.timed_epoch()
+    return c.finish()
+
+
+def _error_result(exc):
+    import traceback
+    return {"status": "error", "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-2000:]}
 
 
 def _cell_main(spec_path):
-    """Entry point of a cell subprocess: spec JSON in, result JSON out (same folder)."""
+    """Entry point of a cell worker process: spec JSON in, then one command per line on
+    stdin, each answered by one line on the report pipe (fd ``cell["report_fd"]``):
+
+    ======== ================================ ===========================================
+    command  action                           report
+    ======== ================================ ===========================================
+    (none)   load data, set the runner up     ``ready``
+    warmup   the untimed warm-up epoch        ``done``
+    epoch    one timed epoch                  ``t SECONDS START END`` (START/END: monotonic)
+    final    extra epochs, evaluate, write    ``result`` (the result JSON is written)
+             the result JSON
+    ======== ================================ ===========================================
+
+    Any exception writes an error result JSON and reports ``error``, then the worker exits.
+    The report pipe is private: libraries print on stdout/stderr, which go to files."""
     spec_path = Path(spec_path)
     cell = json.loads(spec_path.read_text())
+    fd = cell["report_fd"]
+    os.set_inheritable(fd, False)  # not into processes a library may start
+    rep = os.fdopen(fd, "w", buffering=1)
+
+    def report(msg):
+        rep.write(msg + "\n")
+        rep.flush()
+
+    def write_result(res):
+        Path(cell["result_path"]).write_text(json.dumps(res))
+
     try:
-        res = run_cell(cell)
-        res["status"] = "ok"
+        c = _Cell(cell)
+        report("ready")
+        while True:
+            cmd = sys.stdin.readline().strip()
+            if cmd == "warmup":
+                c.warmup()
+                report("done")
+            elif cmd == "epoch":
+                dt, (m0, m1) = c.timed_epoch()
+                report(f"t {dt!r} {m0!r} {m1!r}")
+            elif cmd == "final":
+                write_result(dict(c.finish(), status="ok"))
+                report("result")
+                return
+            else:  # "" is end of input: the parent has gone
+                raise RuntimeError(f"unexpected command {cmd!r}")
     except Exception as exc:  # reported in the table, not fatal for the whole run
-        import traceback
-        res = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-               "traceback": traceback.format_exc()[-2000:]}
-    Path(cell["result_path"]).write_text(json.dumps(res))
+        write_result(_error_result(exc))
+        report("error")
 
 
 _BOOTSTRAP = r"""
@@ -606,26 +694,164 @@ def _cell_env(impl, threads):
     return env
 
 
-def _run_cell_subprocess(cell, timeout):
-    wd = Path(cell["workdir"])
-    tag = f"{cell['workload']['key']}_{cell['optimizer']}_{cell['impl']}_{cell['threads']}"
-    spec_path = wd / f"cell_{tag}.json"
-    cell = dict(cell, result_path=str(wd / f"result_{tag}.json"))
-    spec_path.write_text(json.dumps(cell))
-    t0 = time.perf_counter()
+# ------------------------------------------------------------ lockstep scheduling
+
+def round_order(n, r):
+    """Worker order of timed round ``r`` among ``n`` workers: 0..n-1 rotated left by r, so
+    over n consecutive rounds every worker runs once in every position (none always
+    first, right after another's warm-up, or always last)."""
+    return [(r + k) % n for k in range(n)] if n else []
+
+
+def lockstep_schedule(n, repeats):
+    """The parent's actions for one group, in order: [(command, worker index)]: each
+    worker's warm-up in turn, ``repeats`` rounds of one timed epoch per worker in
+    :func:`round_order`, then each worker's final phase in turn."""
+    plan = [("warmup", i) for i in range(n)]
+    for r in range(repeats):
+        plan += [("epoch", i) for i in round_order(n, r)]
+    return plan + [("final", i) for i in range(n)]
+
+
+class _WorkerFailed(Exception):
+    pass
+
+
+class _Worker:
+    """The parent's handle on one cell process: started at construction (its setup then
+    runs concurrently with its group's others), then one :meth:`ask` per action."""
+
+    def __init__(self, cell):
+        wd = Path(cell["workdir"])
+        tag = f"{cell['workload']['key']}_{cell['optimizer']}_{cell['impl']}_{cell['threads']}"
+        r_fd, w_fd = os.pipe()
+        self.cell = dict(cell, result_path=str(wd / f"result_{tag}.json"), report_fd=w_fd)
+        spec_path = wd / f"cell_{tag}.json"
+        spec_path.write_text(json.dumps(self.cell))
+        self.out_paths = (wd / f"stdout_{tag}.txt", wd / f"stderr_{tag}.txt")
+        self.fd, self.buf, self.result = r_fd, b"", None
+        self.t0 = time.perf_counter()
+        try:
+            with open(self.out_paths[0], "w") as fo, open(self.out_paths[1], "w") as fe:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-c", _BOOTSTRAP, str(spec_path)], stdin=subprocess.PIPE,
+                    stdout=fo, stderr=fe, env=_cell_env(cell["impl"], cell["threads"]),
+                    pass_fds=(w_fd,), text=True)
+        except BaseException:
+            os.close(r_fd)
+            raise
+        finally:
+            os.close(w_fd)  # the child's copy is the only writer: EOF when it exits
+
+    def ask(self, cmd, timeout):
+        """Send ``cmd`` (None: none, just wait for the next report); return the reply line."""
+        if cmd is not None:
+            try:
+                self.proc.stdin.write(cmd + "\n")
+                self.proc.stdin.flush()
+            except OSError as exc:  # BrokenPipeError: the worker has exited
+                raise _WorkerFailed(f"cannot send {cmd!r}: {exc}") from None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise _WorkerFailed(f"timed out after {timeout} s"
+                                    + (f" waiting for {cmd}" if cmd else " in setup"))
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                raise _WorkerFailed("exited")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def _load_result(self):
+        try:
+            return json.loads(Path(self.cell["result_path"]).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def finish(self, res):
+        self.result = dict(res, wall_seconds=time.perf_counter() - self.t0)
+        self.close()
+
+    def fail(self, why):
+        """Kill the process; the result is its own error report, else ``why`` + stderr tail."""
+        self.close(kill=True)
+        res = self._load_result()
+        if res is None or res.get("status") == "ok":
+            tail = []
+            for p in reversed(self.out_paths):
+                try:
+                    tail = tail or p.read_text(errors="replace").strip().splitlines()[-3:]
+                except OSError:
+                    pass
+            rc = self.proc.returncode
+            res = {"status": "error", "error": f"cell process {why} (exit code {rc})"
+                   + (": " + " | ".join(tail) if tail else "")}
+        self.finish(res)
+
+    def close(self, kill=False):
+        if self.fd is None:
+            return
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=None if kill else 60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.fd)
+        self.fd = None
+
+
+def _run_group(cells, timeout, trace=None):
+    """Run ``cells`` (compared with each other) in lockstep; their result dicts, in order.
+
+    Every cell's process starts at once (setups overlap: untimed), then the parent drives
+    :func:`lockstep_schedule`: only one worker computes at any time, every other is
+    blocked reading its stdin. ``timeout`` (seconds) bounds each worker action (setup,
+    warm-up, one epoch, final phase); a worker that times out, dies or raises is killed
+    and becomes an error row while the others go on. ``trace``, when a list, receives
+    (command, worker index, reply) for every action answered."""
+    workers = []
     try:
-        r = subprocess.run([sys.executable, "-c", _BOOTSTRAP, str(spec_path)],
-                           env=_cell_env(cell["impl"], cell["threads"]),
-                           capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"status": "error", "error": f"timed out after {timeout} s"}
-    try:
-        res = json.loads(Path(cell["result_path"]).read_text())
-    except (OSError, ValueError):
-        tail = (r.stderr or r.stdout or "").strip().splitlines()[-3:]
-        res = {"status": "error", "error": f"cell process exited {r.returncode}: " + " | ".join(tail)}
-    res["wall_seconds"] = time.perf_counter() - t0
-    return res
+        for c in cells:
+            workers.append(_Worker(c))
+        for w in workers:
+            try:
+                reply = w.ask(None, timeout)
+                if reply != "ready":
+                    raise _WorkerFailed(f"reported {reply!r} in setup")
+            except _WorkerFailed as exc:
+                w.fail(str(exc))
+        for cmd, i in lockstep_schedule(len(workers), cells[0]["repeats"] if cells else 0):
+            w = workers[i]
+            if w.result is not None:
+                continue
+            try:
+                reply = w.ask(cmd, timeout)
+                expected = {"warmup": "done", "epoch": "t", "final": "result"}[cmd]
+                if reply.split(" ", 1)[0] != expected:
+                    raise _WorkerFailed(f"reported {reply!r} after {cmd}")
+            except _WorkerFailed as exc:
+                w.fail(str(exc))
+                continue
+            if trace is not None:
+                trace.append((cmd, i, reply))
+            if cmd == "final":
+                res = w._load_result()
+                if res is None:
+                    w.fail("wrote no result")
+                else:
+                    w.finish(res)
+        return [w.result for w in workers]
+    finally:
+        for w in workers:
+            w.close(kill=True)
 
 
 # ------------------------------------------------------------------------ reporting
@@ -735,7 +961,12 @@ def _parse_args(argv):
     p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {LR})")
     p.add_argument("--momentum", type=float, default=MOMENTUM, help="SGD momentum")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cell-timeout", type=float, default=3600.0, help="seconds per cell")
+    p.add_argument("--cell-timeout", type=float, default=3600.0,
+                   help="seconds allowed for each action of a cell process (setup, warm-up, one "
+                        "timed epoch, the final epochs + evaluation)")
+    p.add_argument("--sequential", action="store_true",
+                   help="run the cells one after the other instead of interleaving the cells "
+                        "of each (workload, optimizer, threads) group epoch by epoch")
     return p.parse_args(argv)
 
 
@@ -889,13 +1120,14 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
     notes.append("machine shared with other jobs: timings are noisy; compare ratios within one run")
 
     cpus_all = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    results, cache = [], {}
+    results, cache, groups, rounds = [], {}, {}, {}
     for w in wls:
         data_id, n_train = _prepare_data(w, a, wd, cache)
         w["data_id"] = data_id
         init, init_src = _initial_weights(w, a.seed, cgrad_mod)
         np.savez(wd / f"init_{w['key']}.npz", *init)
         repeats = 1 if a.quick and a.repeats is None else (a.repeats or w["repeats"])
+        rounds[w["key"]] = repeats
         for opt in w["optimizers"]:
             lr = a.lr if a.lr is not None else LR[opt]
             for impl in impls:
@@ -904,32 +1136,44 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                                batch=w["batch"], optimizer=opt, lr=lr,
                                momentum=a.momentum if opt == "sgd" else None, impl=impl,
                                threads=n, n_train=n_train, repeats=repeats, init=init_src)
+                    results.append(row)
                     if impl in skipped:
                         row.update(status="skipped", reason=skipped[impl])
-                        results.append(row)
                         continue
                     if n > ncpu:
                         row.update(status="skipped", reason=f"only {ncpu} CPUs available")
-                        results.append(row)
                         continue
                     cell = dict(workload=w, optimizer=opt, lr=lr, momentum=a.momentum, impl=impl,
                                 threads=n, repeats=repeats, epochs_total=a.epochs_accuracy or 0,
                                 seed=a.seed, workdir=str(wd), root=str(ROOT), helper_lib=helper,
                                 ftz=(impl == "numpy" and helper is not None),
                                 cpus=cpus_all[:n] if cpus_all and n < len(cpus_all) else None)
-                    res = _run_cell_subprocess(cell, a.cell_timeout)
-                    row.update(res)
-                    if row["status"] == "ok":
-                        _summarize(row, n_train, w["sizes"], peaks)
-                        t = row["test"]
-                        score = f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}"
-                        print(f"{w['key']} {opt:4s} {impl:11s} t{n}: {row['median']:8.3f} s/epoch "
-                              f"[{row['min']:.3f}-{row['max']:.3f}] {row['gflops']:7.2f} GFLOP/s  {score}",
-                              flush=True)
-                    else:
-                        print(f"{w['key']} {opt:4s} {impl:11s} t{n}: {row['status']}: {row.get('error')}",
-                              flush=True)
-                    results.append(row)
+                    # The cells compared with each other (same workload, optimizer, threads)
+                    # run together, interleaved; --sequential: every cell on its own.
+                    key = (w["key"], opt, impl, n) if a.sequential else (w["key"], opt, n)
+                    groups.setdefault(key, []).append((row, cell))
+    if a.sequential:
+        notes.append("cells ran one after the other (--sequential), each in its own process")
+    else:
+        notes.append("the cells of each (workload, optimizer, threads) group ran interleaved: their "
+                     "processes set up together, then one epoch at a time (warm-ups in turn, timed "
+                     "epochs round-robin with the order rotated every round, so the same machine "
+                     "phases hit every implementation); rounds: "
+                     + ", ".join(f"{k} {r}" for k, r in rounds.items()))
+    for members in groups.values():
+        for (row, cell), res in zip(members, _run_group([c for _, c in members], a.cell_timeout)):
+            row.update(res)
+            w, opt, impl, n = row["workload"], row["optimizer"], row["impl"], row["threads"]
+            if row["status"] == "ok":
+                _summarize(row, row["n_train"], row["sizes"], peaks)
+                t = row["test"]
+                score = f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}"
+                print(f"{w} {opt:4s} {impl:11s} t{n}: {row['median']:8.3f} s/epoch "
+                      f"[{row['min']:.3f}-{row['max']:.3f}] {row['gflops']:7.2f} GFLOP/s  {score}",
+                      flush=True)
+            else:
+                print(f"{w} {opt:4s} {impl:11s} t{n}: {row['status']}: {row.get('error')}",
+                      flush=True)
     for r in skipped.items():
         notes.append(f"skipped {r[0]}: {r[1]}")
 

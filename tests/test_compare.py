@@ -183,3 +183,104 @@ def test_peak_kernel_and_ftz(tmp_path):
     assert seen["on"] & bits == bits
     assert seen["child"] & bits == bits  # inherited by threads started afterwards
     assert seen["off"] & bits == 0
+
+
+# ------------------------------------------------------------- lockstep interleaving
+
+def _no_peers(monkeypatch):
+    for impl in ("torch", "jax-step", "jax-scan", "sklearn"):
+        monkeypatch.setitem(compare._IMPL_PACKAGE, impl, "cgrad_no_such_package_xyz")
+
+
+def test_interleaved_and_sequential_runs_give_the_same_rows(tmp_path, monkeypatch):
+    _no_peers(monkeypatch)
+    docs = {}
+    for mode in ("interleaved", "sequential"):
+        out = tmp_path / mode
+        argv = ["--quick", "--workloads", "W2", "--impls", "numpy,numpy-noftz,cgrad", "--threads", "1",
+                "--peak", "50", "--repeats", "2", "--out", str(out)]
+        assert compare.main(argv + (["--sequential"] if mode == "sequential" else [])) == 0
+        docs[mode] = json.loads((out / "results.json").read_text())
+        assert "| W2 tiny | sgd | cgrad | 1 |" in (out / "results.md").read_text()
+    rows = {m: {r["impl"]: r for r in d["results"]} for m, d in docs.items()}
+    for impl in ("numpy", "numpy-noftz", "cgrad"):
+        a, b = rows["interleaved"][impl], rows["sequential"][impl]
+        assert a["status"] == "ok", a.get("error")
+        assert b["status"] == "ok", b.get("error")
+        assert set(a) == set(b)
+        assert len(a["times"]) == 2 and all(math.isfinite(t) and t > 0 for t in a["times"])
+        assert a["min"] <= a["median"] <= a["max"] and a["epochs_trained"] == 3
+        assert a["ratio_to_cgrad"] == pytest.approx(a["median"] / rows["interleaved"]["cgrad"]["median"])
+        # the same training either way: interleaving only changes when each epoch runs
+        assert a["test"] == b["test"]
+    notes = {m: " ".join(d["meta"]["notes"]) for m, d in docs.items()}
+    assert "ran interleaved" in notes["interleaved"] and "rounds: W2 2" in notes["interleaved"]
+    assert "--sequential" in notes["sequential"] and "interleaved" not in notes["sequential"]
+
+
+def test_round_order_rotates():
+    assert compare.round_order(3, 0) == [0, 1, 2]
+    assert compare.round_order(3, 1) == [1, 2, 0]
+    assert compare.round_order(3, 2) == [2, 0, 1]
+    assert compare.round_order(3, 4) == [1, 2, 0]
+    assert compare.round_order(1, 5) == [0] and compare.round_order(0, 2) == []
+    for n in (2, 5, 7):
+        rounds = [compare.round_order(n, r) for r in range(n)]
+        assert all(sorted(o) == list(range(n)) for o in rounds)  # everyone once per round
+        for pos in range(n):  # over n rounds, everyone once in every position
+            assert sorted(o[pos] for o in rounds) == list(range(n))
+
+
+def test_lockstep_schedule():
+    assert compare.lockstep_schedule(2, 3) == [
+        ("warmup", 0), ("warmup", 1),
+        ("epoch", 0), ("epoch", 1), ("epoch", 1), ("epoch", 0), ("epoch", 0), ("epoch", 1),
+        ("final", 0), ("final", 1)]
+    plan = compare.lockstep_schedule(4, 5)
+    assert [i for c, i in plan if c == "epoch"].count(3) == 5
+    assert compare.lockstep_schedule(3, 0) == [("warmup", i) for i in range(3)] + [("final", i) for i in range(3)]
+
+
+def _cell(tmp_path, impl, key="T", data_id="s", sizes=(2, 8, 1), task="regression", repeats=3):
+    w = dict(key=key, name=key.lower(), sizes=list(sizes), activation="tanh", task=task, batch=32,
+             data_id=data_id)
+    return dict(workload=w, optimizer="sgd", lr=0.05, momentum=0.9, impl=impl, threads=1,
+                repeats=repeats, epochs_total=0, seed=0, workdir=str(tmp_path),
+                root=str(compare.ROOT), helper_lib=None, ftz=False, cpus=None)
+
+
+def test_failing_workers_become_error_rows_others_finish(tmp_path):
+    X, y = compare.synthetic_regression(1024 + 256, seed=0)
+    np.savez(tmp_path / "data_s.npz", Xtr=X[:1024], ytr=y[:1024], Xte=X[1024:], yte=y[1024:])
+    np.savez(tmp_path / "init_T.npz", *compare.glorot_init([2, 8, 1]))
+    labels = np.full(1024, 7)  # out of range for 3 classes: the warm-up epoch raises
+    np.savez(tmp_path / "data_badlabels.npz", Xtr=X[:1024], ytr=labels, Xte=X[1024:], yte=labels[:256])
+    np.savez(tmp_path / "init_C.npz", *compare.glorot_init([2, 8, 3]))
+    cells = [_cell(tmp_path, "numpy"),
+             _cell(tmp_path, "numpy-noftz", data_id="nosuch"),  # setup fails: no data file
+             _cell(tmp_path, "cgrad"),
+             _cell(tmp_path, "numpy", key="C", data_id="badlabels", sizes=(2, 8, 3),
+                   task="classification")]
+    trace = []
+    res = compare._run_group(cells, timeout=120, trace=trace)
+    assert res[1]["status"] == "error" and "FileNotFoundError" in res[1]["error"]
+    assert res[3]["status"] == "error" and "IndexError" in res[3]["error"]
+    for r in (res[0], res[2]):
+        assert r["status"] == "ok", r.get("error")
+        assert len(r["times"]) == 3 and r["epochs_trained"] == 4 and r["wall_seconds"] > 0
+        assert math.isfinite(r["test"]["loss"])
+    # the survivors followed the schedule (failed workers' turns skipped) ...
+    assert [(c, i) for c, i, _ in trace] == [(c, i) for c, i in compare.lockstep_schedule(4, 3)
+                                             if i in (0, 2)]
+    # ... and their timed epochs never overlapped: only one computes at a time
+    spans = sorted(tuple(map(float, rep.split()[2:])) for c, _, rep in trace if c == "epoch")
+    assert len(spans) == 6 and all(a1 <= b0 for (_, a1), (b0, _) in zip(spans, spans[1:]))
+    times = {i: [float(rep.split()[1]) for c, j, rep in trace if c == "epoch" and j == i] for i in (0, 2)}
+    assert times[0] == res[0]["times"] and times[2] == res[2]["times"]
+
+
+def test_worker_timeout_is_killed(tmp_path):
+    res = compare._run_group([_cell(tmp_path, "numpy")], timeout=0.05)
+    assert res[0]["status"] == "error"
+    assert "timed out after 0.05 s in setup" in res[0]["error"]
+    assert "exit code -9" in res[0]["error"]  # killed, not left running
