@@ -20,6 +20,9 @@ cdef extern from "optim_kernels.h" nogil:
     void cgrad_adam_block_f(float* p, const float* g, float* m, float* v, float* vmax, long n,
                             float b1, float c1, float b2, float c2, float eps, float wd,
                             int has_wd, float p_scale, float step, float ibc2)
+    void cgrad_sgd_block_f(float* p, const float* g, float* buf, long n, float lr,
+                           float momentum, float keep, float wd, int has_wd, int first,
+                           int nesterov)
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -43,6 +46,10 @@ cdef void _sgd_span(floating* p, const floating* g, floating* buf, Py_ssize_t n,
     """One block of sgd_step; keep = 1 - dampening."""
     cdef Py_ssize_t i
     cdef floating gi, b
+    if floating is float:       # the same loops in C, on the widest vectors (optim_*.c)
+        cgrad_sgd_block_f(p, g, buf if use_buf else NULL, n, lr, momentum, keep, wd, has_wd,
+                          first, nesterov)
+        return
     if not use_buf:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)

@@ -1,5 +1,5 @@
 /*
- * optim_kernels.h -- the float32 Adam/AdamW update of one block, written once and
+ * optim_kernels.h -- the float32 Adam/AdamW and SGD updates of one block, written once and
  * compiled per instruction set (optim.c: baseline, optim_avx2.c, optim_avx512.c), so the
  * sqrt and the division run on the widest vectors the CPU has.  The formula is the one
  * of src/optim.pxi's _adam_span (torch.optim.Adam's algorithm box):
@@ -40,6 +40,54 @@ static inline void adam_block_f_impl(float *restrict p, const float *restrict g,
         }
     }
 }
+
+/* SGD (torch.optim.SGD), the formula of src/optim.pxi's _sgd_span; keep = 1 - dampening:
+ *   g' = g + wd*p (if has_wd);  buf = g' (first step) | momentum*buf + keep*g'
+ *   p -= lr * (g' + momentum*buf (nesterov) | buf (buf != NULL) | g')
+ * The options pick one loop each (loop-invariant branches, unswitched by -O3). */
+static inline void sgd_block_f_impl(float *restrict p, const float *restrict g,
+                                    float *restrict buf, long n, float lr, float momentum,
+                                    float keep, float wd, int has_wd, int first,
+                                    int nesterov)
+{
+    if (buf == NULL) {
+        for (long i = 0; i < n; i++) {
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
+            p[i] = p[i] - lr * gi;
+        }
+    } else if (first) {
+        for (long i = 0; i < n; i++) {
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
+            buf[i] = gi;
+            p[i] = p[i] - lr * (nesterov ? gi + momentum * gi : gi);
+        }
+    } else if (nesterov) {
+        for (long i = 0; i < n; i++) {
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
+            const float b = momentum * buf[i] + keep * gi;
+            buf[i] = b;
+            p[i] = p[i] - lr * (gi + momentum * b);
+        }
+    } else {
+        for (long i = 0; i < n; i++) {
+            const float gi = has_wd ? g[i] + wd * p[i] : g[i];
+            const float b = momentum * buf[i] + keep * gi;
+            buf[i] = b;
+            p[i] = p[i] - lr * b;
+        }
+    }
+}
+
+#define CGRAD_SGD_BLOCK_ARGS                                                               \
+    float *restrict p, const float *restrict g, float *restrict buf, long n, float lr,     \
+    float momentum, float keep, float wd, int has_wd, int first, int nesterov
+#define CGRAD_SGD_BLOCK_CALL p, g, buf, n, lr, momentum, keep, wd, has_wd, first, nesterov
+
+void cgrad_sgd_block_f_generic(CGRAD_SGD_BLOCK_ARGS);
+void cgrad_sgd_block_f_avx2(CGRAD_SGD_BLOCK_ARGS);
+void cgrad_sgd_block_f_avx512(CGRAD_SGD_BLOCK_ARGS);
+/* Dispatches on cgrad_isa_selected() (optim.c). */
+void cgrad_sgd_block_f(CGRAD_SGD_BLOCK_ARGS);
 
 #define CGRAD_ADAM_BLOCK_ARGS                                                              \
     float *restrict p, const float *restrict g, float *restrict m, float *restrict v,      \
