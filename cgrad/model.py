@@ -74,8 +74,9 @@ class MLP:
         self.alpha = float(alpha_default if alpha is None else alpha)
         self.seed = seed
         n = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
-        self.flat_params = np.zeros(n, self.dtype)
-        self.flat_grads = np.zeros(n, self.dtype)
+        # 64-byte aligned: every layer's rows then start where SIMD loads want them
+        self.flat_params = _core.aligned_full(n, self.dtype, 0)
+        self.flat_grads = _core.aligned_full(n, self.dtype, 0)
         self.W, self.b = self._views(self.flat_params)
         self.dW, self.db = self._views(self.flat_grads)
         self.optimizer = None
@@ -215,8 +216,9 @@ class MLP:
         inp = x
         for l in range(self.n_layers):
             n_out = self.layer_sizes[l + 1]
-            z = np.empty((x.shape[0], n_out), self.dtype)
-            y = z if acts[l] == ACTIVATION_CODES["identity"] else np.empty_like(z)
+            z = _core.aligned_empty((x.shape[0], n_out), self.dtype)
+            y = (z if acts[l] == ACTIVATION_CODES["identity"]
+                 else _core.aligned_empty(z.shape, self.dtype))
             _core.layer_forward(acts[l], self.alpha, inp, self.W[l], self.b[l], z, y, nt)
             inputs.append(inp)
             zs.append(z)
@@ -241,7 +243,7 @@ class MLP:
         nt = get_num_threads() if n_threads is None else n_threads
         acts = self._acts()
         for l in range(self.n_layers - 1, -1, -1):
-            dx = np.empty_like(inputs[l])
+            dx = _core.aligned_empty(inputs[l].shape, self.dtype)
             _core.layer_backward(acts[l], self.alpha, dy, zs[l], ys[l], inputs[l], self.W[l],
                                  self.dW[l], self.db[l], dx, nt)
             dy = dx
@@ -410,8 +412,9 @@ class MLP:
         for s in range(0, X.shape[0], block):
             inp = X[s:s + block]
             for l in range(self.n_layers):
-                z = np.empty((inp.shape[0], self.layer_sizes[l + 1]), self.dtype)
-                yv = z if acts[l] == ACTIVATION_CODES["identity"] else np.empty_like(z)
+                z = _core.aligned_empty((inp.shape[0], self.layer_sizes[l + 1]), self.dtype)
+                yv = (z if acts[l] == ACTIVATION_CODES["identity"]
+                      else _core.aligned_empty(z.shape, self.dtype))
                 _core.layer_forward(acts[l], self.alpha, inp, self.W[l], self.b[l], z, yv, nt)
                 inp = yv
             out[s:s + inp.shape[0]] = inp

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from . import ops
+from . import _core, ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get_optimizer",
            "OPTIMIZERS"]
@@ -71,7 +71,7 @@ class Optimizer(abc.ABC):
         return self
 
     def _new_state(self, slot):
-        return np.zeros_like(self.params)
+        return _core.aligned_full(self.params.shape, self.params.dtype, 0)
 
     def _state_slots(self):
         return (False, False, False)
@@ -266,7 +266,8 @@ class Adagrad(Optimizer):
         return (True, False, False)
 
     def _new_state(self, slot):
-        return np.full_like(self.params, self.initial_accumulator_value)
+        return _core.aligned_full(self.params.shape, self.params.dtype,
+                                  self.initial_accumulator_value)
 
     def hyperparams(self):
         return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,

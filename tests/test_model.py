@@ -547,3 +547,29 @@ def test_fit_profile_reports_phase_seconds_without_changing_results():
         assert all(p >= 0 for p in parts)
         assert parts[1] > 0 and parts[3] > 0 and parts[5] > 0
         assert sum(parts) <= h["seconds"][e] * 1.05 + 1e-4   # per-epoch, not cumulative
+
+
+@pytest.mark.parametrize("shape", [0, 1, 7, (3, 5), (0, 4), (2, 3, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_aligned_empty_is_64_byte_aligned_contiguous_and_writable(shape, dtype):
+    from cgrad import _core
+    for _ in range(5):                      # several allocations: not aligned by luck
+        a = _core.aligned_empty(shape, dtype)
+        assert a.ctypes.data % 64 == 0 or a.size == 0     # empty: no data to align
+        assert a.shape == (shape if isinstance(shape, tuple) else (shape,))
+        assert a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        a[...] = 3
+        assert np.all(a == 3)
+    f = _core.aligned_full(shape, dtype, 2)
+    assert (f.ctypes.data % 64 == 0 or f.size == 0) and np.all(f == 2)
+    with pytest.raises(ValueError, match="power of two"):
+        _core.aligned_empty(shape, dtype, align=48)
+
+
+def test_model_buffers_and_optimizer_states_are_aligned():
+    m = cgrad.MLP([5, 16, 3], dtype="float32", seed=0)
+    assert m.flat_params.ctypes.data % 64 == 0 and m.flat_grads.ctypes.data % 64 == 0
+    opt = optim.Adam(m)
+    assert all(s.ctypes.data % 64 == 0 for s in opt.states if s is not None)
+    assert all(s.ctypes.data % 64 == 0
+               for s in optim.Adagrad(cgrad.MLP([5, 3], seed=0)).states if s is not None)
