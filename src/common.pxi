@@ -149,6 +149,27 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
     return total
 
 
+def chunk_sums(const floating[::1] x, Py_ssize_t chunk, int power):
+    """The per-chunk span sums of x (a list of ceil(n / chunk) floats): the kernel under
+    chunked_sum, exposed so tests can pin its order on every ISA and chunk size."""
+    cdef Py_ssize_t n = x.shape[0], n_chunks
+    cdef double* out
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    if power not in (0, 1, 2):
+        raise ValueError(f"power must be 0, 1 or 2, got {power}")
+    n_chunks = (n + chunk - 1) // chunk
+    out = <double*> malloc(max(n_chunks, 1) * sizeof(double))
+    if out == NULL:
+        raise MemoryError()
+    if n:
+        with nogil:
+            _chunk_sums(&x[0], n, chunk, power, out)
+    sums = [out[c] for c in range(n_chunks)]
+    free(out)
+    return sums
+
+
 cdef inline bint _span_finite(const floating* x, Py_ssize_t n) noexcept nogil:
     """True if no x[i] is NaN or +-inf: x - x is 0 exactly for every finite x and NaN
     otherwise; OR-ing the compares (no early exit) lets the loop vectorise."""
