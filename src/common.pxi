@@ -100,72 +100,74 @@ cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     return n_threads
 
 
-cdef inline double _span_sum(const floating* x, Py_ssize_t n, int power) noexcept nogil:
-    """sum of x[:n] (power 1), |x| (0) or x**2 (2) in double, with 8 interleaved
-    accumulators (element i goes to accumulator i % 8, combined in a fixed order): the
-    order is fixed, and the independent chains let the loop run at load speed instead of
-    one add latency per element."""
-    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef double v0, v1, v2, v3, v4, v5, v6, v7
-    cdef Py_ssize_t i = 0, n8 = n - n % 8
-    if power == 2:
-        while i < n8:
-            v0 = x[i]; v1 = x[i + 1]; v2 = x[i + 2]; v3 = x[i + 3]
-            v4 = x[i + 4]; v5 = x[i + 5]; v6 = x[i + 6]; v7 = x[i + 7]
-            a0 += v0 * v0; a1 += v1 * v1; a2 += v2 * v2; a3 += v3 * v3
-            a4 += v4 * v4; a5 += v5 * v5; a6 += v6 * v6; a7 += v7 * v7
-            i += 8
-        while i < n:
-            v0 = x[i]
-            a0 += v0 * v0
-            i += 1
-    elif power == 0:
-        while i < n8:
-            a0 += fabs(x[i]); a1 += fabs(x[i + 1]); a2 += fabs(x[i + 2]); a3 += fabs(x[i + 3])
-            a4 += fabs(x[i + 4]); a5 += fabs(x[i + 5]); a6 += fabs(x[i + 6]); a7 += fabs(x[i + 7])
-            i += 8
-        while i < n:
-            a0 += fabs(x[i])
-            i += 1
+cdef extern from "cgrad.h" nogil:
+    void cgrad_ssum_chunks(const float *x, long n, long chunk, int power, double *out)
+    void cgrad_dsum_chunks(const double *x, long n, long chunk, int power, double *out)
+
+
+cdef inline void _chunk_sums(const floating* x, Py_ssize_t n, Py_ssize_t chunk, int power,
+                             double* out) noexcept nogil:
+    """out[c] = the span sum of chunk c of x[:n] (ceil(n / chunk) values): f(x) = x
+    (power 1), |x| (0) or x*x (2) summed in double with 8 interleaved accumulators
+    (element i goes to accumulator i % 8, combined in a fixed order; cgrad.h), so the
+    order is fixed and the independent chains run at load speed.  Compiled per ISA
+    (src/c/reduce*.c), the same bits on every one."""
+    if floating is float:
+        cgrad_ssum_chunks(x, n, chunk, power, out)
     else:
-        while i < n8:
-            a0 += x[i]; a1 += x[i + 1]; a2 += x[i + 2]; a3 += x[i + 3]
-            a4 += x[i + 4]; a5 += x[i + 5]; a6 += x[i + 6]; a7 += x[i + 7]
-            i += 8
-        while i < n:
-            a0 += x[i]
-            i += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        cgrad_dsum_chunks(x, n, chunk, power, out)
 
 
 cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_threads) noexcept nogil:
     """sum(x) (power 1), sum(|x|) (power 0) or sum(x**2) (power 2), in float64, with a
-    fixed summation order: _span_sum within REDUCE_CHUNK-sized chunks, then the chunk sums
-    in index order.  Returns NaN if allocation fails."""
+    fixed summation order: the span sum (_chunk_sums) within REDUCE_CHUNK-sized chunks,
+    then the chunk sums in index order.  Returns NaN if allocation fails."""
     cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef Py_ssize_t c, lo
     cdef double total = 0.0
     cdef double stack_part[1024]          # up to 4M elements: no allocation in a training step
     cdef double* part = stack_part
+    if n <= 0:
+        return 0.0
     if n <= REDUCE_CHUNK:
-        return _span_sum(x, n, power)
+        _chunk_sums(x, n, REDUCE_CHUNK, power, &total)
+        return total
     if n_chunks > 1024:
         part = <double*> malloc(n_chunks * sizeof(double))
         if part == NULL:
             return NAN
     if _threads_for(n, n_threads) == 1:      # no parallel region for serial work
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            part[c] = _span_sum(x + lo, min(REDUCE_CHUNK, n - lo), power)
+        _chunk_sums(x, n, REDUCE_CHUNK, power, part)
     else:
         for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
             lo = c * REDUCE_CHUNK
-            part[c] = _span_sum(x + lo, min(REDUCE_CHUNK, n - lo), power)
+            _chunk_sums(x + lo, min(REDUCE_CHUNK, n - lo), REDUCE_CHUNK, power, part + c)
     for c in range(n_chunks):
         total += part[c]
     if part != stack_part:
         free(part)
     return total
+
+
+def chunk_sums(const floating[::1] x, Py_ssize_t chunk, int power):
+    """The per-chunk span sums of x (a list of ceil(n / chunk) floats): the kernel under
+    chunked_sum, exposed so tests can pin its order on every ISA and chunk size."""
+    cdef Py_ssize_t n = x.shape[0], n_chunks
+    cdef double* out
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    if power not in (0, 1, 2):
+        raise ValueError(f"power must be 0, 1 or 2, got {power}")
+    n_chunks = (n + chunk - 1) // chunk
+    out = <double*> malloc(max(n_chunks, 1) * sizeof(double))
+    if out == NULL:
+        raise MemoryError()
+    if n:
+        with nogil:
+            _chunk_sums(&x[0], n, chunk, power, out)
+    sums = [out[c] for c in range(n_chunks)]
+    free(out)
+    return sums
 
 
 cdef inline bint _span_finite(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -91,23 +91,22 @@ cdef void gemm_ex(bint transA, bint transB, Py_ssize_t M, Py_ssize_t N, Py_ssize
                        C, ldc, n_threads, epi_d, epi)
 
 
-cdef void _column_sums_block(const floating *dz, floating *db, Py_ssize_t N, Py_ssize_t OUT,
-                             Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
-    """db[j] (+)= sum_i dz[i, j] for j in [j0, j1), in float64, rows in order."""
-    cdef double acc[64]                  # DB_BLOCK
-    cdef Py_ssize_t i, j
-    cdef const floating *row
-    for j in range(j1 - j0):
-        acc[j] = 0.0
-    for i in range(N):
-        row = dz + i * OUT + j0
-        for j in range(j1 - j0):
-            acc[j] += row[j]
-    for j in range(j1 - j0):
-        if accumulate:
-            db[j0 + j] = <floating> (db[j0 + j] + acc[j])
-        else:
-            db[j0 + j] = <floating> acc[j]
+cdef extern from "cgrad.h" nogil:
+    void cgrad_scolumn_sums(const float *dz, long ldz, long N, long ncols, float *db,
+                            int accumulate)
+    void cgrad_dcolumn_sums(const double *dz, long ldz, long N, long ncols, double *db,
+                            int accumulate)
+
+
+cdef inline void _column_sums_block(const floating *dz, floating *db, Py_ssize_t N,
+                                    Py_ssize_t OUT, Py_ssize_t j0, Py_ssize_t j1,
+                                    bint accumulate) noexcept nogil:
+    """db[j] (+)= sum_i dz[i, j] for j in [j0, j1), in float64, rows in order, rounded
+    once (src/c/reduce*.c: lanes are columns, compiled per ISA, the same bits)."""
+    if floating is float:
+        cgrad_scolumn_sums(dz + j0, OUT, N, j1 - j0, db + j0, accumulate)
+    else:
+        cgrad_dcolumn_sums(dz + j0, OUT, N, j1 - j0, db + j0, accumulate)
 
 
 cdef void column_sums(const floating *dz, floating *db, Py_ssize_t N, Py_ssize_t OUT,

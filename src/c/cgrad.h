@@ -133,6 +133,40 @@ void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, floa
 void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
                                  long ldc, int accumulate);
 
+/* ---- fixed-order reductions (reduce.c; SIMD: reduce_avx2.c, reduce_avx512.c) --------
+ * Every ISA gives the baseline loop's bits (the order is in reduce_impl.h).
+ *
+ * sum_chunks: out[c] = sum of f(x[i]) over chunk c = [c*chunk, min((c+1)*chunk, n)), in
+ * double, f = x (power 1), |x| (power 0) or x*x (power 2, a multiply then an add); each
+ * chunk in 8 interleaved accumulators a_j (element i -> a_{i%8}, the last n%8 of the
+ * chunk to a_0), combined ((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7)).  ceil(n/chunk) outputs.
+ * column_sums: db[j] (+)= (T) sum_i dz[i*ldz + j] for j < ncols, rows in order, in double,
+ * rounded once (accumulate: db[j] = (T)(db[j] + sum)). */
+void cgrad_ssum_chunks(const float *x, long n, long chunk, int power, double *out);
+void cgrad_dsum_chunks(const double *x, long n, long chunk, int power, double *out);
+void cgrad_scolumn_sums(const float *dz, long ldz, long N, long ncols, float *db,
+                        int accumulate);
+void cgrad_dcolumn_sums(const double *dz, long ldz, long N, long ncols, double *db,
+                        int accumulate);
+#define CGRAD_REDUCE_DECLARE(ISA)                                                        \
+    void cgrad_ssum_chunks_##ISA(const float *x, long n, long chunk, int power,          \
+                                 double *out);                                           \
+    void cgrad_dsum_chunks_##ISA(const double *x, long n, long chunk, int power,         \
+                                 double *out);                                           \
+    void cgrad_scolumn_sums_##ISA(const float *dz, long ldz, long N, long ncols,         \
+                                  float *db, int accumulate);                            \
+    void cgrad_dcolumn_sums_##ISA(const double *dz, long ldz, long N, long ncols,        \
+                                  double *db, int accumulate);
+CGRAD_REDUCE_DECLARE(generic)
+CGRAD_REDUCE_DECLARE(avx2)
+CGRAD_REDUCE_DECLARE(avx512)
+/* Float32 transpose for pack.c, dst[p*ldd + r] = src[r*lds + p] (r < rows, p < cols),
+ * 8 x 8 blocks in ymm registers (reduce_impl.h). */
+void cgrad_stranspose_avx2(const float *src, long lds, long rows, long cols, float *dst,
+                           long ldd);
+void cgrad_stranspose_avx512(const float *src, long lds, long rows, long cols, float *dst,
+                             long ldd);
+
 #ifdef __cplusplus
 }
 #endif

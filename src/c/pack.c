@@ -12,7 +12,8 @@
  * prefetch: reading the mr/nr rows side by side one element each thrashes L1 when the
  * row stride is a multiple of 4 KiB (perf: 29% of an NT GEMM with ldb = 1024 floats),
  * and float32 moves 4 x 4 blocks through SSE (scalar transposes were 38% of the W1
- * 128x10x64 GEMM).
+ * 128x10x64 GEMM), or 8 x 8 blocks through ymm registers on avx2/avx512 (the same loop
+ * in reduce_impl.h).
  */
 #include <string.h>
 #include "cgrad.h"
@@ -86,8 +87,23 @@ static inline void transpose4_##SFX(const T *src, long lds, T *dst, long ldd)   
 DEFINE_TRANSPOSE4(s, float)
 DEFINE_TRANSPOSE4(d, double)
 #endif
-DEFINE_TRANSPOSE(s, float)
+#define transpose4_s_generic transpose4_s
+DEFINE_TRANSPOSE(s_generic, float)
 DEFINE_TRANSPOSE(d, double)
+
+/* float32: 8 x 8 blocks in ymm registers where the CPU has them (reduce_impl.h) */
+static void transpose_s(const float *src, long lds, long rows, long cols, float *dst,
+                        long ldd)
+{
+#if defined(CGRAD_HAVE_X86_DISPATCH)
+    switch (cgrad_isa_selected()) {
+    case CGRAD_ISA_AVX512: cgrad_stranspose_avx512(src, lds, rows, cols, dst, ldd); return;
+    case CGRAD_ISA_AVX2: cgrad_stranspose_avx2(src, lds, rows, cols, dst, ldd); return;
+    default: break;
+    }
+#endif
+    transpose_s_generic(src, lds, rows, cols, dst, ldd);
+}
 
 #define DEFINE_PACK(SFX, T)                                                            \
 void cgrad_##SFX##pack_A(int transA, const T *A, long lda, long i0, long m, long p0,   \
