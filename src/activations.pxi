@@ -144,6 +144,12 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
     if act == ACT_IDENTITY:
         if dz != dy:
             memcpy(dz, dy, n * sizeof(floating))
+    elif floating is float and act == ACT_RELU:     # per-ISA loops (vmath), same bits
+        cgrad_vrelu_grad_f(y, dy, dz, n)
+    elif floating is float and act == ACT_SIGMOID:
+        cgrad_vsigmoid_grad_f(y, dy, dz, n)
+    elif floating is float and act == ACT_TANH:
+        cgrad_vtanh_grad_f(y, dy, dz, n)
     elif act == ACT_RELU:
         for i in range(n):          # unconditional loads: the loop vectorises to a blend
             v = dy[i]

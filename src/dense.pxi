@@ -52,14 +52,19 @@ cdef inline void _epilogue_tile(_Epilogue *e, floating *tile, long ldc, long i0,
     cdef const floating *b = <const floating *> e.b
     cdef floating *row
     cdef long i, j
-    for i in range(m):
-        row = tile + i * ldc
-        if b != NULL:
+    if b != NULL:
+        for i in range(m):
+            row = tile + i * ldc
             for j in range(n):
                 row[j] = row[j] + b[j0 + j]
-        if e.y != NULL:
-            _act_forward_span(e.act, e.alpha, row,
-                              <floating *> e.y + (i0 + i) * e.ldy + j0, n)
+    if e.y == NULL:
+        return
+    if ldc == n and e.ldy == n:      # whole rows (the no-pack path: all of C): one call
+        _act_forward_span(e.act, e.alpha, tile, <floating *> e.y + i0 * n + j0, m * n)
+        return
+    for i in range(m):
+        _act_forward_span(e.act, e.alpha, tile + i * ldc,
+                          <floating *> e.y + (i0 + i) * e.ldy + j0, n)
 
 
 cdef void _epilogue_s(void *ctx, float *tile, long ldc, long i0, long j0,

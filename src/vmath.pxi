@@ -9,6 +9,9 @@ cdef extern from "vmath.h" nogil:
     void cgrad_vlogf(const float* x, float* y, long n)
     void cgrad_vgelu_f(const float* z, float* y, long n)
     void cgrad_velu_f(const float* z, float* y, long n, float alpha)
+    void cgrad_vrelu_grad_f(const float* y, const float* dy, float* dz, long n)
+    void cgrad_vsigmoid_grad_f(const float* y, const float* dy, float* dz, long n)
+    void cgrad_vtanh_grad_f(const float* y, const float* dy, float* dz, long n)
 
 # Staging block for kernels that combine a vmath result with other arrays (elementwise
 # backward passes); on the stack, so no allocation in the training loop.

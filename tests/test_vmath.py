@@ -200,3 +200,26 @@ def test_bad_input():
     with pytest.raises((ValueError, TypeError)):
         _core.vmath_apply("exp", x.astype(np.float64), x)
     _core.vmath_apply("exp", x[:0], x[:0])             # empty: a no-op
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("n", [1, 15, 17, 1000, 4099])
+def test_derivative_loops_give_the_float32_formula_bits(isa, name, in_place, n):
+    """float32 relu'/sigmoid'/tanh' from the output run as per-ISA vmath loops: products
+    only, so every ISA must give exactly NumPy's float32 evaluation of the same formula
+    (src/activations.pxi), in place (dz is dy, as in training) or not."""
+    from cgrad.ops.activations import ACTIVATION_CODES
+    rng = np.random.default_rng(n)
+    z = rng.standard_normal((1, n)).astype(np.float32) * 4
+    z[0, :3] = [0.0, -0.0, 9.5][:n] if n >= 3 else z[0, :3]
+    y = {"relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
+         "tanh": np.tanh(z)}[name].astype(np.float32)
+    dy = rng.standard_normal((1, n)).astype(np.float32)
+    one = np.float32(1)
+    want = {"relu": np.where(y > 0, dy, np.float32(0)),
+            "sigmoid": dy * y * (one - y),
+            "tanh": dy * ((one - y) * (one + y))}[name]
+    dz = dy.copy() if in_place else np.full_like(dy, np.nan)
+    _core.activation_backward(ACTIVATION_CODES[name], 0.0, z, y, dz if in_place else dy, dz)
+    assert_array_equal(dz.view(np.int32), want.astype(np.float32).view(np.int32))

@@ -32,3 +32,15 @@ void cgrad_velu_f(const float *z, float *y, long n, float alpha)
 {
     VM_DISPATCH(cgrad_velu_f, (z, y, n, alpha))
 }
+void cgrad_vrelu_grad_f(const float *y, const float *dy, float *dz, long n)
+{
+    VM_DISPATCH(cgrad_vrelu_grad_f, (y, dy, dz, n))
+}
+void cgrad_vsigmoid_grad_f(const float *y, const float *dy, float *dz, long n)
+{
+    VM_DISPATCH(cgrad_vsigmoid_grad_f, (y, dy, dz, n))
+}
+void cgrad_vtanh_grad_f(const float *y, const float *dy, float *dz, long n)
+{
+    VM_DISPATCH(cgrad_vtanh_grad_f, (y, dy, dz, n))
+}

@@ -34,6 +34,13 @@ void cgrad_vgelu_f(const float *z, float *y, long n);
 /* elu(z) = z > 0 ? z : alpha * expm1(z), with expm1 accurate near 0. */
 void cgrad_velu_f(const float *z, float *y, long n, float alpha);
 
+/* Activation derivatives from the output y (src/activations.pxi's formulas):
+ * dz = dy * (y > 0) (relu), dy * y (1 - y) (sigmoid), dy * (1 - y)(1 + y) (tanh).
+ * dz may be dy; bitwise the same on every ISA (products only). */
+void cgrad_vrelu_grad_f(const float *y, const float *dy, float *dz, long n);
+void cgrad_vsigmoid_grad_f(const float *y, const float *dy, float *dz, long n);
+void cgrad_vtanh_grad_f(const float *y, const float *dy, float *dz, long n);
+
 /* Per-ISA loops behind the dispatch (the SIMD ones exist only in x86-64 builds). */
 #define CGRAD_VMATH_DECLARE(S)                                               \
     void cgrad_vexpf_##S(const float *x, float *y, long n);                  \
@@ -41,7 +48,10 @@ void cgrad_velu_f(const float *z, float *y, long n, float alpha);
     void cgrad_vsigmoidf_##S(const float *x, float *y, long n);              \
     void cgrad_vlogf_##S(const float *x, float *y, long n);                  \
     void cgrad_vgelu_f_##S(const float *z, float *y, long n);                \
-    void cgrad_velu_f_##S(const float *z, float *y, long n, float alpha);
+    void cgrad_velu_f_##S(const float *z, float *y, long n, float alpha);     \
+    void cgrad_vrelu_grad_f_##S(const float *y, const float *dy, float *dz, long n); \
+    void cgrad_vsigmoid_grad_f_##S(const float *y, const float *dy, float *dz, long n); \
+    void cgrad_vtanh_grad_f_##S(const float *y, const float *dy, float *dz, long n);
 CGRAD_VMATH_DECLARE(generic)
 CGRAD_VMATH_DECLARE(avx2)
 CGRAD_VMATH_DECLARE(avx512)

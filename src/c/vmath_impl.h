@@ -174,11 +174,34 @@ static inline float vm_elu(float v, float alpha)
     void cgrad_vsigmoidf_##S(const float *x, float *y, long n)                      \
     { VM_LOOP(v, vm_sigmoid(v)); }
 
-/* log, gelu, elu: every ISA file, auto-vectorised. */
+/* Activation derivatives from the output y: dz = dy * f'(y).  Products only (no
+ * multiply-add to contract), so every ISA gives the bits of the baseline loop of
+ * src/activations.pxi.  dz may be dy (the training loop overwrites dA with dZ): the
+ * in-place loop has one pointer, so the vectoriser needs no overlap check. */
+#define VM_GRAD_LOOP(EXPR)                                                   \
+    do {                                                                     \
+        if (dz == dy) {                                                      \
+            float *restrict d_ = dz;                                         \
+            const float *restrict y_ = y;                                    \
+            for (long i = 0; i < n; i++) { float v = y_[i], g = d_[i]; d_[i] = (EXPR); } \
+        } else {                                                             \
+            float *restrict d_ = dz;                                         \
+            const float *restrict y_ = y, *restrict g_ = dy;                 \
+            for (long i = 0; i < n; i++) { float v = y_[i], g = g_[i]; d_[i] = (EXPR); } \
+        }                                                                    \
+    } while (0)
+
+/* log, gelu, elu and the derivatives: every ISA file, auto-vectorised. */
 #define CGRAD_VMATH_DEFINE_REST(S)                                                 \
     void cgrad_vlogf_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_log(v)); } \
     void cgrad_vgelu_f_##S(const float *x, float *y, long n) { VM_LOOP(v, vm_gelu(v)); } \
     void cgrad_velu_f_##S(const float *x, float *y, long n, float alpha)            \
-    { VM_LOOP(v, vm_elu(v, alpha)); }
+    { VM_LOOP(v, vm_elu(v, alpha)); }                                              \
+    void cgrad_vrelu_grad_f_##S(const float *y, const float *dy, float *dz, long n) \
+    { VM_GRAD_LOOP(v > 0.0f ? g : 0.0f); }                                         \
+    void cgrad_vsigmoid_grad_f_##S(const float *y, const float *dy, float *dz, long n) \
+    { VM_GRAD_LOOP(g * v * (1.0f - v)); }                                          \
+    void cgrad_vtanh_grad_f_##S(const float *y, const float *dy, float *dz, long n) \
+    { VM_GRAD_LOOP(g * ((1.0f - v) * (1.0f + v))); }
 
 #endif /* CGRAD_VMATH_IMPL_H */
