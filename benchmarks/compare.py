@@ -808,7 +808,7 @@ class _Worker:
         self.fd = None
 
 
-def _run_group(cells, timeout, trace=None):
+def _run_group(cells, timeout, trace=None, settle=0.0):
     """Run ``cells`` (compared with each other) in lockstep; their result dicts, in order.
 
     Every cell's process starts at once (setups overlap: untimed), then the parent drives
@@ -816,7 +816,10 @@ def _run_group(cells, timeout, trace=None):
     blocked reading its stdin. ``timeout`` (seconds) bounds each worker action (setup,
     warm-up, one epoch, final phase); a worker that times out, dies or raises is killed
     and becomes an error row while the others go on. ``trace``, when a list, receives
-    (command, worker index, reply) for every action answered."""
+    (command, worker index, reply) for every action answered. ``settle`` seconds pass
+    before each warm-up and timed epoch: thread pools (OpenMP, OpenBLAS, Eigen) spin for
+    a while after their last parallel region, and a 2-thread epoch that starts while
+    the previous worker's threads still spin on one of the cores pays for it."""
     workers = []
     try:
         for c in cells:
@@ -832,6 +835,8 @@ def _run_group(cells, timeout, trace=None):
             w = workers[i]
             if w.result is not None:
                 continue
+            if settle > 0 and cmd in ("warmup", "epoch"):
+                time.sleep(settle)
             try:
                 reply = w.ask(cmd, timeout)
                 expected = {"warmup": "done", "epoch": "t", "final": "result"}[cmd]
@@ -961,6 +966,9 @@ def _parse_args(argv):
     p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {LR})")
     p.add_argument("--momentum", type=float, default=MOMENTUM, help="SGD momentum")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--settle", type=float, default=0.5,
+                   help="seconds of pause before each epoch of an interleaved group, so the "
+                        "previous worker's spinning thread pools go idle (default 0.5)")
     p.add_argument("--cell-timeout", type=float, default=3600.0,
                    help="seconds allowed for each action of a cell process (setup, warm-up, one "
                         "timed epoch, the final epochs + evaluation)")
@@ -1159,9 +1167,12 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                      "processes set up together, then one epoch at a time (warm-ups in turn, timed "
                      "epochs round-robin with the order rotated every round, so the same machine "
                      "phases hit every implementation); rounds: "
-                     + ", ".join(f"{k} {r}" for k, r in rounds.items()))
+                     + ", ".join(f"{k} {r}" for k, r in rounds.items())
+                     + f"; {a.settle:g} s pause before each epoch (--settle) so the previous "
+                       "worker's spinning thread pools go idle")
     for members in groups.values():
-        for (row, cell), res in zip(members, _run_group([c for _, c in members], a.cell_timeout)):
+        for (row, cell), res in zip(members, _run_group([c for _, c in members], a.cell_timeout,
+                                                         settle=a.settle)):
             row.update(res)
             w, opt, impl, n = row["workload"], row["optimizer"], row["impl"], row["threads"]
             if row["status"] == "ok":

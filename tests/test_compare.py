@@ -284,3 +284,18 @@ def test_worker_timeout_is_killed(tmp_path):
     assert res[0]["status"] == "error"
     assert "timed out after 0.05 s in setup" in res[0]["error"]
     assert "exit code -9" in res[0]["error"]  # killed, not left running
+
+
+def test_settle_pauses_before_every_epoch(tmp_path):
+    """--settle: a pause before each warm-up and timed epoch, so no epoch starts while the
+    previous worker's thread pools still spin; the gaps between epochs show it."""
+    X, y = compare.synthetic_regression(512 + 128, seed=0)
+    np.savez(tmp_path / "data_s.npz", Xtr=X[:512], ytr=y[:512], Xte=X[512:], yte=y[512:])
+    np.savez(tmp_path / "init_T.npz", *compare.glorot_init([2, 8, 1]))
+    cells = [_cell(tmp_path, "numpy", repeats=2), _cell(tmp_path, "numpy-noftz", repeats=2)]
+    trace = []
+    res = compare._run_group(cells, timeout=120, trace=trace, settle=0.3)
+    assert all(r["status"] == "ok" for r in res)
+    spans = sorted(tuple(map(float, rep.split()[2:])) for c, _, rep in trace if c == "epoch")
+    assert len(spans) == 4
+    assert all(b0 - a1 >= 0.3 for (_, a1), (b0, _) in zip(spans, spans[1:]))
