@@ -29,6 +29,27 @@ cdef extern from "cgrad.h" nogil:
         const char *name
         int mr, nr
         long kc, mc, nc
+    ctypedef struct cgrad_sdz:
+        int kind
+        const float *y
+        long ldy
+        float *out
+        long ldo
+    ctypedef struct cgrad_ddz:
+        int kind
+        const double *y
+        long ldy
+        double *out
+        long ldo
+    int CGRAD_DZ_RELU, CGRAD_DZ_SIGMOID, CGRAD_DZ_TANH
+    void cgrad_sgemm_dz(long M, long N, long K, const float *A, long lda, const float *dA,
+                        long ldb, float beta, float *C, long ldc, int n_threads,
+                        const cgrad_sdz *dz)
+    void cgrad_dgemm_dz(long M, long N, long K, const double *A, long lda, const double *dA,
+                        long ldb, double beta, double *C, long ldc, int n_threads,
+                        const cgrad_ddz *dz)
+    int cgrad_sgemm_dz_packs(long M, long N, long K)
+    int cgrad_dgemm_dz_packs(long M, long N, long K)
     const cgrad_sgemm_row *cgrad_sgemm_selected()
     const cgrad_dgemm_row *cgrad_dgemm_selected()
     double cgrad_gemm_set_nopack_threshold(double mnk)
@@ -175,14 +196,56 @@ cdef void dense_act_forward(int act, double alpha, const floating* x, const floa
     gemm_ex(False, False, N, OUT, IN, 1.0, x, IN, W, OUT, 0.0, z, OUT, n_threads, &e)
 
 
+cdef inline bint act_grad_while_packing(int act, Py_ssize_t N, Py_ssize_t IN,
+                                        Py_ssize_t OUT, floating* dummy) noexcept nogil:
+    """True if dense_act_backward, given its own dz buffer, applies act' while packing
+    dZ for this layer (act' from y, and the weight-gradient GEMM takes the packed path).
+    Otherwise the in-place derivative pass (dz = dy) is the cheaper call."""
+    if act != ACT_RELU and act != ACT_SIGMOID and act != ACT_TANH:
+        return False
+    if floating is float:
+        return cgrad_sgemm_dz_packs(IN, OUT, N) != 0
+    else:
+        return cgrad_dgemm_dz_packs(IN, OUT, N) != 0
+
+
 cdef void dense_act_backward(int act, double alpha, const floating* dy, const floating* z,
                              const floating* y, floating* dz, const floating* x,
                              const floating* W, floating* dW, floating* db, floating* dx,
                              Py_ssize_t N, Py_ssize_t IN, Py_ssize_t OUT, bint accumulate,
                              int n_threads) noexcept nogil:
-    """dz = dy * act'(z) (dz may alias dy), then dense_backward(dz, ...)."""
-    act_backward(act, alpha, z, y, dy, dz, N, OUT, n_threads)
-    dense_backward(dz, x, W, dW, db, dx, N, IN, OUT, accumulate, n_threads)
+    """dz = dy * act'(z) (dz may alias dy), then dense_backward(dz, ...).
+
+    When dz is its own buffer and act' comes from y alone (relu, sigmoid, tanh), the
+    derivative is applied while the weight-gradient GEMM packs dZ's panels (reading dy
+    and y once; the packing also stores dz for the bias gradient and dx): no separate
+    pass over dy, and the same bits as that pass."""
+    cdef int kind = -1
+    cdef cgrad_sdz sd
+    cdef cgrad_ddz dd
+    if dz != dy:
+        if act == ACT_RELU:
+            kind = CGRAD_DZ_RELU
+        elif act == ACT_SIGMOID:
+            kind = CGRAD_DZ_SIGMOID
+        elif act == ACT_TANH:
+            kind = CGRAD_DZ_TANH
+    if kind < 0 or N == 0:
+        act_backward(act, alpha, z, y, dy, dz, N, OUT, n_threads)
+        dense_backward(dz, x, W, dW, db, dx, N, IN, OUT, accumulate, n_threads)
+        return
+    if floating is float:
+        sd.kind, sd.y, sd.ldy, sd.out, sd.ldo = kind, y, OUT, dz, OUT
+        cgrad_sgemm_dz(IN, OUT, N, x, IN, dy, OUT, 1.0 if accumulate else 0.0, dW, OUT,
+                       n_threads, &sd)
+    else:
+        dd.kind, dd.y, dd.ldy, dd.out, dd.ldo = kind, y, OUT, dz, OUT
+        cgrad_dgemm_dz(IN, OUT, N, x, IN, dy, OUT, 1.0 if accumulate else 0.0, dW, OUT,
+                       n_threads, &dd)
+    column_sums(dz, db, N, OUT, accumulate, n_threads)
+    if dx != NULL:
+        gemm_ex(False, True, N, IN, OUT, 1.0, dz, OUT, W, OUT, 0.0, dx, IN, n_threads,
+                <_Epilogue *> NULL)
 
 
 # ---- Python-visible wrappers: shape checks, GIL released ---------------------------------

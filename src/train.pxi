@@ -49,6 +49,7 @@ cdef struct TrainState:
     int64_t* lb
     void* d0
     void* d1
+    void* d2                         # dZ of layers whose act' is applied while packing
     int opt
     double lr, momentum, dampening, weight_decay, beta1, beta2, eps, rms_alpha, lr_decay
     bint nesterov, decoupled
@@ -145,6 +146,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
     cdef floating* yb = <floating*> s.yb
     cdef floating* dcur
     cdef floating* dnext
+    cdef floating* dz
     cdef floating* tmp
     cdef const floating* inp
     cdef floating* out
@@ -198,8 +200,11 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # backward, last layer first; dZ overwrites dA in place
         for l in range(L - 1, -1, -1):
             inp = xb if l == 0 else <floating*> s.A[l - 1]
-            dense_act_backward(s.acts[l], s.alpha, dcur, <floating*> s.Z[l],
-                               <floating*> s.A[l], dcur, inp, params + s.w_off[l],
+            act = s.acts[l]             # act' applied while packing dZ, or in place
+            dz = <floating*> s.d2 if act_grad_while_packing(
+                act, rows, s.sizes[l], s.sizes[l + 1], dcur) else dcur
+            dense_act_backward(act, s.alpha, dcur, <floating*> s.Z[l],
+                               <floating*> s.A[l], dz, inp, params + s.w_off[l],
                                grads + s.w_off[l], grads + s.b_off[l],
                                dnext if l > 0 else NULL, rows, s.sizes[l], s.sizes[l + 1],
                                0, nt)
@@ -339,10 +344,11 @@ cdef class Trainer:
         # 64-byte aligned (aligned_empty): SIMD rows then never straddle cache lines
         ws = [aligned_empty((batch, sizes[0]), dtype), aligned_empty((batch, sizes[L]), dtype),
               aligned_empty(batch, np.int64), aligned_empty((batch, width), dtype),
-              aligned_empty((batch, width), dtype)]
+              aligned_empty((batch, width), dtype), aligned_empty((batch, width), dtype)]
         self.s.xb, self.s.yb = _array_ptr(ws[0], dtype), _array_ptr(ws[1], dtype)
         self.s.lb = <int64_t*> _array_ptr(ws[2], ws[2].dtype)
         self.s.d0, self.s.d1 = _array_ptr(ws[3], dtype), _array_ptr(ws[4], dtype)
+        self.s.d2 = _array_ptr(ws[5], dtype)
         for l in range(L):
             z = aligned_empty((batch, sizes[l + 1]), dtype)
             ws.append(z)
@@ -493,11 +499,13 @@ def layer_forward(int act, double alpha, const floating[:, ::1] x, const floatin
 def layer_backward(int act, double alpha, floating[:, ::1] dy, const floating[:, ::1] z,
                    const floating[:, ::1] y, const floating[:, ::1] x,
                    const floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
-                   floating[:, ::1] dx, int n_threads=1):
-    """dz = dy * act'(z) (written into dy); dW += x.T @ dz; db += sum(dz); dx = dz @ W.T
-    (dx may be None)."""
+                   floating[:, ::1] dx, int n_threads=1, floating[:, ::1] dz=None):
+    """dz = dy * act'(z) (written into dy, or into dz when given: then dy is not
+    written, and for relu/sigmoid/tanh act' is applied while the weight-gradient GEMM
+    packs dZ); dW += x.T @ dz; db += sum(dz); dx = dz @ W.T (dx may be None)."""
     cdef Py_ssize_t N = x.shape[0], IN = x.shape[1], OUT = W.shape[1]
     cdef floating* dxp = NULL
+    cdef floating* dzp = NULL
     if W.shape[0] != IN or db.shape[0] != OUT or dW.shape[0] != IN or dW.shape[1] != OUT \
             or dy.shape[0] != N or dy.shape[1] != OUT or z.shape[0] != N or z.shape[1] != OUT \
             or y.shape[0] != N or y.shape[1] != OUT:
@@ -507,9 +515,12 @@ def layer_backward(int act, double alpha, floating[:, ::1] dy, const floating[:,
             raise ValueError("layer_backward: dx has the wrong shape")
         if N:
             dxp = &dx[0, 0]
+    if dz is not None and (dz.shape[0] != N or dz.shape[1] != OUT):
+        raise ValueError("layer_backward: dz has the wrong shape")
     _check_act(act)
     if N == 0:
         return
+    dzp = &dz[0, 0] if dz is not None else &dy[0, 0]
     with nogil:
-        dense_act_backward(act, alpha, &dy[0, 0], &z[0, 0], &y[0, 0], &dy[0, 0], &x[0, 0],
+        dense_act_backward(act, alpha, &dy[0, 0], &z[0, 0], &y[0, 0], dzp, &x[0, 0],
                            &W[0, 0], &dW[0, 0], &db[0], dxp, N, IN, OUT, 1, n_threads)

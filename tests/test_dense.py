@@ -154,3 +154,36 @@ def test_bad_input_is_named():
         ops.linear_act_forward(x, W, b, "swish")
     with pytest.raises(ValueError, match="x must be C-contiguous"):
         ops.linear_forward(np.ones((5, 4)).T, W, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("N,IN,OUT", [(128, 784, 256), (1000, 257, 33), (512, 1100, 70),
+                                      (300, 5, 40), (64, 200, 3), (37, 70, 90)])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_derivative_applied_while_packing_gives_the_separate_pass_bits(
+        rng, act, N, IN, OUT, dtype, n_threads):
+    """With its own dz buffer, layer_backward applies act' while the weight-gradient
+    GEMM packs dZ (packed shapes: multi-slice K, grids of 1 or 2 rows, edge panels) or
+    right before the GEMM (no-pack and narrow shapes).  Everything must equal, bit for
+    bit, the separate derivative pass (dz written over dy), and dy must be untouched."""
+    from cgrad import _core
+    from cgrad.ops.activations import ACTIVATION_CODES
+    code = ACTIVATION_CODES[act]
+    x, W, b, dy = _layer(rng, N, IN, OUT, dtype)
+    z, y = ops.linear_act_forward(x, W, b, act)
+    if act == "relu":
+        y[:, ::7] = 0                                 # exact zeros: the > 0 test
+    outs = []
+    for separate in (False, True):
+        d = dy.copy()
+        dW, db = np.zeros((IN, OUT), dtype), np.zeros(OUT, dtype)
+        dx = np.full((N, IN), np.nan, dtype)
+        dz = np.full((N, OUT), np.nan, dtype) if separate else None
+        _core.layer_backward(code, 0.0, d, z, y, x, W, dW, db, dx, n_threads, dz)
+        if separate:
+            assert_array_equal(d, dy)                 # dy is only read
+        outs.append((dz if separate else d, dW, db, dx))
+    for a, b_ in zip(*outs):
+        assert_array_equal(a.view(np.uint8), b_.view(np.uint8))
+    assert np.any(outs[1][1] != 0)

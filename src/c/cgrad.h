@@ -63,6 +63,43 @@ void cgrad_dgemm_ex(int transA, int transB, long M, long N, long K, double alpha
                     const double *A, long lda, const double *B, long ldb, double beta,
                     double *C, long ldc, int n_threads, cgrad_depilogue epi, void *ctx);
 
+/* The weight gradient with the activation derivative applied while packing dZ:
+ *
+ *   dZ = dA * f'(Y)   (elementwise, K x N: f' from the activation output Y)
+ *   C  = A.T @ dZ (+ C if beta == 1; beta is 0 or 1)      A: K x M row-major (X)
+ *
+ * dZ is never materialised before the GEMM: the packing of its panels reads dA and Y
+ * and writes the packed dZ (and, once per element, dz->out, for the bias gradient and
+ * dA of the layer below).  Kinds: identity, relu (Y > 0), sigmoid (Y (1 - Y)), tanh
+ * ((1 - Y)(1 + Y)); products only, in the order of src/activations.pxi, so the bits are
+ * those of the separate derivative pass followed by cgrad_?gemm.  Shapes the packed path
+ * does not take (no-pack, narrow N) compute dz->out first, then the plain GEMM. */
+enum { CGRAD_DZ_IDENTITY = 0, CGRAD_DZ_RELU = 1, CGRAD_DZ_SIGMOID = 2, CGRAD_DZ_TANH = 3 };
+/* dA * f'(y), the formulas and order of src/activations.pxi (internal helper). */
+#define CGRAD_DZ_APPLY(T, kind, g, v)                                                  \
+    ((kind) == CGRAD_DZ_RELU ? ((v) > 0 ? (g) : (T)0)                                  \
+     : (kind) == CGRAD_DZ_SIGMOID ? (g) * (v) * ((T)1 - (v))                           \
+     : (kind) == CGRAD_DZ_TANH ? (g) * (((T)1 - (v)) * ((T)1 + (v))) : (g))
+typedef struct { int kind; const float *y; long ldy; float *out; long ldo; } cgrad_sdz;
+typedef struct { int kind; const double *y; long ldy; double *out; long ldo; } cgrad_ddz;
+void cgrad_sgemm_dz(long M, long N, long K, const float *A, long lda, const float *dA,
+                    long ldb, float beta, float *C, long ldc, int n_threads,
+                    const cgrad_sdz *dz);
+void cgrad_dgemm_dz(long M, long N, long K, const double *A, long lda, const double *dA,
+                    long ldb, double beta, double *C, long ldc, int n_threads,
+                    const cgrad_ddz *dz);
+/* 1 if cgrad_?gemm_dz applies the derivative while packing for this shape (the packed
+ * path); 0 if it would compute dZ first (no-pack and narrow shapes), where a caller
+ * that can overwrite dA does better with the in-place derivative pass. */
+int cgrad_sgemm_dz_packs(long M, long N, long K);
+int cgrad_dgemm_dz_packs(long M, long N, long K);
+/* Pack like cgrad_?pack_B (op(B) = B, not transposed) the panels of dZ = dA * f'(Y);
+ * write != 0 also stores dZ into dz->out. */
+void cgrad_spack_B_dz(const float *dA, long ldb, long p0, long kc, long j0, long n, int nr,
+                      float *Bp, const cgrad_sdz *dz, int write);
+void cgrad_dpack_B_dz(const double *dA, long ldb, long p0, long kc, long j0, long n, int nr,
+                      double *Bp, const cgrad_ddz *dz, int write);
+
 /* M*N*K at or below which C is computed without packing (gemm_small_*), on one thread.
  * Returns the previous value.  Not thread-safe: call between GEMM calls only (tests and
  * benchmarks use it to run one shape through both paths). */

@@ -20,7 +20,9 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cgrad.h"
+#include "vmath.h"
 
 /* M*N*K below which one thread runs (an OpenMP region costs a few microseconds; 64^3
  * is about 10 us of work at one core's speed).  Not re-measured here: the shared
@@ -87,21 +89,45 @@ static void *pack_buffer(int slot, size_t bytes)
 }
 
 
+/* dZ rows for the paths that compute dZ before the GEMM (gemm_dz on no-pack and
+ * narrow shapes): float32 through the per-ISA vmath loops, float64 plain loops; the
+ * formulas of CGRAD_DZ_APPLY, so the bits of the packed path. */
+static void dz_rows_s(int kind, const float *g, const float *y, float *o, long n)
+{
+    switch (kind) {
+    case CGRAD_DZ_RELU: cgrad_vrelu_grad_f(y, g, o, n); return;
+    case CGRAD_DZ_SIGMOID: cgrad_vsigmoid_grad_f(y, g, o, n); return;
+    case CGRAD_DZ_TANH: cgrad_vtanh_grad_f(y, g, o, n); return;
+    default: if (o != g) memcpy(o, g, (size_t)n * sizeof(float));
+    }
+}
+
+static void dz_rows_d(int kind, const double *g, const double *y, double *o, long n)
+{
+    for (long i = 0; i < n; i++) o[i] = CGRAD_DZ_APPLY(double, kind, g[i], y[i]);
+}
+
 #define T float
 #define SFX s
 #define ROW_T cgrad_sgemm_row
 #define UKERNEL_T cgrad_sukernel
 #define EPI_T cgrad_sepilogue
+#define DZ_T cgrad_sdz
+#define DZ_ROWS dz_rows_s
 #include "gemm_driver.h"
 #undef T
 #undef SFX
 #undef ROW_T
 #undef UKERNEL_T
 #undef EPI_T
+#undef DZ_T
+#undef DZ_ROWS
 
 #define T double
 #define SFX d
 #define ROW_T cgrad_dgemm_row
 #define UKERNEL_T cgrad_dukernel
 #define EPI_T cgrad_depilogue
+#define DZ_T cgrad_ddz
+#define DZ_ROWS dz_rows_d
 #include "gemm_driver.h"

@@ -82,12 +82,36 @@ static int G_FN(gemm_nopack)(int transA, int transB, long M, long N, long K, T a
     return 0;
 }
 
+/* The out-of-memory fallback of gemm_dz: C (= or +=) A.T @ dZ with dZ computed on the
+ * fly from dA and y (the gemm_small loop order); dZ goes to dz->out when `write`. */
+static void G_FN(gemm_small_dz)(long M, long N, long K, long kc_blk, const T *A, long lda,
+                                const T *dA, long ldb, int accumulate, T *C, long ldc,
+                                const DZ_T *dz, int write)
+{
+    for (long i = 0; i < M; i++)
+        for (long j = 0; j < N; j++) {
+            T c = accumulate ? C[i * ldc + j] : 0;
+            for (long pc = 0; pc < K; pc += kc_blk) {
+                const long kend = K - pc < kc_blk ? K : pc + kc_blk;
+                T acc = 0;
+                for (long k = pc; k < kend; k++) {
+                    const T v = CGRAD_DZ_APPLY(T, dz->kind, dA[k * ldb + j],
+                                               dz->y[k * dz->ldy + j]);
+                    if (write && i == 0) dz->out[k * dz->ldo + j] = v;
+                    acc += A[k * lda + i] * v;
+                }
+                c = (pc > 0 || accumulate) ? c + acc : acc;
+            }
+            C[i * ldc + j] = c;
+        }
+}
+
 /* Rows [i0, i1) x columns [j0, j1) of C on the calling thread: the BLIS loops
  * jc (NC) > pc (KC, pack B) > ic (MC, pack A) > jr (NR) > ir (MR, micro-kernel). */
 static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, long i1,
                             long j0, long j1, long K, T alpha, const T *A, long lda,
                             const T *B, long ldb, T beta, T *C, long ldc, EPI_T epi,
-                            void *ctx)
+                            void *ctx, const DZ_T *dz, int dz_write)
 {
     const int mr = row->mr, nr = row->nr;
     const UKERNEL_T ukernel = row->ukernel;
@@ -105,9 +129,19 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
     T *Abuf = pack_buffer(0, (size_t)mc_blk * kc_blk * sizeof(T));
     T *Bbuf = pack_buffer(1, (size_t)nc_blk * kc_blk * sizeof(T));
     G_FN(scale_C)(M, N, beta, Cr, ldc);      /* the micro-kernel only knows = and += */
+    DZ_T dzr;                                /* dZ's columns from j0 (B = dA, as Br) */
+    if (dz != NULL) {
+        dzr = *dz;
+        dzr.y += j0;
+        dzr.out += j0;
+    }
     if (Abuf == NULL || Bbuf == NULL) {      /* out of memory: slow but correct */
-        G_FN(gemm_small)(transA, transB, M, N, K, kc_blk, alpha, Ar, lda, Br, ldb,
-                         beta != 0, Cr, ldc);
+        if (dz != NULL)
+            G_FN(gemm_small_dz)(M, N, K, kc_blk, Ar, lda, Br, ldb, beta != 0, Cr, ldc, &dzr,
+                                dz_write);
+        else
+            G_FN(gemm_small)(transA, transB, M, N, K, kc_blk, alpha, Ar, lda, Br, ldb,
+                             beta != 0, Cr, ldc);
         if (epi) epi(ctx, Cr, ldc, i0, j0, M, N);
         return;
     }
@@ -118,7 +152,10 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
             const long kc = K - pc < kc_blk ? K - pc : kc_blk;
             const int accumulate = pc > 0 || beta != 0;
             const int last = pc + kc >= K;
-            G_FN(pack_B)(transB, Br, ldb, pc, kc, jc, nc, nr, Bbuf);
+            if (dz != NULL)
+                G_FN(pack_B_dz)(Br, ldb, pc, kc, jc, nc, nr, Bbuf, &dzr, dz_write);
+            else
+                G_FN(pack_B)(transB, Br, ldb, pc, kc, jc, nc, nr, Bbuf);
             for (long ic = 0; ic < M; ic += mc_blk) {
                 const long mc = M - ic < mc_blk ? M - ic : mc_blk;
                 G_FN(pack_A)(transA, Ar, lda, ic, mc, pc, kc, mr, alpha, Abuf);
@@ -146,6 +183,11 @@ static void G_FN(gemm_rect)(const ROW_T *row, int transA, int transB, long i0, l
         }
     }
 }
+
+static void G_FN(gemm_grid)(const ROW_T *row, int transA, int transB, long M, long N,
+                            long K, T alpha, const T *A, long lda, const T *B, long ldb,
+                            T beta, T *C, long ldc, int n_threads, EPI_T epi, void *ctx,
+                            const DZ_T *dz);
 
 void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
                    const T *A, long lda, const T *B, long ldb, T beta,
@@ -193,8 +235,21 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
         return;
     }
 
-    /* Split C into nt rectangles on the MR x NR tile grid; each thread runs the serial
-     * blocked algorithm on its own rectangle with its own pack buffers (no barriers). */
+    G_FN(gemm_grid)(row, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                    n_threads, epi, ctx, (const DZ_T *)0);
+}
+
+/* Split C into nt rectangles on the MR x NR tile grid; each thread runs the serial
+ * blocked algorithm on its own rectangle with its own pack buffers (no barriers).
+ * dz (gemm_dz): the threads of the grid's first row write dZ for their columns, so
+ * every element of dz->out is written once. */
+static void G_FN(gemm_grid)(const ROW_T *row, int transA, int transB, long M, long N,
+                            long K, T alpha, const T *A, long lda, const T *B, long ldb,
+                            T beta, T *C, long ldc, int n_threads, EPI_T epi, void *ctx,
+                            const DZ_T *dz)
+{
+    const int mr = row->mr, nr = row->nr;
+    const double work = (double)M * (double)N * (double)K;
     int nt = (n_threads < 1 || work < CGRAD_GEMM_PARALLEL_MNK) ? 1 : n_threads;
     const long m_panels = (M + mr - 1) / mr, n_panels = (N + nr - 1) / nr;
     if (nt > m_panels * n_panels) nt = (int)(m_panels * n_panels);
@@ -212,7 +267,7 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
 
     if (nt == 1) {       /* no parallel region at all: even an if(0) one costs a futex call */
         G_FN(gemm_rect)(row, transA, transB, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C,
-                        ldc, epi, ctx);
+                        ldc, epi, ctx, dz, 1);
         return;
     }
     #pragma omp parallel for num_threads(nt) schedule(static)
@@ -224,8 +279,39 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
         if (j1 > N) j1 = N;
         if (i1 > i0 && j1 > j0)
             G_FN(gemm_rect)(row, transA, transB, i0, i1, j0, j1, K, alpha, A, lda, B, ldb,
-                            beta, C, ldc, epi, ctx);
+                            beta, C, ldc, epi, ctx, dz, r == 0);
     }
+}
+
+int G_FN(gemm_dz_packs)(long M, long N, long K)
+{
+    const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
+    return M > 0 && N > 0 && K > 0 && (double)M * (double)N * (double)K > nopack_mnk &&
+           !(2 * N < row->nr && M >= 2 * N);
+}
+
+void G_FN(gemm_dz)(long M, long N, long K, const T *A, long lda, const T *dA, long ldb,
+                   T beta, T *C, long ldc, int n_threads, const DZ_T *dz)
+{
+    if (M <= 0 || N <= 0 || K <= 0) {
+        G_FN(gemm_ex)(1, 0, M, N, K, 1, A, lda, dA, ldb, beta, C, ldc, n_threads, (EPI_T)0,
+                      (void *)0);
+        return;
+    }
+    const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
+    if (!G_FN(gemm_dz_packs)(M, N, K)) {
+        /* not the packed path (no-pack or narrow): dZ first, then the plain GEMM */
+        if (ldb == N && dz->ldy == N && dz->ldo == N)
+            DZ_ROWS(dz->kind, dA, dz->y, dz->out, K * N);
+        else
+            for (long k = 0; k < K; k++)
+                DZ_ROWS(dz->kind, dA + k * ldb, dz->y + k * dz->ldy, dz->out + k * dz->ldo, N);
+        G_FN(gemm_ex)(1, 0, M, N, K, 1, A, lda, dz->out, dz->ldo, beta, C, ldc, n_threads,
+                      (EPI_T)0, (void *)0);
+        return;
+    }
+    G_FN(gemm_grid)(row, 1, 0, M, N, K, 1, A, lda, dA, ldb, beta, C, ldc, n_threads,
+                    (EPI_T)0, (void *)0, dz);
 }
 
 void G_FN(gemm)(int transA, int transB, long M, long N, long K, T alpha,

@@ -161,3 +161,45 @@ void cgrad_##SFX##pack_B(int transB, const T *B, long ldb, long p0, long kc, lon
 
 DEFINE_PACK(s, float)
 DEFINE_PACK(d, double)
+
+/* One kind and one write flag per loop (unswitched by hand: a kind test per element
+ * kept the loop scalar); full panels copy nr contiguous values per k. */
+#define PACK_DZ_LOOP(T, EXPR, WRITE)                                                   \
+    for (long p = 0; p < kc; p++) {                                                    \
+        const T *restrict g = dA + (p0 + p) * ldb + j0;                                \
+        const T *restrict y = dz->y + (p0 + p) * dz->ldy + j0;                         \
+        T *restrict o = dz->out + (p0 + p) * dz->ldo + j0;                             \
+        for (long jp = 0; jp < n; jp += nr) {                                          \
+            const long cols = n - jp < nr ? n - jp : nr;                               \
+            T *restrict dst = Bp + jp * kc + p * nr;                                   \
+            for (long j = 0; j < cols; j++) {                                          \
+                const T gv = g[jp + j], v = y[jp + j];                                 \
+                const T r = (EXPR);                                                    \
+                dst[j] = r;                                                            \
+                if (WRITE) o[jp + j] = r;                                              \
+            }                                                                          \
+            for (long j = cols; j < nr; j++) dst[j] = 0;                               \
+        }                                                                              \
+    }
+
+#define PACK_DZ_KINDS(T, WRITE)                                                        \
+    switch (dz->kind) {                                                                \
+    case CGRAD_DZ_RELU: PACK_DZ_LOOP(T, v > 0 ? gv : (T)0, WRITE) break;               \
+    case CGRAD_DZ_SIGMOID: PACK_DZ_LOOP(T, gv * v * ((T)1 - v), WRITE) break;           \
+    case CGRAD_DZ_TANH: PACK_DZ_LOOP(T, gv * (((T)1 - v) * ((T)1 + v)), WRITE) break;   \
+    default: PACK_DZ_LOOP(T, gv, WRITE) break;                                          \
+    }
+
+#define DEFINE_PACK_B_DZ(SFX, T)                                                       \
+void cgrad_##SFX##pack_B_dz(const T *dA, long ldb, long p0, long kc, long j0, long n,  \
+                            int nr, T *Bp, const cgrad_##SFX##dz *dz, int write)       \
+{                                                                                      \
+    if (write) {                                                                       \
+        PACK_DZ_KINDS(T, 1)                                                            \
+    } else {                                                                           \
+        PACK_DZ_KINDS(T, 0)                                                            \
+    }                                                                                  \
+}
+
+DEFINE_PACK_B_DZ(s, float)
+DEFINE_PACK_B_DZ(d, double)
