@@ -48,8 +48,8 @@ cdef extern from "cgrad.h" nogil:
     void cgrad_dgemm_dz(long M, long N, long K, const double *A, long lda, const double *dA,
                         long ldb, double beta, double *C, long ldc, int n_threads,
                         const cgrad_ddz *dz)
-    int cgrad_sgemm_dz_packs(long M, long N, long K)
-    int cgrad_dgemm_dz_packs(long M, long N, long K)
+    int cgrad_sgemm_dz_packs(long M, long N, long K, int n_threads)
+    int cgrad_dgemm_dz_packs(long M, long N, long K, int n_threads)
     const cgrad_sgemm_row *cgrad_sgemm_selected()
     const cgrad_dgemm_row *cgrad_dgemm_selected()
     double cgrad_gemm_set_nopack_threshold(double mnk)
@@ -197,16 +197,17 @@ cdef void dense_act_forward(int act, double alpha, const floating* x, const floa
 
 
 cdef inline bint act_grad_while_packing(int act, Py_ssize_t N, Py_ssize_t IN,
-                                        Py_ssize_t OUT, floating* dummy) noexcept nogil:
+                                        Py_ssize_t OUT, int n_threads,
+                                        floating* dummy) noexcept nogil:
     """True if dense_act_backward, given its own dz buffer, applies act' while packing
     dZ for this layer (act' from y, and the weight-gradient GEMM takes the packed path).
     Otherwise the in-place derivative pass (dz = dy) is the cheaper call."""
     if act != ACT_RELU and act != ACT_SIGMOID and act != ACT_TANH:
         return False
     if floating is float:
-        return cgrad_sgemm_dz_packs(IN, OUT, N) != 0
+        return cgrad_sgemm_dz_packs(IN, OUT, N, n_threads) != 0
     else:
-        return cgrad_dgemm_dz_packs(IN, OUT, N) != 0
+        return cgrad_dgemm_dz_packs(IN, OUT, N, n_threads) != 0
 
 
 cdef void dense_act_backward(int act, double alpha, const floating* dy, const floating* z,

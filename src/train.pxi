@@ -202,7 +202,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             inp = xb if l == 0 else <floating*> s.A[l - 1]
             act = s.acts[l]             # act' applied while packing dZ, or in place
             dz = <floating*> s.d2 if act_grad_while_packing(
-                act, rows, s.sizes[l], s.sizes[l + 1], dcur) else dcur
+                act, rows, s.sizes[l], s.sizes[l + 1], nt, dcur) else dcur
             dense_act_backward(act, s.alpha, dcur, <floating*> s.Z[l],
                                <floating*> s.A[l], dz, inp, params + s.w_off[l],
                                grads + s.w_off[l], grads + s.b_off[l],

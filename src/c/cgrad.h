@@ -91,8 +91,8 @@ void cgrad_dgemm_dz(long M, long N, long K, const double *A, long lda, const dou
 /* 1 if cgrad_?gemm_dz applies the derivative while packing for this shape (the packed
  * path); 0 if it would compute dZ first (no-pack and narrow shapes), where a caller
  * that can overwrite dA does better with the in-place derivative pass. */
-int cgrad_sgemm_dz_packs(long M, long N, long K);
-int cgrad_dgemm_dz_packs(long M, long N, long K);
+int cgrad_sgemm_dz_packs(long M, long N, long K, int n_threads);
+int cgrad_dgemm_dz_packs(long M, long N, long K, int n_threads);
 /* Pack like cgrad_?pack_B (op(B) = B, not transposed) the panels of dZ = dA * f'(Y);
  * write != 0 also stores dZ into dz->out. */
 void cgrad_spack_B_dz(const float *dA, long ldb, long p0, long kc, long j0, long n, int nr,

@@ -49,6 +49,21 @@
 
 static double nopack_mnk = CGRAD_GEMM_NOPACK_MNK;
 
+/* On one thread the no-pack path wins far above that (C harness, avx512 float32, 64-byte
+ * aligned operands, min of 9; packed vs no-pack GFLOP/s): 128x64x128 NN 89 vs 109,
+ * 128x128x256 NN 97 vs 111, 256x128x128 TN 98 vs 110, 128x256x784 NN 99 vs 111,
+ * 784x256x128 TN 103 vs 108, 128x784x256 NT 100 vs 104 (every W1 shape), and loses on
+ * W3's 256x1024x784 NN (99 vs 96).  So one-thread calls stay unpacked up to this factor
+ * times the threshold (34M with the default).  Both paths give the same bits, so the
+ * thread count may choose; the factor follows cgrad_gemm_set_nopack_threshold (tests
+ * force either path for every thread count by setting 0 or a huge value). */
+#define CGRAD_GEMM_SERIAL_NOPACK_FACTOR 128.0
+
+static inline double nopack_limit(int n_threads)
+{
+    return n_threads <= 1 ? nopack_mnk * CGRAD_GEMM_SERIAL_NOPACK_FACTOR : nopack_mnk;
+}
+
 double cgrad_gemm_set_nopack_threshold(double mnk)
 {
     const double before = nopack_mnk;

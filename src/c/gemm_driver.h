@@ -229,7 +229,7 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
 
     /* Small: no packing, one thread.  Depends on M, N, K only (never on n_threads), and
      * gives the packed path's bits, so which path a shape takes never shows. */
-    if (work <= nopack_mnk &&
+    if (work <= nopack_limit(n_threads) &&
         G_FN(gemm_nopack)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) {
         if (epi) epi(ctx, C, ldc, 0, 0, M, N);
         return;
@@ -283,10 +283,11 @@ static void G_FN(gemm_grid)(const ROW_T *row, int transA, int transB, long M, lo
     }
 }
 
-int G_FN(gemm_dz_packs)(long M, long N, long K)
+int G_FN(gemm_dz_packs)(long M, long N, long K, int n_threads)
 {
     const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
-    return M > 0 && N > 0 && K > 0 && (double)M * (double)N * (double)K > nopack_mnk &&
+    return M > 0 && N > 0 && K > 0 &&
+           (double)M * (double)N * (double)K > nopack_limit(n_threads) &&
            !(2 * N < row->nr && M >= 2 * N);
 }
 
@@ -299,7 +300,7 @@ void G_FN(gemm_dz)(long M, long N, long K, const T *A, long lda, const T *dA, lo
         return;
     }
     const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
-    if (!G_FN(gemm_dz_packs)(M, N, K)) {
+    if (!G_FN(gemm_dz_packs)(M, N, K, n_threads)) {
         /* not the packed path (no-pack or narrow): dZ first, then the plain GEMM */
         if (ldb == N && dz->ldy == N && dz->ldo == N)
             DZ_ROWS(dz->kind, dA, dz->y, dz->out, K * N);
