@@ -231,3 +231,32 @@ def test_gemm_bad_input_is_named():
         ops.gemm(np.ones(5), np.ones((5, 3)))
     with pytest.raises(ValueError, match="op\\(B\\) has 5 rows, expected 4"):
         _core.gemm(False, False, 1.0, np.ones((3, 4)), np.ones((5, 2)), 0.0, np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", [(128, 256, 784), (784, 256, 128), (128, 784, 256),
+                                   (128, 64, 128), (300, 70, 129), (97, 95, 1000)])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_medium_shapes_same_bits_on_every_path_and_thread_count(rng, isa, M, N, K, transA,
+                                                                 transB, beta, dtype):
+    """Medium shapes (the W1 layers) run unpacked on one thread and, on several, as
+    unpacked column blocks one per thread: both must give the packed path's bits (and
+    each other's), with any beta, on every ISA; the column split takes N = 70 and 95
+    (not multiples of the block width) and N = 64 (two blocks)."""
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    out = {}
+    for name, mnk, nt in [("packed", 0.0, 2), ("packed1", 0.0, 1), ("nopack1", None, 1),
+                          ("nopack2", None, 2)]:
+        c = C0.copy()
+        if mnk is None:
+            ops.gemm(A, B, transA, transB, 1.0, beta, c, n_threads=nt)
+        else:
+            with nopack_threshold(mnk):
+                ops.gemm(A, B, transA, transB, 1.0, beta, c, n_threads=nt)
+        out[name] = c
+    for name in ("packed1", "nopack1", "nopack2"):
+        assert_array_equal(out[name], out["packed"], err_msg=name)
+    assert_allclose(out["packed"], _truth(A, B, transA, transB, 1.0, beta, C0), rtol=0,
+                    atol=_tol(dtype, K, 1 + beta))

@@ -58,6 +58,9 @@ static double nopack_mnk = CGRAD_GEMM_NOPACK_MNK;
  * thread count may choose; the factor follows cgrad_gemm_set_nopack_threshold (tests
  * force either path for every thread count by setting 0 or a huge value). */
 #define CGRAD_GEMM_SERIAL_NOPACK_FACTOR 128.0
+/* Several threads in that range split C's columns in multiples of this (two AVX-512
+ * float vectors) and run the no-pack kernel on their own blocks. */
+#define NOPACK_COL_ALIGN 32
 
 static inline double nopack_limit(int n_threads)
 {

@@ -227,11 +227,34 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
         }
     }
 
-    /* Small: no packing, one thread.  Depends on M, N, K only (never on n_threads), and
-     * gives the packed path's bits, so which path a shape takes never shows. */
+    /* Small: no packing, one thread.  Gives the packed path's bits, so which path a
+     * shape takes never shows (nor does the thread count that chose it). */
     if (work <= nopack_limit(n_threads) &&
         G_FN(gemm_nopack)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) {
         if (epi) epi(ctx, C, ldc, 0, 0, M, N);
+        return;
+    }
+    /* Medium, several threads: the no-pack kernel on column blocks of C, one per thread
+     * (each transposes only its own columns of a transposed B); every element keeps its
+     * K-sum, so the bits are those of one thread.  Each thread runs the epilogue on its
+     * block. */
+    if (n_threads >= 2 && work <= nopack_limit(1) && N >= 2 * NOPACK_COL_ALIGN) {
+        int nt = n_threads;
+        const long blocks = N / NOPACK_COL_ALIGN;
+        if (nt > blocks) nt = (int)blocks;
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int t = 0; t < nt; t++) {
+            const long j0 = blocks * t / nt * NOPACK_COL_ALIGN;
+            const long j1 = t == nt - 1 ? N : blocks * (t + 1) / nt * NOPACK_COL_ALIGN;
+            const T *Bj = transB ? B + j0 * ldb : B + j0;
+            if (G_FN(gemm_nopack)(transA, transB, M, j1 - j0, K, alpha, A, lda, Bj, ldb,
+                                  beta, C + j0, ldc) != 0) {     /* scratch: out of memory */
+                G_FN(scale_C)(M, j1 - j0, beta, C + j0, ldc);
+                G_FN(gemm_small)(transA, transB, M, j1 - j0, K, kc_split(K, row->kc),
+                                 alpha, A, lda, Bj, ldb, beta != 0, C + j0, ldc);
+            }
+            if (epi) epi(ctx, C + j0, ldc, 0, j0, M, j1 - j0);
+        }
         return;
     }
 
