@@ -38,7 +38,8 @@ int cgrad_isa_init(void);
  * are row strides in elements.  beta == 0 means C is write-only (never read: it may hold
  * NaN).  Threads split C into tiles; every element's K-sum runs in one fixed order
  * (K is never split across threads), so results are bitwise identical for any
- * n_threads.  Small problems run on one thread, tiny ones without packing.
+ * n_threads.  Tiny problems run on one thread without packing; medium ones skip packing
+ * too (one thread: unpacked; several: unpacked column blocks, one per thread).
  * Blocking (BLIS names): MR x NR register tile, KC depth of a packed panel, MC rows of
  * the packed A block, NC columns of the packed B panel; one row per ISA in dispatch.c.
  */

@@ -14,9 +14,11 @@
  * inside the kernel) whichever thread owns it: results are bitwise identical for any
  * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
  * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Small
- * problems (below the parallel threshold) skip packing and run on one thread, with the
- * same K-sums, so the same bits (thresholds below, with how they were chosen).  Pack buffers belong to one call and one thread and
- * are 64-byte aligned; nothing is static.
+ * problems skip packing (the no-pack kernel, with the same K-sums, so the same bits):
+ * below the parallel threshold on one thread; on a one-thread call up to 128x that;
+ * on several threads, medium problems run it on column blocks of C, one per thread
+ * (thresholds below, with how they were chosen).  Pack buffers belong to one thread,
+ * persist between calls and are 64-byte aligned.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,9 +41,10 @@
  * 4.7/4.7/4.7 vs 3.3/3.4/3.8 us, 2x64x32 TN 1.75 vs 0.86, 128x10x64 NN 4.7 vs 3.3,
  * 64x64x64 NN 9.3 vs 6.4, 4x4x10000 NN 167 vs 14, 1000x1x200 NN 89 vs 64,
  * 128x64x64 NN 13.0 vs 10.5, 32x256x256 NN 51 vs 38; it starts losing around 2M-4M
- * (32x256x256 NT 53 vs 59, 64x256x256 NT 96 vs 96).  The no-pack path is serial, so it
- * stops just below CGRAD_GEMM_PARALLEL_MNK, where the packed path starts to split C
- * over threads.  #ifndef so a dev build can move it (-D...) to re-measure;
+ * (32x256x256 NT 53 vs 59, 64x256x256 NT 96 vs 96), numbers taken before the operands
+ * were 64-byte aligned; aligned, it wins far higher (CGRAD_GEMM_SERIAL_NOPACK_FACTOR).
+ * Below this threshold the call stays on one thread whatever n_threads says.  #ifndef
+ * so a dev build can move it (-D...) to re-measure;
  * cgrad_gemm_set_nopack_threshold moves it at run time (tests compare both paths). */
 #ifndef CGRAD_GEMM_NOPACK_MNK
 #define CGRAD_GEMM_NOPACK_MNK (CGRAD_GEMM_PARALLEL_MNK - 1.0)
