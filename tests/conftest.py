@@ -28,12 +28,37 @@ def data_dir():
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-@pytest.fixture
-def mnist_dir():
+def require_mnist():
+    """The MNIST folder, or a skip when it is truly absent.  CI sets CGRAD_REQUIRE_DATA=1:
+    there a missing data set is a failure, not a silent skip."""
     d = data_dir() / "mnist"
     if not (d / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)")
+        msg = f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)"
+        if os.environ.get("CGRAD_REQUIRE_DATA"):
+            pytest.fail(msg)
+        pytest.skip(msg)
     return d
+
+
+@pytest.fixture
+def mnist_dir():
+    return require_mnist()
+
+
+ALL_ISAS = ["generic", "avx2", "avx512"]
+
+
+@pytest.fixture(params=ALL_ISAS)
+def isa(request):
+    """Run the test once per instruction set this machine supports (skip the others),
+    restoring the selection afterwards."""
+    from cgrad import _core
+    if request.param not in _core.isa_supported():
+        pytest.skip(f"{request.param} not available on this machine")
+    before = _core.isa_selected()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(before)
 
 
 def numeric_grad(f, x, eps=1e-6):

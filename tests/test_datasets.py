@@ -12,7 +12,7 @@ from numpy.testing import assert_array_equal
 from cgrad import datasets
 from cgrad.datasets import (load_csv, load_digits, load_mnist, load_npz,
                             train_val_test_split)
-from conftest import data_dir
+from conftest import require_mnist
 
 TRAIN_FIRST = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 TEST_FIRST = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
@@ -22,9 +22,7 @@ IMG, LAB = datasets.MNIST_FILES["test"]
 @pytest.fixture(scope="module")
 def mnist():
     """The full MNIST, parsed once for this module (the library caches nothing)."""
-    d = data_dir() / "mnist"
-    if not (d / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)")
+    d = require_mnist()
     return load_mnist(d)
 
 

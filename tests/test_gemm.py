@@ -21,14 +21,6 @@ EDGE_SHAPES = [(1, 1, 1), (3, 17, 33), (17, 3, 1), (33, 257, 17), (257, 33, 300)
 EPS = {np.float32: 2e-6, np.float64: 1e-14}
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    before = _core.isa_selected()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
-
-
 def _operands(rng, M, N, K, transA, transB, dtype):
     A = rng.standard_normal((K, M) if transA else (M, K)).astype(dtype)
     B = rng.standard_normal((N, K) if transB else (K, N)).astype(dtype)

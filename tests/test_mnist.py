@@ -6,7 +6,7 @@ from numpy.testing import assert_array_equal
 
 import cgrad
 from cgrad.datasets import load_mnist
-from conftest import data_dir
+from conftest import require_mnist
 
 pytestmark = pytest.mark.slow
 W1 = [784, 256, 128, 64, 10]
@@ -14,9 +14,7 @@ W1 = [784, 256, 128, 64, 10]
 
 @pytest.fixture(scope="module")
 def mnist():
-    d = data_dir() / "mnist"
-    if not (d / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST IDX files not found in {d} (set CGRAD_DATA to the data folder)")
+    d = require_mnist()
     return load_mnist(str(d))
 
 

@@ -8,19 +8,9 @@ from numpy.testing import assert_array_equal
 
 from cgrad import _core
 
-ISAS = ["generic", "avx2", "avx512"]
+from conftest import ALL_ISAS as ISAS
 REDUCE_CHUNK = 4096
 SIZES = [1, 7, 8, 9, 15, 4095, 4096, 4097, 8193, 12289, 20000, 100003]
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    if request.param not in _core.isa_supported():
-        pytest.skip(f"{request.param} not available on this machine")
-    before = _core.isa_selected()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
 
 
 def span_sum_ref(x, power):

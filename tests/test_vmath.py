@@ -7,21 +7,11 @@ from numpy.testing import assert_array_equal
 
 from cgrad import _core
 
-ISAS = ["generic", "avx2", "avx512"]
+from conftest import ALL_ISAS as ISAS
 SPEC = 3e-7                                   # max relative error, normal results
 TINY = float(np.finfo(np.float32).tiny)      # smallest normal float32
 FMAX = float(np.finfo(np.float32).max)
 SUB_ULP = 2.0 ** -149                         # spacing of float32 subnormals
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    if request.param not in _core.isa_supported():
-        pytest.skip(f"{request.param} not available on this machine")
-    before = _core.isa_selected()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
 
 
 def apply(name, x, alpha=1.0):

@@ -57,16 +57,8 @@ static void transpose_##SFX(const T *src, long lds, long rows, long cols, T *dst
 
 /* 4 x 4 block: dst[q * ldd + r] = src[r * lds + q]. */
 #ifdef PACK_HAVE_SSE
-static inline void transpose4_s(const float *src, long lds, float *dst, long ldd)
-{
-    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + lds);
-    __m128 r2 = _mm_loadu_ps(src + 2 * lds), r3 = _mm_loadu_ps(src + 3 * lds);
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-    _mm_storeu_ps(dst, r0);
-    _mm_storeu_ps(dst + ldd, r1);
-    _mm_storeu_ps(dst + 2 * ldd, r2);
-    _mm_storeu_ps(dst + 3 * ldd, r3);
-}
+#include "transpose4.h"
+#define transpose4_s cgrad_transpose4_sse
 
 static inline void transpose4_d(const double *src, long lds, double *dst, long ldd)
 {

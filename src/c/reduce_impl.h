@@ -18,6 +18,7 @@
  * them side by side (independent add chains: one chunk alone waits on the add latency
  * of its single accumulator vector every 8 elements).
  */
+#include "transpose4.h"
 #include <math.h>
 #include <stddef.h>
 #include "cgrad.h"
@@ -172,16 +173,6 @@ static inline void r_transpose8(const float *src, long lds, float *dst, long ldd
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
-static inline void r_transpose4(const float *src, long lds, float *dst, long ldd)
-{
-    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + lds);
-    __m128 r2 = _mm_loadu_ps(src + 2 * lds), r3 = _mm_loadu_ps(src + 3 * lds);
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-    _mm_storeu_ps(dst, r0);
-    _mm_storeu_ps(dst + ldd, r1);
-    _mm_storeu_ps(dst + 2 * ldd, r2);
-    _mm_storeu_ps(dst + 3 * ldd, r3);
-}
 
 /* Rows [r, r + B) of the column chunk [pb, pe): B x B blocks, then columns one by one. */
 #define R_TRANSPOSE_ROWS(B, BLOCK)                                                       \
@@ -202,7 +193,7 @@ void R_FN(s, transpose)(const float *src, long lds, long rows, long cols, float 
         const long pe = cols - pb < R_PACK_CHUNK ? cols : pb + R_PACK_CHUNK;
         long r = 0;
         R_TRANSPOSE_ROWS(8, r_transpose8)
-        R_TRANSPOSE_ROWS(4, r_transpose4)
+        R_TRANSPOSE_ROWS(4, cgrad_transpose4_sse)
         for (; r < rows; r++)
             for (long p = pb; p < pe; p++) dst[p * ldd + r] = src[r * lds + p];
     }
