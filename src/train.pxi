@@ -86,8 +86,9 @@ cdef inline void _prefetch_rows(const char* src, const int64_t* order, Py_ssize_
                                 Py_ssize_t row_bytes) noexcept nogil:
     """Prefetch hints for every cache line of rows order[0..rows) of src (a hint: no
     fault, no effect on results).  Issued for the next batch before the current one's
-    forward pass: the shuffled rows of a big data set come from DRAM, and a gather that
-    waits for them cost 77 us of a 2 ms W1 step."""
+    forward pass, so the shuffled rows are in cache when it is gathered: W2's gather
+    went 3.4 -> 0.3 ms per epoch; W1's (a 400 KB copy per step, bandwidth-bound) did
+    not change."""
     cdef Py_ssize_t i, off
     cdef const char* r
     for i in range(rows):
@@ -197,7 +198,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
                                    yb if Yf != NULL else NULL, rows, n_out)
         if s.timing:
             t0 = _phase_mark(s, 2, t0)
-        # backward, last layer first; dZ overwrites dA in place
+        # backward, last layer first; dZ overwrites dA in place, or goes to d2 when the
+        # weight-gradient GEMM applies act' while packing it (dA is then only read)
         for l in range(L - 1, -1, -1):
             inp = xb if l == 0 else <floating*> s.A[l - 1]
             act = s.acts[l]             # act' applied while packing dZ, or in place
