@@ -4,7 +4,7 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset, memcpy
-from libc.stdint cimport int64_t, uint64_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint64_t, uint32_t
 from libc.math cimport (exp, expf, log, logf, log1p, log1pf, tanh, tanhf, sqrt, sqrtf,
                         fabs, fabsf, isnan, isinf, INFINITY, NAN, expm1, expm1f)
 

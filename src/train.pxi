@@ -1,7 +1,8 @@
 # train.pxi -- the fused training loop: whole chunks of mini-batches in one nogil call.
 #
 # One step, batch B (rows of the last batch may be fewer), layers l = 0..L-1 of IN_l -> OUT_l:
-#   gather    xb = X[order[start:start+B]]            (targets/labels likewise)
+#   gather    xb = X[order[start:start+B]]            (targets/labels likewise), or, when
+#             the input is mostly zeros (sparse.pxi), the rows' non-zeros compressed
 #   forward   Z_l = A_{l-1} @ W_l + b_l ; A_l = act_l(Z_l)        (A_{-1} = xb)
 #   loss      L, dA_{L-1} = loss(A_{L-1} or Z_{L-1}, y)  (softmax+CE / sigmoid+BCE fused on Z)
 #   backward  dZ_l = dA_l * act_l'(Z_l) ; dW_l = A_{l-1}.T @ dZ_l ; db_l = sum(dZ_l)
@@ -60,6 +61,9 @@ cdef struct TrainState:
     double clip_norm, clip_value, l1, l2
     int n_threads
     bint timing                      # accumulate wall seconds per phase into phase_s
+    bint sparse                      # layer 0 may run on compressed rows (sp)
+    SparseBatch sp
+    Py_ssize_t sparse_steps          # steps that ran layer 0 sparse
     double phase_s[N_PHASES]
 
 
@@ -155,6 +159,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
     cdef Py_ssize_t n_out = s.sizes[L], nw
     cdef int nt = s.n_threads, act
     cdef double loss, norm, t0 = 0.0
+    cdef bint sparse_now
     for bi in range(first_batch, first_batch + n_batches):
         start = bi * s.batch
         rows = min(s.batch, s.n_samples - start)
@@ -162,8 +167,14 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             break
         if s.timing:
             t0 = _phase_mark(s, -1, 0.0)
-        # gather the batch rows (and their targets) in this epoch's order
-        _gather_rows(X, s.order + start, xb, rows, n_in, nt)
+        # gather the batch rows (and their targets) in this epoch's order: compressed
+        # when the sparse path is on and the batch is sparse enough, else dense
+        sparse_now = s.sparse and sparse_gather(&s.sp, X, n_in, s.order + start, rows,
+                                                n_in) >= 0
+        if sparse_now:
+            s.sparse_steps += 1
+        else:
+            _gather_rows(X, s.order + start, xb, rows, n_in, nt)
         if Yf != NULL:
             _gather_rows(Yf, s.order + start, yb, rows, n_out, nt)
         if s.Yi != NULL:
@@ -181,9 +192,14 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # forward
         inp = xb
         for l in range(L):
-            dense_act_forward(s.acts[l], s.alpha, inp, params + s.w_off[l], params + s.b_off[l],
-                              <floating*> s.Z[l], <floating*> s.A[l], rows, s.sizes[l],
-                              s.sizes[l + 1], nt)
+            if l == 0 and sparse_now:
+                sparse_act_forward(s.acts[0], s.alpha, &s.sp, params + s.w_off[0],
+                                   params + s.b_off[0], <floating*> s.Z[0],
+                                   <floating*> s.A[0], rows, n_in, s.sizes[1], nt)
+            else:
+                dense_act_forward(s.acts[l], s.alpha, inp, params + s.w_off[l],
+                                  params + s.b_off[l], <floating*> s.Z[l], <floating*> s.A[l],
+                                  rows, s.sizes[l], s.sizes[l + 1], nt)
             inp = <floating*> s.A[l]
         out = <floating*> s.A[L - 1]          # == Z[L-1] when the loss is fused
         if s.timing:
@@ -201,8 +217,15 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # backward, last layer first; dZ overwrites dA in place, or goes to d2 when the
         # weight-gradient GEMM applies act' while packing it (dA is then only read)
         for l in range(L - 1, -1, -1):
+            act = s.acts[l]
+            if l == 0 and sparse_now:   # act' in place, then dW_0 and db_0 from the CSC
+                act_backward(act, s.alpha, <floating*> s.Z[0], <floating*> s.A[0], dcur,
+                             dcur, rows, s.sizes[1], nt)
+                sparse_weight_grad(&s.sp, dcur, grads + s.w_off[0], grads + s.b_off[0],
+                                   rows, n_in, s.sizes[1], nt)
+                continue
             inp = xb if l == 0 else <floating*> s.A[l - 1]
-            act = s.acts[l]             # act' applied while packing dZ, or in place
+            # act' applied while packing dZ, or in place
             dz = <floating*> s.d2 if act_grad_while_packing(
                 act, rows, s.sizes[l], s.sizes[l + 1], nt, dcur) else dcur
             dense_act_backward(act, s.alpha, dcur, <floating*> s.Z[l],
@@ -280,7 +303,8 @@ cdef class Trainer:
     cdef public bint ftz
 
     def __init__(self, params, grads, list sizes, list acts, double alpha, int loss,
-                 bint fused, X, Yf, Yi, Py_ssize_t batch, dict opt, dict reg, bint ftz=True):
+                 bint fused, X, Yf, Yi, Py_ssize_t batch, dict opt, dict reg, bint ftz=True,
+                 sparse_input="auto"):
         import numpy as np
         cdef Py_ssize_t l, L = len(sizes) - 1, off = 0, width = 0
         if L < 1 or L > MAX_LAYERS:
@@ -369,7 +393,37 @@ cdef class Trainer:
         self.s.clip_value = reg.get("clip_value") or 0.0
         self.s.l1 = reg.get("l1") or 0.0
         self.s.l2 = reg.get("l2") or 0.0
+        self._set_sparse(sparse_input, X, keep)
         self._keep = keep
+
+    cdef _set_sparse(self, mode, X, list keep):
+        """sparse_input: True (every batch compressed), False, or "auto": on when a
+        sample of X's rows is at most SPARSE_AUTO_DENSITY non-zero, IN >= SPARSE_MIN_IN and
+        a batch has at most SPARSE_AUTO_MAX_ENTRIES entries; then batches denser than
+        SPARSE_MAX_DENSITY still run dense."""
+        import numpy as np
+        cdef Py_ssize_t n_in = self.s.sizes[0], n = self.s.n_samples
+        if isinstance(mode, str) and mode == "auto":
+            if n_in < SPARSE_MIN_IN or n == 0 or self.s.batch * n_in > SPARSE_AUTO_MAX_ENTRIES:
+                return
+            rows = np.linspace(0, n - 1, num=min(n, 1000)).astype(np.int64)
+            if np.count_nonzero(X[rows]) > SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
+                return
+            keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype,
+                                         SPARSE_MAX_DENSITY))
+        elif mode is True or mode is False or isinstance(mode, (bool, np.bool_)):
+            if not mode:
+                return
+            keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype, 2.0))
+        else:
+            raise ValueError(f"sparse_input must be 'auto', True or False, got {mode!r}")
+        self.s.sparse = True
+
+    @property
+    def sparse(self):
+        """(on, steps): whether layer 0 may run on compressed rows, and how many steps
+        so far did."""
+        return bool(self.s.sparse), self.s.sparse_steps
 
     cdef _set_optimizer(self, dict opt, list keep):
         self.s.opt = OPTIMIZER_CODES[opt["kind"]]

@@ -9,6 +9,8 @@
 #ifndef CGRAD_H
 #define CGRAD_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -170,6 +172,58 @@ void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, floa
                                  long ldc, int accumulate);
 void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
                                  long ldc, int accumulate);
+
+/* ---- sparse first layer (sparse*.c; driver in gemm_driver.h) ---------------------
+ *
+ *   C = S @ B      S: M x K sparse, compressed rows: row m's terms are e in
+ *                  [ptr[m], ptr[m+1]), column key[e] (increasing within a row), value
+ *                  val[e]; B: K x N row-major; C: M x N, overwritten (beta = 0).
+ *
+ * The dense GEMM C = A @ B (A holding S's values, zeros elsewhere) with the zero terms
+ * skipped: per kc_split(K, KC)-deep slice of K the same fma chain in the same order, so
+ * the same bits as cgrad_?gemm on the same ISA (sparse_impl.h: the two exceptions are a
+ * non-finite B entry facing a zero of A, and the sign of a zero sum).  Threads split
+ * rows (balanced by terms), never a sum.  epi (or NULL) runs on each finished block of
+ * whole rows, as cgrad_?gemm_ex's does on a tile. */
+void cgrad_sspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
+                    const float *val, const float *B, long ldb, float *C, long ldc,
+                    int n_threads, cgrad_sepilogue epi, void *ctx);
+void cgrad_dspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
+                    const double *val, const double *B, long ldb, double *C, long ldc,
+                    int n_threads, cgrad_depilogue epi, void *ctx);
+/* Rows [m0, m1) of C = S @ B with K slices of kc_blk, on the calling thread, per ISA. */
+#define CGRAD_SPMM_DECLARE(ISA)                                                          \
+    void cgrad_sspmm_rows_##ISA(long m0, long m1, long N, long kc_blk,                   \
+                                const int32_t *ptr, const int32_t *key, const float *val, \
+                                const float *B, long ldb, float *C, long ldc);          \
+    void cgrad_dspmm_rows_##ISA(long m0, long m1, long N, long kc_blk,                   \
+                                const int32_t *ptr, const int32_t *key,                  \
+                                const double *val, const double *B, long ldb, double *C, \
+                                long ldc);
+CGRAD_SPMM_DECLARE(generic)
+CGRAD_SPMM_DECLARE(avx2)
+CGRAD_SPMM_DECLARE(avx512)
+/* Compressed rows of rows order[0..rows) of X (order NULL: rows 0..rows-1), cols wide,
+ * row stride ldx: the non-zero entries in increasing column.  Returns their number, or
+ * -1 as soon as a row might not fit (ptr[r] + cols > cap): the caller then runs dense.
+ * idx and val hold cap + 16 entries (CGRAD_CSR_SLACK: the SIMD version's whole-vector stores). */
+#define CGRAD_CSR_SLACK 16
+long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
+                       long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
+long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
+                       long cols, long cap, int32_t *ptr, int32_t *idx, double *val);
+/* The AVX-512 versions (vcompress): they may write up to 16 entries past the last kept
+ * one, so idx and val need cap + 16 entries. */
+long cgrad_scsr_gather_avx512(const float *X, long ldx, const int64_t *order, long rows,
+                              long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
+long cgrad_dcsr_gather_avx512(const double *X, long ldx, const int64_t *order, long rows,
+                              long cols, long cap, int32_t *ptr, int32_t *idx, double *val);
+/* The compressed columns of a rows x cols CSR: column k's rows (increasing) and values
+ * are [cptr[k], cptr[k+1]) of crow / cval.  cptr has cols + 2 entries (scratch). */
+void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
+                          const float *val, int32_t *cptr, int32_t *crow, float *cval);
+void cgrad_dcsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
+                          const double *val, int32_t *cptr, int32_t *crow, double *cval);
 
 /* ---- fixed-order reductions (reduce.c; SIMD: reduce_avx2.c, reduce_avx512.c) --------
  * Every ISA gives the baseline loop's bits (the order is in reduce_impl.h).

@@ -346,6 +346,68 @@ void G_FN(gemm)(int transA, int transB, long M, long N, long K, T alpha,
                   (EPI_T)0, (void *)0);
 }
 
+/* ---- C = S @ B for compressed sparse rows S (cgrad.h; kernel: sparse_impl.h) ---- */
+
+/* The first row of thread t's share when rows cost their terms plus one (the stores). */
+static long G_FN(spmm_split)(const int32_t *ptr, long M, int t, int nt)
+{
+    if (t <= 0) return 0;
+    if (t >= nt) return M;
+    const double target = ((double)(ptr[M] - ptr[0]) + (double)M) * t / nt;
+    long lo = 0, hi = M;                     /* the first m whose prefix cost reaches it */
+    while (lo < hi) {
+        const long mid = lo + (hi - lo) / 2;
+        if ((double)(ptr[mid] - ptr[0]) + (double)mid < target) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Rows [m0, m1) in blocks of SPMM_ROWS, each followed by its epilogue while in cache. */
+#define SPMM_ROWS 8
+static void G_FN(spmm_part)(long m0, long m1, long N, long kc_blk, const int32_t *ptr,
+                            const int32_t *key, const T *val, const T *B, long ldb, T *C,
+                            long ldc, EPI_T epi, void *ctx)
+{
+    for (long i = m0; i < m1; i += SPMM_ROWS) {
+        const long i1 = m1 - i < SPMM_ROWS ? m1 : i + SPMM_ROWS;
+        switch (cgrad_isa_selected()) {
+#if defined(CGRAD_HAVE_X86_DISPATCH)
+        case CGRAD_ISA_AVX512:
+            G_FN(spmm_rows_avx512)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
+            break;
+        case CGRAD_ISA_AVX2:
+            G_FN(spmm_rows_avx2)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
+            break;
+#endif
+        default:
+            G_FN(spmm_rows_generic)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
+        }
+        if (epi) epi(ctx, C + i * ldc, ldc, i, 0, i1 - i, N);
+    }
+}
+#undef SPMM_ROWS
+
+void G_FN(spmm_ex)(long M, long N, long K, const int32_t *ptr, const int32_t *key,
+                   const T *val, const T *B, long ldb, T *C, long ldc, int n_threads,
+                   EPI_T epi, void *ctx)
+{
+    if (M <= 0 || N <= 0) return;
+    const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
+    const long kc_blk = kc_split(K > 0 ? K : 1, row->kc);    /* the dense GEMM's slices */
+    const double work = ((double)(ptr[M] - ptr[0]) + (double)M) * (double)N;
+    int nt = (n_threads < 1 || work < CGRAD_GEMM_PARALLEL_MNK) ? 1 : n_threads;
+    if (nt > M) nt = (int)M;
+    if (nt == 1) {                           /* no parallel region for serial work */
+        G_FN(spmm_part)(0, M, N, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
+        return;
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++)
+        G_FN(spmm_part)(G_FN(spmm_split)(ptr, M, t, nt), G_FN(spmm_split)(ptr, M, t + 1, nt),
+                        N, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
+}
+
 #undef G_CAT_
 #undef G_CAT
 #undef G_FN

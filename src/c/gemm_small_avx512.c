@@ -5,22 +5,11 @@
  * bitwise contract with ukernel_avx512.c are in gemm_small_impl.h.
  * Reached only through gemm_driver.h when dispatch.c selected avx512.
  */
-#include <immintrin.h>
 #include "cgrad.h"
+#include "simd_avx512.h"
 
 #define SM_RMAX 8
 #define SM_FULL_MASKED 1
-#define V_FMA(a, b, c) V_CAT(_mm512_fmadd_, V_SFX)(a, b, c)
-#define V_ADD(a, b) V_CAT(_mm512_add_, V_SFX)(a, b)
-#define V_ZERO() V_CAT(_mm512_setzero_, V_SFX)()
-#define V_SET1(x) V_CAT(_mm512_set1_, V_SFX)(x)
-#define V_LOAD(p) V_CAT(_mm512_loadu_, V_SFX)(p)
-#define V_STORE(p, v) V_CAT(_mm512_storeu_, V_SFX)(p, v)
-#define V_MLOAD(p, m) V_CAT(_mm512_maskz_loadu_, V_SFX)(m, p)
-#define V_MSTORE(p, m, v) V_CAT(_mm512_mask_storeu_, V_SFX)(p, m, v)
-#define V_MASK(n) ((MASK_T)((1u << (n)) - 1u))
-#define V_CAT_(a, b) a##b
-#define V_CAT(a, b) V_CAT_(a, b)
 
 #define T float
 #define V __m512

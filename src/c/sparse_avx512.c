@@ -1,0 +1,78 @@
+/*
+ * sparse_avx512.c -- C = S @ B for compressed sparse rows S, AVX-512 (per-file flags):
+ * blocks of up to 16 zmm accumulators (256 floats / 128 doubles of a row of C).  The
+ * kernel and its bitwise contract with the dense GEMM are in sparse_impl.h; the driver
+ * (threads, slices, epilogue) is cgrad_?spmm_ex in gemm_driver.h.
+ */
+#include "cgrad.h"
+#include "simd_avx512.h"
+
+#define SP_NVMAX 16
+
+#define T float
+#define V __m512
+#define VL 16
+#define MASK_T __mmask16
+#define V_SFX ps
+#define SP_NAME cgrad_sspmm_rows_avx512
+#include "sparse_impl.h"
+#undef T
+#undef V
+#undef VL
+#undef MASK_T
+#undef V_SFX
+#undef SP_NAME
+
+#define T double
+#define V __m512d
+#define VL 8
+#define MASK_T __mmask8
+#define V_SFX pd
+#define SP_NAME cgrad_dspmm_rows_avx512
+#include "sparse_impl.h"
+#undef T
+#undef V
+#undef VL
+#undef MASK_T
+#undef V_SFX
+#undef SP_NAME
+
+/* csr_gather (sparse.c has the contract) with compress: 16 (8) columns per step, their
+ * non-zeros and column numbers packed to the front of a register and stored whole, so
+ * up to a vector's worth past the last kept term is written (the workspace has that
+ * slack).  The register form of vcompress: its store form is microcoded on Zen 4. */
+#define DEFINE_GATHER(NAME, T, VL, MASK_T, V_T, ZERO, LOADZ, CMP_MASK, COMPRESS, STORE,  \
+                      I_T, I_IOTA, I_ADD, I_SET1, I_COMPRESS, I_STORE)                 \
+long NAME(const T *X, long ldx, const int64_t *order, long rows, long cols, long cap,  \
+          int32_t *ptr, int32_t *idx, T *val)                                          \
+{                                                                                       \
+    const I_T iota = I_IOTA;                                                            \
+    long n = 0;                                                                         \
+    ptr[0] = 0;                                                                         \
+    for (long r = 0; r < rows; r++) {                                                   \
+        if (n + cols > cap) return -1;                                                  \
+        const T *x = X + (order != NULL ? order[r] : r) * ldx;                          \
+        for (long k = 0; k < cols; k += VL) {                                           \
+            const MASK_T in = cols - k >= VL ? (MASK_T)((1u << VL) - 1u)                \
+                                             : (MASK_T)((1u << (cols - k)) - 1u);       \
+            const V_T v = LOADZ(in, x + k);                                             \
+            const MASK_T nz = CMP_MASK(in, v, ZERO, _CMP_NEQ_UQ);                       \
+            STORE(val + n, COMPRESS(nz, v));                                            \
+            I_STORE((void *)(idx + n), I_COMPRESS(nz, I_ADD(iota, I_SET1((int)k))));    \
+            n += __builtin_popcount((unsigned)nz);                                      \
+        }                                                                               \
+        ptr[r + 1] = (int32_t)n;                                                        \
+    }                                                                                   \
+    return n;                                                                           \
+}
+DEFINE_GATHER(cgrad_scsr_gather_avx512, float, 16, __mmask16, __m512, _mm512_setzero_ps(),
+              _mm512_maskz_loadu_ps, _mm512_mask_cmp_ps_mask, _mm512_maskz_compress_ps,
+              _mm512_storeu_ps, __m512i,
+              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+              _mm512_add_epi32, _mm512_set1_epi32, _mm512_maskz_compress_epi32,
+              _mm512_storeu_si512)
+DEFINE_GATHER(cgrad_dcsr_gather_avx512, double, 8, __mmask8, __m512d, _mm512_setzero_pd(),
+              _mm512_maskz_loadu_pd, _mm512_mask_cmp_pd_mask, _mm512_maskz_compress_pd,
+              _mm512_storeu_pd, __m256i,
+              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_add_epi32,
+              _mm256_set1_epi32, _mm256_maskz_compress_epi32, _mm256_storeu_si256)

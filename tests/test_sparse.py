@@ -1,0 +1,191 @@
+"""The sparse first layer (src/sparse.pxi, src/c/sparse*.c): the batch compression
+against NumPy, the compressed-row forward pass and weight gradient against the NumPy
+reference and bitwise against the dense kernels (every ISA, dtype, thread count, K
+slice), and the fused loop giving the same weights with and without it."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import cgrad
+from cgrad import _core, reference as ref
+from cgrad.ops.activations import ACTIVATION_CODES, DEFAULT_ALPHA
+from conftest import DTYPES, RTOL
+
+# (N, IN, OUT, density): the W1 and W3 first layers at MNIST's density, K deeper than
+# every KC (two and three slices), more batch rows than KC (the weight gradient's
+# slices), widths that are no multiple of any vector, a 10-wide output (the narrow
+# dense path), an all-zero and a fully dense batch.
+SHAPES = [(128, 784, 256, 0.19), (256, 784, 1024, 0.19), (7, 900, 100, 0.3),
+          (300, 50, 1030, 0.1), (513, 33, 17, 0.2), (64, 784, 10, 0.5), (5, 20, 10, 0.0),
+          (9, 40, 70, 1.0), (1, 1, 1, 1.0)]
+ACTS = ["identity", "relu", "sigmoid", "tanh", "softmax", "gelu"]
+
+
+def _sparse_x(rng, N, IN, density, dtype):
+    x = rng.standard_normal((N, IN)) * (rng.random((N, IN)) < density)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_gather_matches_numpy(rng, isa, dtype):
+    X = _sparse_x(rng, 50, 37, 0.3, dtype)
+    X[3] = 0.0                            # an empty row
+    X[4, 5] = -0.0                        # a negative zero is a zero
+    order = rng.permutation(50)[:20]
+    ptr, idx, val = _core.csr_gather(X, order)
+    assert ptr.dtype == np.int32 and idx.dtype == np.int32 and val.dtype == dtype
+    assert ptr[0] == 0 and ptr.shape == (21,)
+    for r, row in enumerate(order):
+        cols = np.flatnonzero(X[row])
+        assert_array_equal(idx[ptr[r]:ptr[r + 1]], cols)
+        assert_array_equal(val[ptr[r]:ptr[r + 1]], X[row, cols])
+    assert ptr[-1] == np.count_nonzero(X[order])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_gather_gives_up_above_the_density_cap(rng, isa, dtype):
+    X = _sparse_x(rng, 40, 64, 0.5, dtype)
+    assert _core.csr_gather(X, max_density=0.25) is None
+    assert _core.csr_gather(X, max_density=0.75) is not None
+    assert _core.csr_gather(np.zeros((40, 64), dtype), max_density=0.1) is not None
+
+
+@pytest.mark.parametrize("N,IN,OUT,density", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sparse_forward_is_the_dense_kernel_bitwise(rng, isa, N, IN, OUT, density, dtype):
+    x = _sparse_x(rng, N, IN, density, dtype)
+    W = (rng.standard_normal((IN, OUT)) / np.sqrt(IN)).astype(dtype)
+    b = rng.standard_normal(OUT).astype(dtype)
+    for act in ACTS:
+        code, alpha = ACTIVATION_CODES[act], DEFAULT_ALPHA.get(act, 0.0)
+        z_ref, y_ref = ref.linear_act_forward(x.astype(np.float64), W.astype(np.float64),
+                                              b.astype(np.float64), act)
+        for nt in (1, 2):
+            z, y = np.empty((N, OUT), dtype), np.empty((N, OUT), dtype)
+            zd, yd = np.empty_like(z), np.empty_like(y)
+            nnz = _core.sparse_linear_act_forward(code, alpha, x, W, b, z, y, nt)
+            assert nnz == np.count_nonzero(x)
+            _core.linear_act_forward(code, alpha, x, W, b, zd, yd, nt)
+            assert_array_equal(z, zd, err_msg=f"{act} z, {nt} threads")
+            assert_array_equal(y, yd, err_msg=f"{act} y, {nt} threads")
+            tol = dict(rtol=RTOL[dtype], atol=RTOL[dtype] * np.sqrt(IN))
+            assert_allclose(z, z_ref, **tol)
+            assert_allclose(y, y_ref, **tol)
+
+
+@pytest.mark.parametrize("N,IN,OUT,density", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sparse_weight_grad_is_the_dense_kernel_bitwise(rng, isa, N, IN, OUT, density,
+                                                        dtype):
+    x = _sparse_x(rng, N, IN, density, dtype)
+    x[:, 0] = 0.0                          # a feature no row of the batch has
+    dz = rng.standard_normal((N, OUT)).astype(dtype)
+    W = np.zeros((IN, OUT), dtype)
+    _, dW_ref, db_ref = ref.linear_backward(dz.astype(np.float64), x.astype(np.float64),
+                                            W.astype(np.float64))
+    for nt in (1, 2):
+        dW, db = np.full((IN, OUT), np.nan, dtype), np.full(OUT, np.nan, dtype)
+        dWd, dbd = np.empty_like(dW), np.empty_like(db)
+        _core.sparse_linear_weight_grad(x, dz, dW, db, nt)
+        _core.linear_backward(dz, x, W, dWd, dbd, None, False, nt)
+        assert_array_equal(dW, dWd, err_msg=f"{nt} threads")
+        assert_array_equal(db, dbd)
+        assert not dW[0].any()
+        tol = dict(rtol=RTOL[dtype], atol=RTOL[dtype] * np.sqrt(N))
+        assert_allclose(dW, dW_ref, **tol)
+        assert_allclose(db, db_ref, **tol)
+
+
+def test_sparse_kernels_check_shapes(rng):
+    x = _sparse_x(rng, 4, 6, 0.5, np.float32)
+    W, b = np.zeros((6, 3), np.float32), np.zeros(3, np.float32)
+    z = np.empty((4, 3), np.float32)
+    with pytest.raises(ValueError, match="W has shape"):
+        _core.sparse_linear_act_forward(0, 0.0, x, W[:5], b, z, z.copy())
+    with pytest.raises(ValueError, match="dW has shape"):
+        _core.sparse_linear_weight_grad(x, z, np.empty((5, 3), np.float32),
+                                        np.empty(3, np.float32))
+
+
+def _sparse_task(rng, n=600, IN=100, density=0.15, dtype=np.float32):
+    X = _sparse_x(rng, n, IN, density, dtype)
+    y = (X[:, :10].sum(1) > 0).astype(np.int64) + 2 * (X[:, 10:20].sum(1) > 0)
+    return X, y
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fit_with_sparse_input_gives_the_dense_weights(rng, optimizer, n_threads, dtype):
+    """Same data, seed and shuffles: the compressed first layer changes nothing."""
+    X, y = _sparse_task(rng, dtype=np.dtype(dtype).type)
+    runs = {}
+    for mode in (False, True):
+        m = cgrad.MLP([100, 32, 16, 4], activation="tanh", dtype=dtype, seed=3)
+        h = m.fit(X, y, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-2,
+                  epochs=3, batch_size=50, verbose=0, seed=7, n_threads=n_threads,
+                  profile=True, l2=1e-4, clip_norm=5.0, sparse_input=mode)
+        runs[mode] = (m.get_weights(), h)
+    (w0, h0), (w1, h1) = runs[False], runs[True]
+    assert h0["sparse_steps"] == [0, 0, 0]
+    assert h1["sparse_steps"] == [12, 12, 12]          # 600 rows / 50
+    for a, b in zip(w0, w1):
+        assert_array_equal(a, b)
+    assert h0["loss"] == h1["loss"]
+
+
+def test_fit_sparse_auto_turns_on_for_sparse_data_only(rng):
+    X, y = _sparse_task(rng)
+    m = cgrad.MLP([100, 16, 4], seed=0)
+    h = m.fit(X, y, epochs=1, batch_size=100, verbose=0, profile=True)
+    assert h["sparse_steps"] == [6]
+    Xd = rng.standard_normal(X.shape).astype(np.float32)
+    h = m.fit(Xd, y, epochs=1, batch_size=100, verbose=0, profile=True)
+    assert h["sparse_steps"] == [0]
+    small = cgrad.MLP([2, 8, 1], output="identity", seed=0)   # too few inputs to bother
+    Xs = np.zeros((64, 2), np.float32)
+    h = small.fit(Xs, np.zeros(64, np.float32), loss="mse", epochs=1, batch_size=8,
+                  verbose=0, profile=True)
+    assert h["sparse_steps"] == [0]
+
+
+def test_fit_sparse_auto_runs_dense_batches_dense(rng):
+    """'auto' on (the sample is sparse) but some batches are denser than the cap: those
+    run dense, the rest sparse, and the weights are still those of an all-dense fit."""
+    X, y = _sparse_task(rng, n=400, density=0.02)
+    X[350:] = _sparse_x(rng, 50, 100, 0.6, np.float32)      # the last batch: 60% non-zero
+    res = {}
+    for mode in ("auto", False):
+        m = cgrad.MLP([100, 16, 4], seed=1)
+        h = m.fit(X, y, epochs=1, batch_size=50, shuffle=False, verbose=0, profile=True,
+                  sparse_input=mode)
+        res[mode] = (m.get_weights(), h["sparse_steps"][0])
+    assert res["auto"][1] == 7 and res[False][1] == 0
+    for a, b in zip(res["auto"][0], res[False][0]):
+        assert_array_equal(a, b)
+
+
+def test_fit_rejects_a_bad_sparse_input_value(rng):
+    X, y = _sparse_task(rng, n=50)
+    m = cgrad.MLP([100, 4], seed=0)
+    before = m.get_weights()
+    with pytest.raises(ValueError, match="sparse_input must be"):
+        m.fit(X, y, epochs=1, verbose=0, sparse_input="yes")
+    for a, b in zip(before, m.get_weights()):
+        assert_array_equal(a, b)
+
+
+def test_fit_sparse_on_mnist_matches_dense(mnist_dir):
+    """The real case: 19% non-zero pixels, W1's first layer, two threads."""
+    from cgrad.datasets import load_mnist
+    (X, y), _ = load_mnist(mnist_dir)
+    X, y = X[:2048], y[:2048]
+    w = {}
+    for mode in ("auto", False):
+        m = cgrad.MLP([784, 256, 128, 64, 10], seed=0)
+        h = m.fit(X, y, epochs=1, batch_size=128, verbose=0, n_threads=2, seed=1,
+                  profile=True, sparse_input=mode)
+        w[mode] = (m.get_weights(), h["sparse_steps"][0])
+    assert w["auto"][1] == 16 and w[False][1] == 0
+    for a, b in zip(w["auto"][0], w[False][0]):
+        assert_array_equal(a, b)
