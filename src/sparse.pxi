@@ -5,8 +5,10 @@
 # batch's rows (their non-zeros and columns) instead of gathering them densely, then
 #   forward   Z_0 = X_b @ W_0 + b_0   over each row's non-zeros          cgrad_?spmm_ex
 #   gradient  dW_0 = X_b.T @ dZ_0     over each column's non-zeros (the batch's CSC)
-# with the dense GEMM's bits (src/c/sparse_impl.h has the argument); layer 0 never needs
-# dx.  A batch denser than the cap runs dense, so the cost is bounded either way.
+# with the dense GEMM's values (src/c/sparse_impl.h has the argument: the same fma
+# chains; only a zero's sign can differ, and a NaN or inf weight facing an input zero
+# gives NaN dense but nothing here); layer 0 never needs dx.  In "auto" mode a batch
+# denser than the cap runs dense, so the cost is bounded either way.
 
 cdef extern from "cgrad.h" nogil:
     void cgrad_sspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
@@ -25,12 +27,15 @@ cdef extern from "cgrad.h" nogil:
                               const double *val, int32_t *cptr, int32_t *crow, double *cval)
     int CGRAD_CSR_SLACK
 
-# Densest batch (non-zeros / entries) the sparse path takes in "auto" mode; see
-# SPARSE_AUTO_DENSITY for how it was chosen.
-SPARSE_MAX_DENSITY = 0.30
+# Densest batch (non-zeros / entries) the sparse path takes in "auto" mode.  The kernel
+# against the dense GEMM on W1's first layer (128x784x256, avx512 float32, C harness,
+# min of 15 x 50 calls, both 1 thread): density 0.19 2.76x faster, 0.3 2.07x, 0.4
+# 1.52x, 0.5 1.27x, 0.6 1.09x, 0.7 0.95x (W3's 256x784x1024: 0.5 1.44x, 0.6 1.24x); the
+# cap leaves room for the compression and, in the backward pass, the transpose.
+SPARSE_MAX_DENSITY = 0.50
 # "auto" turns the sparse path on for a fit only when a sample of X's rows is at most this
 # dense (then a batch above SPARSE_MAX_DENSITY still runs dense), and IN >= SPARSE_MIN_IN.
-SPARSE_AUTO_DENSITY = 0.20
+SPARSE_AUTO_DENSITY = 0.40
 SPARSE_MIN_IN = 16
 # Entries of a batch (rows x IN) above which "auto" stays dense: the workspace is
 # 16 bytes per kept non-zero (two int32 indices, two values), and indices are int32.
@@ -39,29 +44,32 @@ SPARSE_AUTO_MAX_ENTRIES = 1 << 24
 
 cdef struct SparseBatch:
     int32_t* ptr          # rows + 1: row r's terms are [ptr[r], ptr[r+1])
-    int32_t* idx          # cap: their columns (increasing)
-    void* val             # cap: their values
+    int32_t* idx          # their columns (increasing); cap + IN + slack entries
+    void* val             # their values; as idx
     int32_t* cptr         # IN + 2: the transpose's column starts (and scratch)
-    int32_t* crow         # cap: the transpose's rows
-    void* cval            # cap: the transpose's values
+    int32_t* crow         # the transpose's rows; as idx
+    void* cval            # the transpose's values; as idx
     Py_ssize_t cap        # most terms a batch may have (entries x the density cap)
     double max_density    # > 1: every batch runs sparse
 
 
 cdef object sparse_workspace(SparseBatch* sb, Py_ssize_t rows, Py_ssize_t cols, dtype,
-                             double max_density):
-    """Fill sb with buffers for batches of up to `rows` rows of `cols` columns; returns
-    the arrays (the caller keeps them alive)."""
+                             double max_density, Py_ssize_t guard=0):
+    """Fill sb with buffers for batches of up to `rows` rows of `cols` columns, keeping at
+    most max_density of the entries (> 1: all); returns the arrays (the caller keeps
+    them alive).  16 bytes per kept entry (float32; 24 for float64).  guard: extra
+    entries after idx and val (tests put a canary there)."""
     import numpy as np
     cdef Py_ssize_t cap = rows * cols
+    if rows * cols >= (1 << 31) - 1 - cols - CGRAD_CSR_SLACK:
+        raise ValueError(f"a batch of {rows} x {cols} entries is too large for the sparse "
+                         "input path (int32 indices); use sparse_input=False")
     if max_density <= 1.0:
         cap = min(cap, <Py_ssize_t> (max_density * rows * cols))
-    if rows * cols >= (1 << 31) - 1:
-        raise ValueError(f"a batch of {rows} x {cols} entries is too large for the sparse "
-                         "input path (int32 indices)")
-    arrs = [aligned_empty(rows + 1, np.int32), aligned_empty(cap + CGRAD_CSR_SLACK, np.int32),
-            aligned_empty(cap + CGRAD_CSR_SLACK, dtype), aligned_empty(cols + 2, np.int32),
-            aligned_empty(max(cap, 1), np.int32), aligned_empty(max(cap, 1), dtype)]
+    cdef Py_ssize_t room = cap + cols + CGRAD_CSR_SLACK   # csr_gather's overshoot
+    arrs = [aligned_empty(rows + 1, np.int32), aligned_empty(room + guard, np.int32),
+            aligned_empty(room + guard, dtype), aligned_empty(cols + 2, np.int32),
+            aligned_empty(room, np.int32), aligned_empty(room, dtype)]
     sb.ptr = <int32_t*> _array_ptr(arrs[0], arrs[0].dtype)
     sb.idx = <int32_t*> _array_ptr(arrs[1], arrs[1].dtype)
     sb.val = _array_ptr(arrs[2], dtype)
@@ -139,9 +147,11 @@ cdef void sparse_weight_grad(SparseBatch* sb, const floating* dz, floating* dW,
 
 # ---- Python-visible wrappers (tests, benchmarks): x given dense, compressed here --------
 
-def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0):
+def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0,
+               bint check_bounds=False):
     """(ptr, idx, val) of the rows order (default: all) of X, or None when denser than
-    max_density (> 1: never)."""
+    max_density (> 1: never).  check_bounds: raise AssertionError if the compression
+    wrote past its documented room (a canary after the buffers)."""
     import numpy as np
     cdef SparseBatch sb
     cdef const int64_t* op = NULL
@@ -153,9 +163,14 @@ def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0):
         rows = order.shape[0]
         op = <const int64_t*> _array_ptr(order, order.dtype)
     dtype = np.float32 if floating is float else np.float64
-    arrs = sparse_workspace(&sb, rows, X.shape[1], dtype, max_density)
+    arrs = sparse_workspace(&sb, rows, X.shape[1], dtype, max_density, 64)
+    room = arrs[1].shape[0] - 64
+    arrs[1][room:] = -7
+    arrs[2][room:] = -7.0
     with nogil:
         n = sparse_gather(&sb, _ptr2(X), X.shape[1], op, rows, X.shape[1])
+    if check_bounds and ((arrs[1][room:] != -7).any() or (arrs[2][room:] != -7.0).any()):
+        raise AssertionError("csr_gather wrote past its room")
     if n < 0:
         return None
     return arrs[0].copy(), arrs[1][:n].copy(), arrs[2][:n].copy()

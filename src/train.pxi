@@ -316,6 +316,9 @@ cdef class Trainer:
             raise ValueError("params and grads must be flat (1-D) buffers of one float dtype")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
+        if not (sparse_input is True or sparse_input is False or
+                (isinstance(sparse_input, str) and sparse_input == "auto")):
+            raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
         if not 0 <= loss < N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
         if len(acts) != L:
@@ -368,7 +371,9 @@ cdef class Trainer:
         self.s.batch = batch
         # workspace arena: one allocation per array, made here, never inside a step
         # 64-byte aligned (aligned_empty): SIMD rows then never straddle cache lines
-        ws = [aligned_empty((batch, sizes[0]), dtype), aligned_empty((batch, sizes[L]), dtype),
+        # the dense batch xb is never used when every batch is compressed (True)
+        ws = [aligned_empty((1 if sparse_input is True else batch, sizes[0]), dtype),
+              aligned_empty((batch, sizes[L]), dtype),
               aligned_empty(batch, np.int64), aligned_empty((batch, width), dtype),
               aligned_empty((batch, width), dtype), aligned_empty((batch, width), dtype)]
         self.s.xb, self.s.yb = _array_ptr(ws[0], dtype), _array_ptr(ws[1], dtype)
@@ -397,7 +402,8 @@ cdef class Trainer:
         self._keep = keep
 
     cdef _set_sparse(self, mode, X, list keep):
-        """sparse_input: True (every batch compressed), False, or "auto": on when a
+        """sparse_input: True (every batch compressed; 16 bytes per batch entry, float32),
+        False, or "auto": on when a
         sample of X's rows is at most SPARSE_AUTO_DENSITY non-zero, IN >= SPARSE_MIN_IN and
         a batch has at most SPARSE_AUTO_MAX_ENTRIES entries; then batches denser than
         SPARSE_MAX_DENSITY still run dense."""
@@ -411,10 +417,10 @@ cdef class Trainer:
                 return
             keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype,
                                          SPARSE_MAX_DENSITY))
-        elif mode is True or mode is False or isinstance(mode, (bool, np.bool_)):
-            if not mode:
-                return
+        elif mode is True:
             keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype, 2.0))
+        elif mode is False:
+            return
         else:
             raise ValueError(f"sparse_input must be 'auto', True or False, got {mode!r}")
         self.s.sparse = True

@@ -21,6 +21,17 @@ SHAPES = [(128, 784, 256, 0.19), (256, 784, 1024, 0.19), (7, 900, 100, 0.3),
 ACTS = ["identity", "relu", "sigmoid", "tanh", "softmax", "gelu"]
 
 
+def assert_same_bits(a, b, err_msg=""):
+    """Bitwise equal, except that a zero may differ in sign (the sparse path skips a
+    product that the dense one adds: -0 + +0 is +0; see src/c/sparse_impl.h)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    u = np.uint32 if a.dtype == np.float32 else np.uint64
+    differ = a.view(u) != b.view(u)
+    assert not (differ & ~((a == 0) & (b == 0))).any(), \
+        f"{err_msg}: {np.count_nonzero(differ)} elements differ, e.g. {a[differ][:3]} vs {b[differ][:3]}"
+
+
 def _sparse_x(rng, N, IN, density, dtype):
     x = rng.standard_normal((N, IN)) * (rng.random((N, IN)) < density)
     return x.astype(dtype)
@@ -32,7 +43,7 @@ def test_csr_gather_matches_numpy(rng, isa, dtype):
     X[3] = 0.0                            # an empty row
     X[4, 5] = -0.0                        # a negative zero is a zero
     order = rng.permutation(50)[:20]
-    ptr, idx, val = _core.csr_gather(X, order)
+    ptr, idx, val = _core.csr_gather(X, order, check_bounds=True)
     assert ptr.dtype == np.int32 and idx.dtype == np.int32 and val.dtype == dtype
     assert ptr[0] == 0 and ptr.shape == (21,)
     for r, row in enumerate(order):
@@ -45,9 +56,13 @@ def test_csr_gather_matches_numpy(rng, isa, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_csr_gather_gives_up_above_the_density_cap(rng, isa, dtype):
     X = _sparse_x(rng, 40, 64, 0.5, dtype)
-    assert _core.csr_gather(X, max_density=0.25) is None
-    assert _core.csr_gather(X, max_density=0.75) is not None
-    assert _core.csr_gather(np.zeros((40, 64), dtype), max_density=0.1) is not None
+    n = np.count_nonzero(X)
+    assert _core.csr_gather(X, max_density=(n - 1) / X.size, check_bounds=True) is None
+    assert _core.csr_gather(X, max_density=(n + 0.5) / X.size, check_bounds=True) is not None
+    assert _core.csr_gather(np.zeros((40, 64), dtype), max_density=0.0) is not None
+    one = np.zeros((1, 64), dtype)
+    one[0, 7] = 1.0                       # one row, 1/64 dense: kept at a cap of 1/64
+    assert _core.csr_gather(one, max_density=1 / 64) is not None
 
 
 @pytest.mark.parametrize("N,IN,OUT,density", SHAPES)
@@ -61,13 +76,13 @@ def test_sparse_forward_is_the_dense_kernel_bitwise(rng, isa, N, IN, OUT, densit
         z_ref, y_ref = ref.linear_act_forward(x.astype(np.float64), W.astype(np.float64),
                                               b.astype(np.float64), act)
         for nt in (1, 2):
-            z, y = np.empty((N, OUT), dtype), np.empty((N, OUT), dtype)
-            zd, yd = np.empty_like(z), np.empty_like(y)
+            z, y = np.full((N, OUT), np.nan, dtype), np.full((N, OUT), np.nan, dtype)
+            zd, yd = np.full_like(z, np.nan), np.full_like(y, np.nan)
             nnz = _core.sparse_linear_act_forward(code, alpha, x, W, b, z, y, nt)
             assert nnz == np.count_nonzero(x)
             _core.linear_act_forward(code, alpha, x, W, b, zd, yd, nt)
-            assert_array_equal(z, zd, err_msg=f"{act} z, {nt} threads")
-            assert_array_equal(y, yd, err_msg=f"{act} y, {nt} threads")
+            assert_same_bits(z, zd, err_msg=f"{act} z, {nt} threads")
+            assert_same_bits(y, yd, err_msg=f"{act} y, {nt} threads")
             tol = dict(rtol=RTOL[dtype], atol=RTOL[dtype] * np.sqrt(IN))
             assert_allclose(z, z_ref, **tol)
             assert_allclose(y, y_ref, **tol)
@@ -88,8 +103,8 @@ def test_sparse_weight_grad_is_the_dense_kernel_bitwise(rng, isa, N, IN, OUT, de
         dWd, dbd = np.empty_like(dW), np.empty_like(db)
         _core.sparse_linear_weight_grad(x, dz, dW, db, nt)
         _core.linear_backward(dz, x, W, dWd, dbd, None, False, nt)
-        assert_array_equal(dW, dWd, err_msg=f"{nt} threads")
-        assert_array_equal(db, dbd)
+        assert_same_bits(dW, dWd, err_msg=f"{nt} threads")
+        assert_same_bits(db, dbd)
         assert not dW[0].any()
         tol = dict(rtol=RTOL[dtype], atol=RTOL[dtype] * np.sqrt(N))
         assert_allclose(dW, dW_ref, **tol)
@@ -130,7 +145,7 @@ def test_fit_with_sparse_input_gives_the_dense_weights(rng, optimizer, n_threads
     assert h0["sparse_steps"] == [0, 0, 0]
     assert h1["sparse_steps"] == [12, 12, 12]          # 600 rows / 50
     for a, b in zip(w0, w1):
-        assert_array_equal(a, b)
+        assert_same_bits(a, b)
     assert h0["loss"] == h1["loss"]
 
 
@@ -162,17 +177,62 @@ def test_fit_sparse_auto_runs_dense_batches_dense(rng):
         res[mode] = (m.get_weights(), h["sparse_steps"][0])
     assert res["auto"][1] == 7 and res[False][1] == 0
     for a, b in zip(res["auto"][0], res[False][0]):
-        assert_array_equal(a, b)
+        assert_same_bits(a, b)
 
 
-def test_fit_rejects_a_bad_sparse_input_value(rng):
+@pytest.mark.parametrize("bad", ["yes", 1, 0, None, "True"])
+def test_fit_rejects_a_bad_sparse_input_value_before_touching_the_model(rng, bad):
     X, y = _sparse_task(rng, n=50)
     m = cgrad.MLP([100, 4], seed=0)
-    before = m.get_weights()
+    m.fit(X, y, epochs=1, verbose=0)
+    before, opt, hist = m.get_weights(), m.optimizer, m.history
     with pytest.raises(ValueError, match="sparse_input must be"):
-        m.fit(X, y, epochs=1, verbose=0, sparse_input="yes")
+        m.fit(X, y, epochs=1, verbose=0, sparse_input=bad)
     for a, b in zip(before, m.get_weights()):
         assert_array_equal(a, b)
+    assert m.optimizer is opt and m.history is hist
+
+
+def test_fit_takes_numpy_bools_for_sparse_input(rng):
+    X, y = _sparse_task(rng, n=100)
+    m = cgrad.MLP([100, 4], seed=0)
+    assert m.fit(X, y, epochs=1, batch_size=50, verbose=0, profile=True,
+                 sparse_input=np.True_)["sparse_steps"] == [2]
+    assert m.fit(X, y, epochs=1, batch_size=50, verbose=0, profile=True,
+                 sparse_input=np.False_)["sparse_steps"] == [0]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7])
+def test_fit_sparse_auto_with_tiny_batches(rng, batch):
+    """The density cap is checked after a row, so even one-row batches run sparse."""
+    X, y = _sparse_task(rng, n=21, density=0.1)
+    res = {}
+    for mode in ("auto", False):
+        m = cgrad.MLP([100, 8, 4], seed=0)
+        h = m.fit(X, y, epochs=2, batch_size=batch, verbose=0, profile=True, seed=1,
+                  sparse_input=mode)
+        res[mode] = (m.get_weights(), h["sparse_steps"])
+    steps = -(-21 // batch)
+    assert res["auto"][1] == [steps, steps] and res[False][1] == [0, 0]
+    for a, b in zip(res["auto"][0], res[False][0]):
+        assert_same_bits(a, b)
+
+
+def test_fit_sparse_with_k_slices_on_every_isa(rng, isa):
+    """IN and the batch both deeper than every KC (several K slices in the forward pass
+    and in the weight gradient), relu (the packed dZ path at 2 threads), 2 threads."""
+    X = _sparse_x(rng, 900, 800, 0.2, np.float32)
+    y = (X[:, :400].sum(1) > X[:, 400:].sum(1)).astype(np.int64)
+    res = {}
+    for mode in (True, False):
+        m = cgrad.MLP([800, 64, 2], activation="relu", seed=0)
+        h = m.fit(X, y, optimizer="sgd", lr=0.05, epochs=2, batch_size=450, verbose=0,
+                  n_threads=2, seed=1, profile=True, sparse_input=mode)
+        res[mode] = (m.get_weights(), h["sparse_steps"], h["loss"])
+    assert res[True][1] == [2, 2] and res[False][1] == [0, 0]
+    assert res[True][2] == res[False][2]
+    for a, b in zip(res[True][0], res[False][0]):
+        assert_same_bits(a, b)
 
 
 def test_fit_sparse_on_mnist_matches_dense(mnist_dir):
@@ -188,4 +248,4 @@ def test_fit_sparse_on_mnist_matches_dense(mnist_dir):
         w[mode] = (m.get_weights(), h["sparse_steps"][0])
     assert w["auto"][1] == 16 and w[False][1] == 0
     for a, b in zip(w["auto"][0], w[False][0]):
-        assert_array_equal(a, b)
+        assert_same_bits(a, b)

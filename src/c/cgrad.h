@@ -191,29 +191,37 @@ void cgrad_sspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *k
 void cgrad_dspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
                     const double *val, const double *B, long ldb, double *C, long ldc,
                     int n_threads, cgrad_depilogue epi, void *ctx);
-/* Rows [m0, m1) of C = S @ B with K slices of kc_blk, on the calling thread, per ISA. */
+/* Rows [m0, m1) of C = S @ B with K slices of kc_blk, on the calling thread, per ISA
+ * (sparse_impl.h).  Work buffers: Bp CGRAD_SPMM_BP_BYTES, scratch (m1 - m0) x 8 vectors
+ * (CGRAD_SPMM_SCRATCH_ROW bytes per row), cur (m1 - m0) int32. */
+#ifndef CGRAD_SPMM_L1_BYTES
+#define CGRAD_SPMM_L1_BYTES 24576
+#endif
+#define CGRAD_SPMM_BP_BYTES (CGRAD_SPMM_L1_BYTES + 512)
+#define CGRAD_SPMM_SCRATCH_ROW 512
 #define CGRAD_SPMM_DECLARE(ISA)                                                          \
-    void cgrad_sspmm_rows_##ISA(long m0, long m1, long N, long kc_blk,                   \
+    void cgrad_sspmm_rows_##ISA(long m0, long m1, long N, long K, long kc_blk,           \
                                 const int32_t *ptr, const int32_t *key, const float *val, \
-                                const float *B, long ldb, float *C, long ldc);          \
-    void cgrad_dspmm_rows_##ISA(long m0, long m1, long N, long kc_blk,                   \
+                                const float *B, long ldb, float *C, long ldc, float *Bp,  \
+                                float *scratch, int32_t *cur);                           \
+    void cgrad_dspmm_rows_##ISA(long m0, long m1, long N, long K, long kc_blk,           \
                                 const int32_t *ptr, const int32_t *key,                  \
                                 const double *val, const double *B, long ldb, double *C, \
-                                long ldc);
+                                long ldc, double *Bp, double *scratch, int32_t *cur);
 CGRAD_SPMM_DECLARE(generic)
 CGRAD_SPMM_DECLARE(avx2)
 CGRAD_SPMM_DECLARE(avx512)
 /* Compressed rows of rows order[0..rows) of X (order NULL: rows 0..rows-1), cols wide,
  * row stride ldx: the non-zero entries in increasing column.  Returns their number, or
- * -1 as soon as a row might not fit (ptr[r] + cols > cap): the caller then runs dense.
- * idx and val hold cap + 16 entries (CGRAD_CSR_SLACK: the SIMD version's whole-vector stores). */
+ * -1 as soon as more than cap are kept (the caller then runs dense).  idx and val need
+ * cap + cols + CGRAD_CSR_SLACK entries: a row is compressed before the count is checked,
+ * and the SIMD version stores whole vectors. */
 #define CGRAD_CSR_SLACK 16
 long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
                        long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
 long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
                        long cols, long cap, int32_t *ptr, int32_t *idx, double *val);
-/* The AVX-512 versions (vcompress): they may write up to 16 entries past the last kept
- * one, so idx and val need cap + 16 entries. */
+/* The AVX-512 versions (vcompress; reached through the two above). */
 long cgrad_scsr_gather_avx512(const float *X, long ldx, const int64_t *order, long rows,
                               long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
 long cgrad_dcsr_gather_avx512(const double *X, long ldx, const int64_t *order, long rows,

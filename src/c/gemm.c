@@ -20,6 +20,7 @@
  * (thresholds below, with how they were chosen).  Pack buffers belong to one thread,
  * persist between calls and are 64-byte aligned.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,7 @@ static void dz_rows_d(int kind, const double *g, const double *y, double *o, lon
 
 #define T float
 #define SFX s
+#define G_FMA fmaf
 #define ROW_T cgrad_sgemm_row
 #define UKERNEL_T cgrad_sukernel
 #define EPI_T cgrad_sepilogue
@@ -143,9 +145,11 @@ static void dz_rows_d(int kind, const double *g, const double *y, double *o, lon
 #undef EPI_T
 #undef DZ_T
 #undef DZ_ROWS
+#undef G_FMA
 
 #define T double
 #define SFX d
+#define G_FMA fma
 #define ROW_T cgrad_dgemm_row
 #define UKERNEL_T cgrad_dukernel
 #define EPI_T cgrad_depilogue

@@ -363,49 +363,85 @@ static long G_FN(spmm_split)(const int32_t *ptr, long M, int t, int nt)
     return lo;
 }
 
-/* Rows [m0, m1) in blocks of SPMM_ROWS, each followed by its epilogue while in cache. */
-#define SPMM_ROWS 8
-static void G_FN(spmm_part)(long m0, long m1, long N, long kc_blk, const int32_t *ptr,
-                            const int32_t *key, const T *val, const T *B, long ldb, T *C,
-                            long ldc, EPI_T epi, void *ctx)
+/* The out-of-memory fallback of spmm (no work buffers): element by element, the
+ * kernel's slices and order; fma() is the fused multiply-add of the SIMD kernels (one
+ * rounding), the generic ISA's kernels round the product and the sum separately. */
+static void G_FN(spmm_small)(long m0, long m1, long N, long K, long kc_blk,
+                             const int32_t *ptr, const int32_t *key, const T *val,
+                             const T *B, long ldb, T *C, long ldc)
 {
-    for (long i = m0; i < m1; i += SPMM_ROWS) {
-        const long i1 = m1 - i < SPMM_ROWS ? m1 : i + SPMM_ROWS;
-        switch (cgrad_isa_selected()) {
-#if defined(CGRAD_HAVE_X86_DISPATCH)
-        case CGRAD_ISA_AVX512:
-            G_FN(spmm_rows_avx512)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
-            break;
-        case CGRAD_ISA_AVX2:
-            G_FN(spmm_rows_avx2)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
-            break;
-#endif
-        default:
-            G_FN(spmm_rows_generic)(i, i1, N, kc_blk, ptr, key, val, B, ldb, C, ldc);
+    const int fused = cgrad_isa_selected() != CGRAD_ISA_GENERIC;
+    for (long m = m0; m < m1; m++)
+        for (long j = 0; j < N; j++) {
+            T c = 0;
+            long e = ptr[m];
+            for (long pc = 0; pc < K; pc += kc_blk) {
+                T acc = 0;
+                for (; e < ptr[m + 1] && key[e] < pc + kc_blk; e++) {
+                    const T b = B[(long)key[e] * ldb + j];
+                    acc = fused ? G_FMA(val[e], b, acc) : acc + val[e] * b;
+                }
+                c = pc > 0 ? c + acc : acc;
+            }
+            C[m * ldc + j] = c;
         }
-        if (epi) epi(ctx, C + i * ldc, ldc, i, 0, i1 - i, N);
-    }
 }
-#undef SPMM_ROWS
+
+/* Rows [m0, m1) on the calling thread (the kernel sweeps them all per packed block of
+ * B), then their epilogue.  Work buffers are this thread's pack buffers (the slots
+ * gemm_rect uses; a thread never runs both at once). */
+static void G_FN(spmm_part)(long m0, long m1, long N, long K, long kc_blk,
+                            const int32_t *ptr, const int32_t *key, const T *val,
+                            const T *B, long ldb, T *C, long ldc, EPI_T epi, void *ctx)
+{
+    if (m1 <= m0) return;
+    T *Bp = pack_buffer(0, CGRAD_SPMM_BP_BYTES);
+    T *scratch = pack_buffer(1, (size_t)(m1 - m0) * CGRAD_SPMM_SCRATCH_ROW);
+    int32_t *cur = pack_buffer(2, (size_t)(m1 - m0) * sizeof(int32_t));
+    if (Bp == NULL || scratch == NULL || cur == NULL)
+        G_FN(spmm_small)(m0, m1, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc);
+    else switch (cgrad_isa_selected()) {
+#if defined(CGRAD_HAVE_X86_DISPATCH)
+    case CGRAD_ISA_AVX512:
+        G_FN(spmm_rows_avx512)(m0, m1, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc, Bp,
+                               scratch, cur);
+        break;
+    case CGRAD_ISA_AVX2:
+        G_FN(spmm_rows_avx2)(m0, m1, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc, Bp,
+                             scratch, cur);
+        break;
+#endif
+    default:
+        G_FN(spmm_rows_generic)(m0, m1, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc, Bp,
+                                scratch, cur);
+    }
+    if (epi) epi(ctx, C + m0 * ldc, ldc, m0, 0, m1 - m0, N);
+}
 
 void G_FN(spmm_ex)(long M, long N, long K, const int32_t *ptr, const int32_t *key,
                    const T *val, const T *B, long ldb, T *C, long ldc, int n_threads,
                    EPI_T epi, void *ctx)
 {
     if (M <= 0 || N <= 0) return;
+    if (K <= 0) {                            /* an empty sum: C = 0, as gemm_ex */
+        for (long i = 0; i < M; i++)
+            for (long j = 0; j < N; j++) C[i * ldc + j] = 0;
+        if (epi) epi(ctx, C, ldc, 0, 0, M, N);
+        return;
+    }
     const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
-    const long kc_blk = kc_split(K > 0 ? K : 1, row->kc);    /* the dense GEMM's slices */
+    const long kc_blk = kc_split(K, row->kc);             /* the dense GEMM's slices */
     const double work = ((double)(ptr[M] - ptr[0]) + (double)M) * (double)N;
     int nt = (n_threads < 1 || work < CGRAD_GEMM_PARALLEL_MNK) ? 1 : n_threads;
     if (nt > M) nt = (int)M;
     if (nt == 1) {                           /* no parallel region for serial work */
-        G_FN(spmm_part)(0, M, N, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
+        G_FN(spmm_part)(0, M, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
         return;
     }
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; t++)
         G_FN(spmm_part)(G_FN(spmm_split)(ptr, M, t, nt), G_FN(spmm_split)(ptr, M, t + 1, nt),
-                        N, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
+                        N, K, kc_blk, ptr, key, val, B, ldb, C, ldc, epi, ctx);
 }
 
 #undef G_CAT_

@@ -8,7 +8,7 @@
 #include <string.h>
 #include "cgrad.h"
 
-#define SP_NVMAX 16
+#define SP_NVMAX 8
 #define VL 1
 #define MASK_T int
 #define V_SET1(x) (x)
@@ -47,7 +47,6 @@ static long NAME(const T *X, long ldx, const int64_t *order, long rows, long col
     long n = 0;                                                                        \
     ptr[0] = 0;                                                                        \
     for (long r = 0; r < rows; r++) {                                                  \
-        if (n + cols > cap) return -1;                                                 \
         const T *x = X + (order != NULL ? order[r] : r) * ldx;                         \
         for (long k = 0; k < cols; k++) {                                              \
             const T v = x[k];                                                          \
@@ -56,6 +55,7 @@ static long NAME(const T *X, long ldx, const int64_t *order, long rows, long col
             n += v != 0;                                                               \
         }                                                                              \
         ptr[r + 1] = (int32_t)n;                                                       \
+        if (n > cap) return -1;                                                        \
     }                                                                                  \
     return n;                                                                          \
 }

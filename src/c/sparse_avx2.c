@@ -1,6 +1,6 @@
 /*
  * sparse_avx2.c -- C = S @ B for compressed sparse rows S, AVX2 + FMA (per-file flags):
- * blocks of up to 8 ymm accumulators (64 floats / 32 doubles of a row of C).  The
+ * column blocks of up to 8 ymm accumulators (64 floats / 32 doubles of a row of C).  The
  * kernel and its bitwise contract with the dense GEMM are in sparse_impl.h.
  */
 #include "cgrad.h"

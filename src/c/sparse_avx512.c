@@ -1,13 +1,13 @@
 /*
  * sparse_avx512.c -- C = S @ B for compressed sparse rows S, AVX-512 (per-file flags):
- * blocks of up to 16 zmm accumulators (256 floats / 128 doubles of a row of C).  The
+ * column blocks of up to 8 zmm accumulators (128 floats / 64 doubles of a row of C).  The
  * kernel and its bitwise contract with the dense GEMM are in sparse_impl.h; the driver
  * (threads, slices, epilogue) is cgrad_?spmm_ex in gemm_driver.h.
  */
 #include "cgrad.h"
 #include "simd_avx512.h"
 
-#define SP_NVMAX 16
+#define SP_NVMAX 8
 
 #define T float
 #define V __m512
@@ -50,7 +50,6 @@ long NAME(const T *X, long ldx, const int64_t *order, long rows, long cols, long
     long n = 0;                                                                         \
     ptr[0] = 0;                                                                         \
     for (long r = 0; r < rows; r++) {                                                   \
-        if (n + cols > cap) return -1;                                                  \
         const T *x = X + (order != NULL ? order[r] : r) * ldx;                          \
         for (long k = 0; k < cols; k += VL) {                                           \
             const MASK_T in = cols - k >= VL ? (MASK_T)((1u << VL) - 1u)                \
@@ -62,6 +61,7 @@ long NAME(const T *X, long ldx, const int64_t *order, long rows, long cols, long
             n += __builtin_popcount((unsigned)nz);                                      \
         }                                                                               \
         ptr[r + 1] = (int32_t)n;                                                        \
+        if (n > cap) return -1;                                                         \
     }                                                                                   \
     return n;                                                                           \
 }
