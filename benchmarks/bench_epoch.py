@@ -1,6 +1,6 @@
 """One training epoch of cgrad's fused loop: W1 (MNIST 784-256-128-64-10, batch 128,
-Adam and SGD+momentum) with the first layer on compressed rows (``sparse_input='auto'``,
-what fit does on MNIST) and dense (``sparse_input=False``), and W2 (2-64-64-1, batch
+Adam and SGD+momentum) with the first layer on compressed rows (``sparse='auto'``,
+what fit does on MNIST) and dense (``sparse=False``), and W2 (2-64-64-1, batch
 32, SGD+momentum), at 1 and 2 threads.
 
     pytest benchmarks/bench_epoch.py --benchmark-only --benchmark-group-by=group
@@ -52,12 +52,12 @@ def _epoch(benchmark, sizes, act, out, loss, X, y, batch, opt, n_threads, **fit_
 
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("opt", ["adam", "sgd"])
-@pytest.mark.parametrize("sparse_input", ["auto", False], ids=["sparse", "dense"])
-def test_epoch_w1(benchmark, opt, n_threads, sparse_input):
+@pytest.mark.parametrize("sparse", ["auto", False], ids=["sparse", "dense"])
+def test_epoch_w1(benchmark, opt, n_threads, sparse):
     X, y = _mnist()
     benchmark.group = f"W1 epoch {opt} {n_threads}t"
     _epoch(benchmark, [784, 256, 128, 64, 10], "relu", "softmax", "softmax_cross_entropy",
-           X, y, 128, opt, n_threads, sparse_input=sparse_input)
+           X, y, 128, opt, n_threads, sparse=sparse)
 
 
 @pytest.mark.parametrize("n_threads", THREADS)

@@ -20,8 +20,8 @@ rates, not executed ones; ``cgrad-dense`` gives the executed rate.
 
 Implementations (each skipped with a note when its package is missing):
 ``cgrad`` (``cgrad.MLP.fit``; on MNIST its first layer skips the input's exact zeros,
-``sparse_input='auto'``, with the dense result's bits), ``cgrad-dense`` (the same with
-``sparse_input=False``: every multiply done, what the kernels alone give), ``numpy`` (a plain float32 NumPy training loop, run with
+``sparse='auto'``, with the dense result's bits), ``cgrad-dense`` (the same with
+``sparse=False``: every multiply done, what the kernels alone give), ``numpy`` (a plain float32 NumPy training loop, run with
 FTZ/DAZ set in MXCSR before NumPy loads), ``numpy-noftz`` (the same without FTZ/DAZ),
 ``torch`` (eager, fused optimizer where the CPU supports it, ``set_flush_denormal``),
 ``jax-step`` (``jax.jit`` of one step), ``jax-scan`` (the epoch as one ``lax.scan``),
@@ -348,10 +348,10 @@ class _CgradRunner(_Runner):
         params = inspect.signature(self.m.fit).parameters
         self.fit_seed = "seed" in params
         self.fit_kw = {}
-        if "sparse_input" in params:       # cgrad-dense: every multiply of layer 0 done
-            self.fit_kw["sparse_input"] = "auto" if self.impl == "cgrad" else False
+        if "sparse" in params:       # cgrad-dense: every multiply of layer 0 done
+            self.fit_kw["sparse"] = "auto" if self.impl == "cgrad" else False
         elif self.impl != "cgrad":
-            raise RuntimeError("this cgrad has no sparse_input option (nothing to compare)")
+            raise RuntimeError("this cgrad has no sparse option (nothing to compare)")
 
     def epoch(self, e):
         kw = {"seed": self.seed * 1000 + e} if self.fit_seed else {}
@@ -1140,9 +1140,9 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
     notes.append("GFLOP/s = (6 * sum(in*out) - 2 * in_0*out_0) * samples / seconds (2 forward + 4 backward "
                  "flops per weight per sample, less the first layer's input gradient nobody computes)")
     if "cgrad" in impls:
-        notes.append("cgrad: fit(sparse_input='auto'): where the input is mostly exact zeros (MNIST: 81%) "
+        notes.append("cgrad: fit(sparse='auto'): where the input is mostly exact zeros (MNIST: 81%) "
                      "the first layer's forward pass and weight gradient skip them, with the same "
-                     "result bits as cgrad-dense (sparse_input=False); its GFLOP/s and % peak count "
+                     "result bits as cgrad-dense (sparse=False); its GFLOP/s and % peak count "
                      "the dense model's flops, so they are effective rates there")
     notes.append("threads: each cell runs in its own process pinned to its first n CPUs; JAX's thread "
                  "count follows that affinity (+ --xla_cpu_multi_thread_eigen=false at 1 thread)")

@@ -262,7 +262,7 @@ class MLP:
             shuffle=True, validation_split=0.0, validation_data=None, callbacks=None,
             clip_norm=None, clip_value=None, l1=0.0, l2=0.0, schedule=None, verbose=1,
             seed=None, ftz=True, n_threads=None, chunks_per_epoch=None, profile=False,
-            sparse_input="auto"):
+            sparse="auto"):
         """Train with mini-batch gradient descent; returns a History.
 
         ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
@@ -276,15 +276,17 @@ class MLP:
         progress display run between chunks of batches.  ``profile=True`` times the
         phases of every step and adds per-epoch seconds to the logs and the History
         (``time_gather``, ``time_forward``, ``time_loss``, ``time_backward``,
-        ``time_clip_norm``, ``time_update``) and ``sparse_steps``, the steps whose first
-        layer ran on compressed rows.
-        ``sparse_input``: the first layer skips the exact zeros of X (compressed rows in the
-        forward pass and the weight gradient), with the same fma chains as the dense
-        kernels, so the same values (a zero's sign aside; a NaN/inf weight facing only
-        zero inputs stays out of the loss); 'auto' does so when X is mostly zeros (at
-        most 40% non-zero in a sample of rows; MNIST: 19%) and then runs any batch over
-        50% dense, True compresses every batch (memory: 16 bytes per batch entry), False
-        never.
+        ``time_clip_norm``, ``time_update``), ``sparse_steps`` (steps whose first layer ran
+        on compressed input rows) and ``sparse_hidden_steps`` (the same, summed over the
+        hidden layers fed by a ReLU).
+        ``sparse``: layers skip the exact zeros of their input: the first layer those of X,
+        a layer fed by a ReLU those of its activations (compressed rows in the forward
+        pass and the weight gradient), with the same fma chains as the dense kernels, so
+        the same values (a zero's sign aside; a NaN/inf weight facing only zeros stays out
+        of the loss).  'auto': the first layer when X is mostly zeros (at most 40%
+        non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers with at least 2^18
+        weights, and any batch over 50% non-zero runs dense; True: every batch of every
+        such layer (memory: 16 bytes per batch entry of its input); False: never.
         """
         loss_fn = self._resolve_loss(loss)
         X = self._check_X(X)
@@ -321,11 +323,11 @@ class MLP:
         for name, v in (("l1", l1), ("l2", l2)):
             if not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-        if isinstance(sparse_input, np.bool_):
-            sparse_input = bool(sparse_input)
-        if not (sparse_input is True or sparse_input is False or
-                (isinstance(sparse_input, str) and sparse_input == "auto")):
-            raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
+        if isinstance(sparse, np.bool_):
+            sparse = bool(sparse)
+        if not (sparse is True or sparse is False or
+                (isinstance(sparse, str) and sparse == "auto")):
+            raise ValueError(f"sparse must be 'auto', True or False, got {sparse!r}")
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
         opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer)
@@ -353,10 +355,10 @@ class MLP:
                                 batch, opt.fused_spec(),
                                 {"clip_norm": clip_norm, "clip_value": clip_value,
                                  "l1": float(l1), "l2": float(l2)}, bool(ftz),
-                                sparse_input)
+                                sparse)
         trainer.timing = bool(profile)
         phase_before = trainer.phase_seconds
-        sparse_before = trainer.sparse[1]
+        sparse_before = trainer.sparse
         n_batches = -(-n // batch)
         live = any(isinstance(c, ProgressBar) and c._is_live() for c in cbs)
         if chunks_per_epoch is None:      # Python between chunks only if someone looks
@@ -401,8 +403,11 @@ class MLP:
             if profile:
                 phase_now = trainer.phase_seconds
                 logs.update({f"time_{k}": phase_now[k] - phase_before[k] for k in phase_now})
-                logs["sparse_steps"] = trainer.sparse[1] - sparse_before
-                phase_before, sparse_before = phase_now, trainer.sparse[1]
+                sparse_now = trainer.sparse
+                steps = {l: sparse_now[l] - sparse_before[l] for l in sparse_now}
+                logs["sparse_steps"] = steps.get(0, 0)
+                logs["sparse_hidden_steps"] = sum(v for l, v in steps.items() if l > 0)
+                phase_before, sparse_before = phase_now, sparse_now
             if not math.isfinite(logs["loss"]):
                 self.flat_params[...] = epoch_start
                 raise FloatingPointError(

@@ -22,9 +22,11 @@ cdef extern from "cgrad.h" nogil:
     long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
                            long cols, long cap, int32_t *ptr, int32_t *idx, double *val)
     void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
-                              const float *val, int32_t *cptr, int32_t *crow, float *cval)
+                              const float *val, int32_t *cptr, int32_t *crow, float *cval,
+                              int n_threads)
     void cgrad_dcsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
-                              const double *val, int32_t *cptr, int32_t *crow, double *cval)
+                              const double *val, int32_t *cptr, int32_t *crow, double *cval,
+                              int n_threads)
     int CGRAD_CSR_SLACK
 
 # Densest batch (non-zeros / entries) the sparse path takes in "auto" mode.  The kernel
@@ -37,6 +39,10 @@ SPARSE_MAX_DENSITY = 0.50
 # dense (then a batch above SPARSE_MAX_DENSITY still runs dense), and IN >= SPARSE_MIN_IN.
 SPARSE_AUTO_DENSITY = 0.40
 SPARSE_MIN_IN = 16
+# A hidden layer fed by a ReLU runs on its compressed input in "auto" mode when it has at
+# least this many weights (W3's 1024x1024: yes; W1's 256x128: no): below, compressing and
+# transposing the activations costs about what skipping their zeros saves.
+SPARSE_HIDDEN_MIN_WEIGHTS = 1 << 18
 # Entries of a batch (rows x IN) above which "auto" stays dense: the workspace is
 # 16 bytes per kept non-zero (two int32 indices, two values), and indices are int32.
 SPARSE_AUTO_MAX_ENTRIES = 1 << 24
@@ -63,7 +69,7 @@ cdef object sparse_workspace(SparseBatch* sb, Py_ssize_t rows, Py_ssize_t cols, 
     cdef Py_ssize_t cap = rows * cols
     if rows * cols >= (1 << 31) - 1 - cols - CGRAD_CSR_SLACK:
         raise ValueError(f"a batch of {rows} x {cols} entries is too large for the sparse "
-                         "input path (int32 indices); use sparse_input=False")
+                         "input path (int32 indices); use sparse=False")
     if max_density <= 1.0:
         cap = min(cap, <Py_ssize_t> (max_density * rows * cols))
     cdef Py_ssize_t room = cap + cols + CGRAD_CSR_SLACK   # csr_gather's overshoot
@@ -134,12 +140,12 @@ cdef void sparse_weight_grad(SparseBatch* sb, const floating* dz, floating* dW,
     sb: dense_backward's bits.  Transposes sb's rows into its columns first."""
     if floating is float:
         cgrad_scsr_transpose(N, IN, sb.ptr, sb.idx, <const float*> sb.val, sb.cptr,
-                             sb.crow, <float*> sb.cval)
+                             sb.crow, <float*> sb.cval, n_threads)
         cgrad_sspmm_ex(IN, OUT, N, sb.cptr, sb.crow, <const float*> sb.cval, dz, OUT, dW,
                        OUT, n_threads, NULL, NULL)
     else:
         cgrad_dcsr_transpose(N, IN, sb.ptr, sb.idx, <const double*> sb.val, sb.cptr,
-                             sb.crow, <double*> sb.cval)
+                             sb.crow, <double*> sb.cval, n_threads)
         cgrad_dspmm_ex(IN, OUT, N, sb.cptr, sb.crow, <const double*> sb.cval, dz, OUT, dW,
                        OUT, n_threads, NULL, NULL)
     column_sums(dz, db, N, OUT, False, n_threads)

@@ -3,6 +3,7 @@
 # One step, batch B (rows of the last batch may be fewer), layers l = 0..L-1 of IN_l -> OUT_l:
 #   gather    xb = X[order[start:start+B]]            (targets/labels likewise), or, when
 #             the input is mostly zeros (sparse.pxi), the rows' non-zeros compressed
+#             (likewise the ReLU output feeding a large layer, after its forward pass)
 #   forward   Z_l = A_{l-1} @ W_l + b_l ; A_l = act_l(Z_l)        (A_{-1} = xb)
 #   loss      L, dA_{L-1} = loss(A_{L-1} or Z_{L-1}, y)  (softmax+CE / sigmoid+BCE fused on Z)
 #   backward  dZ_l = dA_l * act_l'(Z_l) ; dW_l = A_{l-1}.T @ dZ_l ; db_l = sum(dZ_l)
@@ -61,9 +62,10 @@ cdef struct TrainState:
     double clip_norm, clip_value, l1, l2
     int n_threads
     bint timing                      # accumulate wall seconds per phase into phase_s
-    bint sparse                      # layer 0 may run on compressed rows (sp)
-    SparseBatch sp
-    Py_ssize_t sparse_steps          # steps that ran layer 0 sparse
+    bint sp_on[MAX_LAYERS]           # layer l's input may be compressed (sp[l])
+    bint sp_now[MAX_LAYERS]          # ... and is, this step
+    SparseBatch sp[MAX_LAYERS]
+    Py_ssize_t sparse_steps[MAX_LAYERS]   # steps that ran layer l on compressed rows
     double phase_s[N_PHASES]
 
 
@@ -159,7 +161,6 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
     cdef Py_ssize_t n_out = s.sizes[L], nw
     cdef int nt = s.n_threads, act
     cdef double loss, norm, t0 = 0.0
-    cdef bint sparse_now
     for bi in range(first_batch, first_batch + n_batches):
         start = bi * s.batch
         rows = min(s.batch, s.n_samples - start)
@@ -169,11 +170,9 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             t0 = _phase_mark(s, -1, 0.0)
         # gather the batch rows (and their targets) in this epoch's order: compressed
         # when the sparse path is on and the batch is sparse enough, else dense
-        sparse_now = s.sparse and sparse_gather(&s.sp, X, n_in, s.order + start, rows,
-                                                n_in) >= 0
-        if sparse_now:
-            s.sparse_steps += 1
-        else:
+        s.sp_now[0] = s.sp_on[0] and sparse_gather(&s.sp[0], X, n_in, s.order + start,
+                                                   rows, n_in) >= 0
+        if not s.sp_now[0]:
             _gather_rows(X, s.order + start, xb, rows, n_in, nt)
         if Yf != NULL:
             _gather_rows(Yf, s.order + start, yb, rows, n_out, nt)
@@ -192,10 +191,14 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # forward
         inp = xb
         for l in range(L):
-            if l == 0 and sparse_now:
-                sparse_act_forward(s.acts[0], s.alpha, &s.sp, params + s.w_off[0],
-                                   params + s.b_off[0], <floating*> s.Z[0],
-                                   <floating*> s.A[0], rows, n_in, s.sizes[1], nt)
+            if l > 0:                   # a ReLU output feeding a large layer: compress it
+                s.sp_now[l] = s.sp_on[l] and sparse_gather(&s.sp[l], inp, s.sizes[l], NULL,
+                                                           rows, s.sizes[l]) >= 0
+            if s.sp_now[l]:
+                s.sparse_steps[l] += 1
+                sparse_act_forward(s.acts[l], s.alpha, &s.sp[l], params + s.w_off[l],
+                                   params + s.b_off[l], <floating*> s.Z[l],
+                                   <floating*> s.A[l], rows, s.sizes[l], s.sizes[l + 1], nt)
             else:
                 dense_act_forward(s.acts[l], s.alpha, inp, params + s.w_off[l],
                                   params + s.b_off[l], <floating*> s.Z[l], <floating*> s.A[l],
@@ -218,11 +221,18 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # weight-gradient GEMM applies act' while packing it (dA is then only read)
         for l in range(L - 1, -1, -1):
             act = s.acts[l]
-            if l == 0 and sparse_now:   # act' in place, then dW_0 and db_0 from the CSC
-                act_backward(act, s.alpha, <floating*> s.Z[0], <floating*> s.A[0], dcur,
-                             dcur, rows, s.sizes[1], nt)
-                sparse_weight_grad(&s.sp, dcur, grads + s.w_off[0], grads + s.b_off[0],
-                                   rows, n_in, s.sizes[1], nt)
+            if s.sp_now[l]:             # act' in place, dW_l and db_l from the input's CSC,
+                act_backward(act, s.alpha, <floating*> s.Z[l], <floating*> s.A[l], dcur,
+                             dcur, rows, s.sizes[l + 1], nt)
+                sparse_weight_grad(&s.sp[l], dcur, grads + s.w_off[l], grads + s.b_off[l],
+                                   rows, s.sizes[l], s.sizes[l + 1], nt)
+                if l > 0:               # then dA_{l-1} = dZ_l @ W_l.T as dense_backward
+                    gemm_ex(False, True, rows, s.sizes[l], s.sizes[l + 1], 1.0, dcur,
+                            s.sizes[l + 1], params + s.w_off[l], s.sizes[l + 1], 0.0, dnext,
+                            s.sizes[l], nt, <_Epilogue *> NULL)
+                    tmp = dcur
+                    dcur = dnext
+                    dnext = tmp
                 continue
             inp = xb if l == 0 else <floating*> s.A[l - 1]
             # act' applied while packing dZ, or in place
@@ -304,7 +314,7 @@ cdef class Trainer:
 
     def __init__(self, params, grads, list sizes, list acts, double alpha, int loss,
                  bint fused, X, Yf, Yi, Py_ssize_t batch, dict opt, dict reg, bint ftz=True,
-                 sparse_input="auto"):
+                 sparse="auto"):
         import numpy as np
         cdef Py_ssize_t l, L = len(sizes) - 1, off = 0, width = 0
         if L < 1 or L > MAX_LAYERS:
@@ -316,9 +326,9 @@ cdef class Trainer:
             raise ValueError("params and grads must be flat (1-D) buffers of one float dtype")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        if not (sparse_input is True or sparse_input is False or
-                (isinstance(sparse_input, str) and sparse_input == "auto")):
-            raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
+        if not (sparse is True or sparse is False or
+                (isinstance(sparse, str) and sparse == "auto")):
+            raise ValueError(f"sparse must be 'auto', True or False, got {sparse!r}")
         if not 0 <= loss < N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
         if len(acts) != L:
@@ -372,7 +382,7 @@ cdef class Trainer:
         # workspace arena: one allocation per array, made here, never inside a step
         # 64-byte aligned (aligned_empty): SIMD rows then never straddle cache lines
         # the dense batch xb is never used when every batch is compressed (True)
-        ws = [aligned_empty((1 if sparse_input is True else batch, sizes[0]), dtype),
+        ws = [aligned_empty((1 if sparse is True else batch, sizes[0]), dtype),
               aligned_empty((batch, sizes[L]), dtype),
               aligned_empty(batch, np.int64), aligned_empty((batch, width), dtype),
               aligned_empty((batch, width), dtype), aligned_empty((batch, width), dtype)]
@@ -398,38 +408,49 @@ cdef class Trainer:
         self.s.clip_value = reg.get("clip_value") or 0.0
         self.s.l1 = reg.get("l1") or 0.0
         self.s.l2 = reg.get("l2") or 0.0
-        self._set_sparse(sparse_input, X, keep)
+        self._set_sparse(sparse, X, keep)
         self._keep = keep
 
     cdef _set_sparse(self, mode, X, list keep):
-        """sparse_input: True (every batch compressed; 16 bytes per batch entry, float32),
-        False, or "auto": on when a
-        sample of X's rows is at most SPARSE_AUTO_DENSITY non-zero, IN >= SPARSE_MIN_IN and
-        a batch has at most SPARSE_AUTO_MAX_ENTRIES entries; then batches denser than
-        SPARSE_MAX_DENSITY still run dense."""
+        """Which layers may run on compressed rows (sparse.pxi).  Layer 0 (the input X):
+        True: every batch (16 bytes per batch entry, float32); "auto": when a sample of
+        X's rows is at most SPARSE_AUTO_DENSITY non-zero, IN >= SPARSE_MIN_IN and a batch
+        has at most SPARSE_AUTO_MAX_ENTRIES entries, then every batch up to
+        SPARSE_MAX_DENSITY.  Layer l > 0, fed by a ReLU: True: every batch; "auto": when
+        IN x OUT >= SPARSE_HIDDEN_MIN_WEIGHTS, every batch up to SPARSE_MAX_DENSITY.
+        False: none."""
         import numpy as np
-        cdef Py_ssize_t n_in = self.s.sizes[0], n = self.s.n_samples
-        if isinstance(mode, str) and mode == "auto":
-            if n_in < SPARSE_MIN_IN or n == 0 or self.s.batch * n_in > SPARSE_AUTO_MAX_ENTRIES:
-                return
-            rows = np.linspace(0, n - 1, num=min(n, 1000)).astype(np.int64)
-            if np.count_nonzero(X[rows]) > SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
-                return
-            keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype,
-                                         SPARSE_MAX_DENSITY))
-        elif mode is True:
-            keep.extend(sparse_workspace(&self.s.sp, self.s.batch, n_in, self.dtype, 2.0))
-        elif mode is False:
+        cdef Py_ssize_t l, L = self.s.n_layers, n_in = self.s.sizes[0], n = self.s.n_samples
+        cdef Py_ssize_t B = self.s.batch
+        if mode is False:
             return
-        else:
-            raise ValueError(f"sparse_input must be 'auto', True or False, got {mode!r}")
-        self.s.sparse = True
+        if mode is True:
+            keep.extend(sparse_workspace(&self.s.sp[0], B, n_in, self.dtype, 2.0))
+            self.s.sp_on[0] = True
+        elif (n_in >= SPARSE_MIN_IN and n > 0 and B * n_in <= SPARSE_AUTO_MAX_ENTRIES):
+            rows = np.linspace(0, n - 1, num=min(n, 1000)).astype(np.int64)
+            if np.count_nonzero(X[rows]) <= SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
+                keep.extend(sparse_workspace(&self.s.sp[0], B, n_in, self.dtype,
+                                             SPARSE_MAX_DENSITY))
+                self.s.sp_on[0] = True
+        for l in range(1, L):
+            if self.s.acts[l - 1] != ACT_RELU:
+                continue
+            if mode is True:
+                keep.extend(sparse_workspace(&self.s.sp[l], B, self.s.sizes[l], self.dtype,
+                                             2.0))
+                self.s.sp_on[l] = True
+            elif (self.s.sizes[l] * self.s.sizes[l + 1] >= SPARSE_HIDDEN_MIN_WEIGHTS and
+                  B * self.s.sizes[l] <= SPARSE_AUTO_MAX_ENTRIES):
+                keep.extend(sparse_workspace(&self.s.sp[l], B, self.s.sizes[l], self.dtype,
+                                             SPARSE_MAX_DENSITY))
+                self.s.sp_on[l] = True
 
     @property
     def sparse(self):
-        """(on, steps): whether layer 0 may run on compressed rows, and how many steps
-        so far did."""
-        return bool(self.s.sparse), self.s.sparse_steps
+        """{layer: steps so far that ran it on compressed input rows} for the layers that
+        may (empty: the sparse path is off)."""
+        return {l: self.s.sparse_steps[l] for l in range(self.s.n_layers) if self.s.sp_on[l]}
 
     cdef _set_optimizer(self, dict opt, list keep):
         self.s.opt = OPTIMIZER_CODES[opt["kind"]]

@@ -131,19 +131,22 @@ def _sparse_task(rng, n=600, IN=100, density=0.15, dtype=np.float32):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fit_with_sparse_input_gives_the_dense_weights(rng, optimizer, n_threads, dtype):
-    """Same data, seed and shuffles: the compressed first layer changes nothing."""
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_fit_with_sparse_gives_the_dense_weights(rng, optimizer, n_threads, dtype, act):
+    """Same data, seed and shuffles: compressed inputs change nothing (relu: the hidden
+    layers run on compressed activations too)."""
     X, y = _sparse_task(rng, dtype=np.dtype(dtype).type)
     runs = {}
     for mode in (False, True):
-        m = cgrad.MLP([100, 32, 16, 4], activation="tanh", dtype=dtype, seed=3)
+        m = cgrad.MLP([100, 32, 16, 4], activation=act, dtype=dtype, seed=3)
         h = m.fit(X, y, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-2,
                   epochs=3, batch_size=50, verbose=0, seed=7, n_threads=n_threads,
-                  profile=True, l2=1e-4, clip_norm=5.0, sparse_input=mode)
+                  profile=True, l2=1e-4, clip_norm=5.0, sparse=mode)
         runs[mode] = (m.get_weights(), h)
     (w0, h0), (w1, h1) = runs[False], runs[True]
-    assert h0["sparse_steps"] == [0, 0, 0]
+    assert h0["sparse_steps"] == [0, 0, 0] and h0["sparse_hidden_steps"] == [0, 0, 0]
     assert h1["sparse_steps"] == [12, 12, 12]          # 600 rows / 50
+    assert h1["sparse_hidden_steps"] == ([24, 24, 24] if act == "relu" else [0, 0, 0])
     for a, b in zip(w0, w1):
         assert_same_bits(a, b)
     assert h0["loss"] == h1["loss"]
@@ -164,6 +167,27 @@ def test_fit_sparse_auto_turns_on_for_sparse_data_only(rng):
     assert h["sparse_steps"] == [0]
 
 
+def test_fit_sparse_auto_takes_wide_relu_layers(rng):
+    """'auto' compresses the ReLU output feeding a layer of >= 2^18 weights (600x500),
+    not a narrower one (500x3), nor anything after tanh; the weights stay the dense
+    ones."""
+    X = rng.standard_normal((300, 50)).astype(np.float32)        # dense input: layer 0 off
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
+    res = {}
+    for act in ("relu", "tanh"):
+        for mode in ("auto", False):
+            m = cgrad.MLP([50, 600, 500, 3], activation=act, seed=2)
+            h = m.fit(X, y, epochs=2, batch_size=100, verbose=0, profile=True, seed=4,
+                      n_threads=2, sparse=mode)
+            res[act, mode] = (m.get_weights(), h["sparse_steps"], h["sparse_hidden_steps"])
+    assert res["relu", "auto"][1] == [0, 0]
+    assert all(0 < v <= 3 for v in res["relu", "auto"][2])   # ~50% active: most batches
+    assert res["relu", False][1:] == ([0, 0], [0, 0])
+    assert res["tanh", "auto"][1:] == ([0, 0], [0, 0])
+    for a, b in zip(res["relu", "auto"][0], res["relu", False][0]):
+        assert_same_bits(a, b)
+
+
 def test_fit_sparse_auto_runs_dense_batches_dense(rng):
     """'auto' on (the sample is sparse) but some batches are denser than the cap: those
     run dense, the rest sparse, and the weights are still those of an all-dense fit."""
@@ -173,7 +197,7 @@ def test_fit_sparse_auto_runs_dense_batches_dense(rng):
     for mode in ("auto", False):
         m = cgrad.MLP([100, 16, 4], seed=1)
         h = m.fit(X, y, epochs=1, batch_size=50, shuffle=False, verbose=0, profile=True,
-                  sparse_input=mode)
+                  sparse=mode)
         res[mode] = (m.get_weights(), h["sparse_steps"][0])
     assert res["auto"][1] == 7 and res[False][1] == 0
     for a, b in zip(res["auto"][0], res[False][0]):
@@ -181,25 +205,25 @@ def test_fit_sparse_auto_runs_dense_batches_dense(rng):
 
 
 @pytest.mark.parametrize("bad", ["yes", 1, 0, None, "True"])
-def test_fit_rejects_a_bad_sparse_input_value_before_touching_the_model(rng, bad):
+def test_fit_rejects_a_bad_sparse_value_before_touching_the_model(rng, bad):
     X, y = _sparse_task(rng, n=50)
     m = cgrad.MLP([100, 4], seed=0)
     m.fit(X, y, epochs=1, verbose=0)
     before, opt, hist = m.get_weights(), m.optimizer, m.history
-    with pytest.raises(ValueError, match="sparse_input must be"):
-        m.fit(X, y, epochs=1, verbose=0, sparse_input=bad)
+    with pytest.raises(ValueError, match="sparse must be"):
+        m.fit(X, y, epochs=1, verbose=0, sparse=bad)
     for a, b in zip(before, m.get_weights()):
         assert_array_equal(a, b)
     assert m.optimizer is opt and m.history is hist
 
 
-def test_fit_takes_numpy_bools_for_sparse_input(rng):
+def test_fit_takes_numpy_bools_for_sparse(rng):
     X, y = _sparse_task(rng, n=100)
     m = cgrad.MLP([100, 4], seed=0)
     assert m.fit(X, y, epochs=1, batch_size=50, verbose=0, profile=True,
-                 sparse_input=np.True_)["sparse_steps"] == [2]
+                 sparse=np.True_)["sparse_steps"] == [2]
     assert m.fit(X, y, epochs=1, batch_size=50, verbose=0, profile=True,
-                 sparse_input=np.False_)["sparse_steps"] == [0]
+                 sparse=np.False_)["sparse_steps"] == [0]
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 7])
@@ -210,7 +234,7 @@ def test_fit_sparse_auto_with_tiny_batches(rng, batch):
     for mode in ("auto", False):
         m = cgrad.MLP([100, 8, 4], seed=0)
         h = m.fit(X, y, epochs=2, batch_size=batch, verbose=0, profile=True, seed=1,
-                  sparse_input=mode)
+                  sparse=mode)
         res[mode] = (m.get_weights(), h["sparse_steps"])
     steps = -(-21 // batch)
     assert res["auto"][1] == [steps, steps] and res[False][1] == [0, 0]
@@ -227,7 +251,7 @@ def test_fit_sparse_with_k_slices_on_every_isa(rng, isa):
     for mode in (True, False):
         m = cgrad.MLP([800, 64, 2], activation="relu", seed=0)
         h = m.fit(X, y, optimizer="sgd", lr=0.05, epochs=2, batch_size=450, verbose=0,
-                  n_threads=2, seed=1, profile=True, sparse_input=mode)
+                  n_threads=2, seed=1, profile=True, sparse=mode)
         res[mode] = (m.get_weights(), h["sparse_steps"], h["loss"])
     assert res[True][1] == [2, 2] and res[False][1] == [0, 0]
     assert res[True][2] == res[False][2]
@@ -244,7 +268,7 @@ def test_fit_sparse_on_mnist_matches_dense(mnist_dir):
     for mode in ("auto", False):
         m = cgrad.MLP([784, 256, 128, 64, 10], seed=0)
         h = m.fit(X, y, epochs=1, batch_size=128, verbose=0, n_threads=2, seed=1,
-                  profile=True, sparse_input=mode)
+                  profile=True, sparse=mode)
         w[mode] = (m.get_weights(), h["sparse_steps"][0])
     assert w["auto"][1] == 16 and w[False][1] == 0
     for a, b in zip(w["auto"][0], w[False][0]):

@@ -229,9 +229,11 @@ long cgrad_dcsr_gather_avx512(const double *X, long ldx, const int64_t *order, l
 /* The compressed columns of a rows x cols CSR: column k's rows (increasing) and values
  * are [cptr[k], cptr[k+1]) of crow / cval.  cptr has cols + 2 entries (scratch). */
 void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
-                          const float *val, int32_t *cptr, int32_t *crow, float *cval);
+                          const float *val, int32_t *cptr, int32_t *crow, float *cval,
+                          int n_threads);
 void cgrad_dcsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
-                          const double *val, int32_t *cptr, int32_t *crow, double *cval);
+                          const double *val, int32_t *cptr, int32_t *crow, double *cval,
+                          int n_threads);
 
 /* ---- fixed-order reductions (reduce.c; SIMD: reduce_avx2.c, reduce_avx512.c) --------
  * Every ISA gives the baseline loop's bits (the order is in reduce_impl.h).
