@@ -18,9 +18,11 @@ cdef extern from "cgrad.h" nogil:
                         const double *val, const double *B, long ldb, double *C, long ldc,
                         int n_threads, cgrad_depilogue epi, void *ctx)
     long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
-                           long cols, long cap, int32_t *ptr, int32_t *idx, float *val)
+                           long cols, long cap, int32_t *ptr, int32_t *idx, float *val,
+                           int n_threads)
     long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
-                           long cols, long cap, int32_t *ptr, int32_t *idx, double *val)
+                           long cols, long cap, int32_t *ptr, int32_t *idx, double *val,
+                           int n_threads)
     void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
                               const float *val, int32_t *cptr, int32_t *crow, float *cval,
                               int n_threads)
@@ -88,8 +90,8 @@ cdef object sparse_workspace(SparseBatch* sb, Py_ssize_t rows, Py_ssize_t cols, 
 
 
 cdef Py_ssize_t sparse_gather(SparseBatch* sb, const floating* X, Py_ssize_t ldx,
-                              const int64_t* order, Py_ssize_t rows,
-                              Py_ssize_t cols) noexcept nogil:
+                              const int64_t* order, Py_ssize_t rows, Py_ssize_t cols,
+                              int n_threads) noexcept nogil:
     """Compress rows order[0..rows) of X (order NULL: the first rows) into sb.  Returns
     the number of non-zeros, or -1 when the batch is denser than sb allows (run dense)."""
     cdef Py_ssize_t cap = sb.cap
@@ -97,10 +99,10 @@ cdef Py_ssize_t sparse_gather(SparseBatch* sb, const floating* X, Py_ssize_t ldx
         cap = min(cap, <Py_ssize_t> (sb.max_density * rows * cols))
     if floating is float:
         return cgrad_scsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx,
-                                 <float*> sb.val)
+                                 <float*> sb.val, n_threads)
     else:
         return cgrad_dcsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx,
-                                 <double*> sb.val)
+                                 <double*> sb.val, n_threads)
 
 
 cdef void sparse_act_forward(int act, double alpha, const SparseBatch* sb,
@@ -154,7 +156,7 @@ cdef void sparse_weight_grad(SparseBatch* sb, const floating* dz, floating* dW,
 # ---- Python-visible wrappers (tests, benchmarks): x given dense, compressed here --------
 
 def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0,
-               bint check_bounds=False):
+               bint check_bounds=False, int n_threads=1):
     """(ptr, idx, val) of the rows order (default: all) of X, or None when denser than
     max_density (> 1: never).  check_bounds: raise AssertionError if the compression
     wrote past its documented room (a canary after the buffers)."""
@@ -174,7 +176,7 @@ def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0,
     arrs[1][room:] = -7
     arrs[2][room:] = -7.0
     with nogil:
-        n = sparse_gather(&sb, _ptr2(X), X.shape[1], op, rows, X.shape[1])
+        n = sparse_gather(&sb, _ptr2(X), X.shape[1], op, rows, X.shape[1], n_threads)
     if check_bounds and ((arrs[1][room:] != -7).any() or (arrs[2][room:] != -7.0).any()):
         raise AssertionError("csr_gather wrote past its room")
     if n < 0:
@@ -199,7 +201,7 @@ def sparse_linear_act_forward(int act, double alpha, const floating[:, ::1] x,
     if N == 0 or OUT == 0:
         return 0
     with nogil:
-        n = sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN)
+        n = sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN, n_threads)
         sparse_act_forward(act, alpha, &sb, _ptr2(W), _ptr1(b), <floating*> _ptr2(z),
                            <floating*> _ptr2(y), N, IN, OUT, n_threads)
     return n
@@ -220,6 +222,6 @@ def sparse_linear_weight_grad(const floating[:, ::1] x, const floating[:, ::1] d
     if IN == 0 or OUT == 0:
         return
     with nogil:
-        sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN)
+        sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN, n_threads)
         sparse_weight_grad(&sb, _ptr2(dz), <floating*> _ptr2(dW), <floating*> _ptr1(db), N,
                            IN, OUT, n_threads)

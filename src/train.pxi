@@ -171,7 +171,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # gather the batch rows (and their targets) in this epoch's order: compressed
         # when the sparse path is on and the batch is sparse enough, else dense
         s.sp_now[0] = s.sp_on[0] and sparse_gather(&s.sp[0], X, n_in, s.order + start,
-                                                   rows, n_in) >= 0
+                                                   rows, n_in, nt) >= 0
         if not s.sp_now[0]:
             _gather_rows(X, s.order + start, xb, rows, n_in, nt)
         if Yf != NULL:
@@ -193,7 +193,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         for l in range(L):
             if l > 0:                   # a ReLU output feeding a large layer: compress it
                 s.sp_now[l] = s.sp_on[l] and sparse_gather(&s.sp[l], inp, s.sizes[l], NULL,
-                                                           rows, s.sizes[l]) >= 0
+                                                           rows, s.sizes[l], nt) >= 0
             if s.sp_now[l]:
                 s.sparse_steps[l] += 1
                 sparse_act_forward(s.acts[l], s.alpha, &s.sp[l], params + s.w_off[l],

@@ -28,8 +28,9 @@ def assert_same_bits(a, b, err_msg=""):
     assert a.dtype == b.dtype and a.shape == b.shape
     u = np.uint32 if a.dtype == np.float32 else np.uint64
     differ = a.view(u) != b.view(u)
-    assert not (differ & ~((a == 0) & (b == 0))).any(), \
-        f"{err_msg}: {np.count_nonzero(differ)} elements differ, e.g. {a[differ][:3]} vs {b[differ][:3]}"
+    bad = differ & ~((a == 0) & (b == 0))
+    assert not bad.any(), (f"{err_msg}: {np.count_nonzero(bad)} elements differ, "
+                           f"e.g. {a[bad][:3]} vs {b[bad][:3]}")
 
 
 def _sparse_x(rng, N, IN, density, dtype):
@@ -51,6 +52,26 @@ def test_csr_gather_matches_numpy(rng, isa, dtype):
         assert_array_equal(idx[ptr[r]:ptr[r + 1]], cols)
         assert_array_equal(val[ptr[r]:ptr[r + 1]], X[row, cols])
     assert ptr[-1] == np.count_nonzero(X[order])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_csr_gather_large_batches_on_threads(rng, isa, dtype, n_threads):
+    """Above the parallel threshold (rows counted, then filled from known starts, each
+    thread its own rows): the same arrays as NumPy, nothing written past the room, and a
+    batch over the cap refused."""
+    X = _sparse_x(rng, 300, 401, 0.2, dtype)
+    X[7] = 0.0
+    X[8] = 1.0                             # a full row next to an empty one
+    order = rng.permutation(300)[:257]
+    ptr, idx, val = _core.csr_gather(X, order, check_bounds=True, n_threads=n_threads)
+    rows, cols = np.nonzero(X[order])
+    assert_array_equal(ptr, np.concatenate([[0], np.cumsum(np.count_nonzero(X[order], 1))]))
+    assert_array_equal(idx, cols)
+    assert_array_equal(val, X[order][rows, cols])
+    n = np.count_nonzero(X[order])
+    assert _core.csr_gather(X, order, max_density=(n - 1) / (257 * 401),
+                            n_threads=n_threads) is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -215,17 +215,25 @@ CGRAD_SPMM_DECLARE(avx512)
  * row stride ldx: the non-zero entries in increasing column.  Returns their number, or
  * -1 as soon as more than cap are kept (the caller then runs dense).  idx and val need
  * cap + cols + CGRAD_CSR_SLACK entries: a row is compressed before the count is checked,
- * and the SIMD version stores whole vectors. */
+ * and the SIMD version stores whole vectors.  Threads (large batches): every row is
+ * counted first, then each thread compresses its rows from their known start; the
+ * result does not depend on the thread count. */
 #define CGRAD_CSR_SLACK 16
 long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
+                       long cols, long cap, int32_t *ptr, int32_t *idx, float *val,
+                       int n_threads);
 long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, double *val);
-/* The AVX-512 versions (vcompress; reached through the two above). */
-long cgrad_scsr_gather_avx512(const float *X, long ldx, const int64_t *order, long rows,
-                              long cols, long cap, int32_t *ptr, int32_t *idx, float *val);
-long cgrad_dcsr_gather_avx512(const double *X, long ldx, const int64_t *order, long rows,
-                              long cols, long cap, int32_t *ptr, int32_t *idx, double *val);
+                       long cols, long cap, int32_t *ptr, int32_t *idx, double *val,
+                       int n_threads);
+/* Its AVX-512 pieces (sparse.c describes them). */
+long cgrad_scsr_rows_avx512(const float *X, long ldx, const int64_t *order, long r0,
+                            long r1, long cols, long n, long cap, int32_t *ptr,
+                            int32_t *idx, float *val);
+long cgrad_dcsr_rows_avx512(const double *X, long ldx, const int64_t *order, long r0,
+                            long r1, long cols, long n, long cap, int32_t *ptr,
+                            int32_t *idx, double *val);
+long cgrad_scsr_count_avx512(const float *x, long cols);
+long cgrad_dcsr_count_avx512(const double *x, long cols);
 /* The compressed columns of a rows x cols CSR: column k's rows (increasing) and values
  * are [cptr[k], cptr[k+1]) of crow / cval.  cptr has cols + 2 entries (scratch). */
 void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,

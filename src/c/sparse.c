@@ -37,50 +37,99 @@
 #undef V
 #undef SP_NAME
 
-/* Branch-free: every element is written at the cursor, which moves only past non-zeros
- * (a data-dependent branch mispredicts on about every fifth MNIST pixel).  AVX-512 has
- * its own (vcompress, sparse_avx512.c); AVX2 has no compress and uses this one. */
-#define DEFINE_CSR_GATHER(NAME, T)                                                     \
-static long NAME(const T *X, long ldx, const int64_t *order, long rows, long cols,     \
-                 long cap, int32_t *ptr, int32_t *idx, T *val)                         \
+/* csr_gather's pieces, per ISA (the AVX-512 ones in sparse_avx512.c):
+ *   rows:  compress rows [r0, r1) from position n (ptr[r0] == n), setting ptr[r0+1..r1];
+ *          returns the new count, or -1 as soon as it exceeds cap.  `exact`: write
+ *          nothing past the last kept entry (threads fill neighbouring rows); else up to
+ *          a vector's worth past it may be written (the workspace has that slack).
+ *   count: the non-zeros of one row.
+ * The generic rows piece is branch-free unless exact: every element is written at the
+ * cursor, which moves only past non-zeros (a data-dependent branch mispredicts on about
+ * every fifth MNIST pixel).  AVX2 has no compress instruction and uses it too. */
+#define DEFINE_CSR_PIECES(SFX, T)                                                      \
+static long SFX##csr_rows_generic(const T *X, long ldx, const int64_t *order, long r0, \
+                                  long r1, long cols, long n, long cap, int32_t *ptr,  \
+                                  int32_t *idx, T *val, int exact)                     \
 {                                                                                      \
-    long n = 0;                                                                        \
-    ptr[0] = 0;                                                                        \
-    for (long r = 0; r < rows; r++) {                                                  \
+    for (long r = r0; r < r1; r++) {                                                   \
         const T *x = X + (order != NULL ? order[r] : r) * ldx;                         \
-        for (long k = 0; k < cols; k++) {                                              \
-            const T v = x[k];                                                          \
-            idx[n] = (int32_t)k;                                                       \
-            val[n] = v;                                                                \
-            n += v != 0;                                                               \
+        if (exact) {                                                                   \
+            for (long k = 0; k < cols; k++)                                            \
+                if (x[k] != 0) {                                                       \
+                    idx[n] = (int32_t)k;                                               \
+                    val[n++] = x[k];                                                   \
+                }                                                                      \
+        } else {                                                                       \
+            for (long k = 0; k < cols; k++) {                                          \
+                const T v = x[k];                                                      \
+                idx[n] = (int32_t)k;                                                   \
+                val[n] = v;                                                            \
+                n += v != 0;                                                           \
+            }                                                                          \
         }                                                                              \
         ptr[r + 1] = (int32_t)n;                                                       \
         if (n > cap) return -1;                                                        \
     }                                                                                  \
     return n;                                                                          \
+}                                                                                      \
+static long SFX##csr_count_generic(const T *x, long cols)                              \
+{                                                                                      \
+    long c = 0;                                                                        \
+    for (long k = 0; k < cols; k++) c += x[k] != 0;                                    \
+    return c;                                                                          \
+}                                                                                      \
+static long SFX##csr_rows(const T *X, long ldx, const int64_t *order, long r0, long r1, \
+                          long cols, long n, long cap, int32_t *ptr, int32_t *idx,      \
+                          T *val, int exact)                                            \
+{                                                                                      \
+    CSR_SIMD(return cgrad_##SFX##csr_rows_avx512(X, ldx, order, r0, r1, cols, n, cap,  \
+                                                 ptr, idx, val));                       \
+    return SFX##csr_rows_generic(X, ldx, order, r0, r1, cols, n, cap, ptr, idx, val,   \
+                                 exact);                                               \
+}                                                                                      \
+static long SFX##csr_count(const T *x, long cols)                                      \
+{                                                                                      \
+    CSR_SIMD(return cgrad_##SFX##csr_count_avx512(x, cols));                           \
+    return SFX##csr_count_generic(x, cols);                                            \
+}                                                                                      \
+long cgrad_##SFX##csr_gather(const T *X, long ldx, const int64_t *order, long rows,     \
+                             long cols, long cap, int32_t *ptr, int32_t *idx, T *val,  \
+                             int n_threads)                                            \
+{                                                                                      \
+    ptr[0] = 0;                                                                        \
+    int nt = (double)rows * cols < CSR_GATHER_PARALLEL_MIN || n_threads < 1            \
+        ? 1 : n_threads;                                                               \
+    if (nt > rows) nt = (int)rows;                                                     \
+    if (nt <= 1)                                                                       \
+        return SFX##csr_rows(X, ldx, order, 0, rows, cols, 0, cap, ptr, idx, val, 0);  \
+    /* counts first (so a batch over the cap is refused before any copy), then every   \
+     * thread compresses its rows, exactly, from their known start */                  \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                       \
+    for (long r = 0; r < rows; r++)                                                    \
+        ptr[r + 1] = (int32_t)SFX##csr_count(X + (order != NULL ? order[r] : r) * ldx, \
+                                             cols);                                     \
+    for (long r = 0; r < rows; r++) ptr[r + 1] += ptr[r];                              \
+    if (ptr[rows] > cap) return -1;                                                    \
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")                       \
+    for (int t = 0; t < nt; t++) {                                                     \
+        const long r0 = rows * t / nt, r1 = rows * (t + 1) / nt;                       \
+        SFX##csr_rows(X, ldx, order, r0, r1, cols, ptr[r0], cap, ptr, idx, val, 1);    \
+    }                                                                                  \
+    return ptr[rows];                                                                  \
 }
-DEFINE_CSR_GATHER(scsr_gather_generic, float)
-DEFINE_CSR_GATHER(dcsr_gather_generic, double)
 
-long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, float *val)
-{
-#if defined(CGRAD_HAVE_X86_DISPATCH)
-    if (cgrad_isa_selected() == CGRAD_ISA_AVX512)
-        return cgrad_scsr_gather_avx512(X, ldx, order, rows, cols, cap, ptr, idx, val);
-#endif
-    return scsr_gather_generic(X, ldx, order, rows, cols, cap, ptr, idx, val);
-}
+/* Batch entries (rows x cols) below which the compression runs on one thread: its two
+ * parallel passes (counts, then copies) cost two parallel regions and a second read. */
+#define CSR_GATHER_PARALLEL_MIN 65536.0
 
-long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, double *val)
-{
 #if defined(CGRAD_HAVE_X86_DISPATCH)
-    if (cgrad_isa_selected() == CGRAD_ISA_AVX512)
-        return cgrad_dcsr_gather_avx512(X, ldx, order, rows, cols, cap, ptr, idx, val);
+#define CSR_SIMD(call) if (cgrad_isa_selected() == CGRAD_ISA_AVX512) call
+#else
+#define CSR_SIMD(call) (void)0
 #endif
-    return dcsr_gather_generic(X, ldx, order, rows, cols, cap, ptr, idx, val);
-}
+DEFINE_CSR_PIECES(s, float)
+DEFINE_CSR_PIECES(d, double)
+#undef CSR_SIMD
 
 /* Entries below which the transpose runs on one thread (a parallel region costs a few
  * microseconds; W3's hidden layer has about 100k entries per batch, MNIST's 25k-50k). */

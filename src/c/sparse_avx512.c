@@ -37,42 +37,57 @@
 #undef V_SFX
 #undef SP_NAME
 
-/* csr_gather (sparse.c has the contract) with compress: 16 (8) columns per step, their
- * non-zeros and column numbers packed to the front of a register and stored whole, so
- * up to a vector's worth past the last kept term is written (the workspace has that
- * slack).  The register form of vcompress: its store form is microcoded on Zen 4. */
-#define DEFINE_GATHER(NAME, T, VL, MASK_T, V_T, ZERO, LOADZ, CMP_MASK, COMPRESS, STORE,  \
+/* csr_gather's pieces (sparse.c has the contract) with compress: 16 (8) columns per
+ * step, their non-zeros and column numbers packed to the front of a register and stored
+ * through a mask of as many lanes, so nothing past the last kept entry is written (the
+ * rows piece is always exact).  The register form of vcompress and a masked store: the
+ * store form of vcompress is microcoded on Zen 4. */
+#define DEFINE_GATHER(SFX, T, VL, MASK_T, V_T, ZERO, LOADZ, CMP_MASK, COMPRESS, STORE,   \
                       I_T, I_IOTA, I_ADD, I_SET1, I_COMPRESS, I_STORE)                 \
-long NAME(const T *X, long ldx, const int64_t *order, long rows, long cols, long cap,  \
-          int32_t *ptr, int32_t *idx, T *val)                                          \
+static inline MASK_T SFX##lanes(long left)                                             \
+{                                                                                       \
+    return left >= VL ? (MASK_T)((1u << VL) - 1u) : (MASK_T)((1u << left) - 1u);       \
+}                                                                                       \
+long cgrad_##SFX##csr_rows_avx512(const T *X, long ldx, const int64_t *order, long r0,  \
+                                  long r1, long cols, long n, long cap, int32_t *ptr,   \
+                                  int32_t *idx, T *val)                                 \
 {                                                                                       \
     const I_T iota = I_IOTA;                                                            \
-    long n = 0;                                                                         \
-    ptr[0] = 0;                                                                         \
-    for (long r = 0; r < rows; r++) {                                                   \
+    for (long r = r0; r < r1; r++) {                                                    \
         const T *x = X + (order != NULL ? order[r] : r) * ldx;                          \
         for (long k = 0; k < cols; k += VL) {                                           \
-            const MASK_T in = cols - k >= VL ? (MASK_T)((1u << VL) - 1u)                \
-                                             : (MASK_T)((1u << (cols - k)) - 1u);       \
+            const MASK_T in = SFX##lanes(cols - k);                                     \
             const V_T v = LOADZ(in, x + k);                                             \
             const MASK_T nz = CMP_MASK(in, v, ZERO, _CMP_NEQ_UQ);                       \
-            STORE(val + n, COMPRESS(nz, v));                                            \
-            I_STORE((void *)(idx + n), I_COMPRESS(nz, I_ADD(iota, I_SET1((int)k))));    \
-            n += __builtin_popcount((unsigned)nz);                                      \
+            const int kept = __builtin_popcount((unsigned)nz);                          \
+            const MASK_T out = SFX##lanes(kept);                                        \
+            STORE(val + n, out, COMPRESS(nz, v));                                       \
+            I_STORE((void *)(idx + n), out, I_COMPRESS(nz, I_ADD(iota, I_SET1((int)k)))); \
+            n += kept;                                                                  \
         }                                                                               \
         ptr[r + 1] = (int32_t)n;                                                        \
         if (n > cap) return -1;                                                         \
     }                                                                                   \
     return n;                                                                           \
+}                                                                                       \
+long cgrad_##SFX##csr_count_avx512(const T *x, long cols)                              \
+{                                                                                       \
+    long c = 0;                                                                         \
+    for (long k = 0; k < cols; k += VL) {                                               \
+        const MASK_T in = SFX##lanes(cols - k);                                         \
+        c += __builtin_popcount((unsigned)CMP_MASK(in, LOADZ(in, x + k), ZERO,          \
+                                                   _CMP_NEQ_UQ));                       \
+    }                                                                                   \
+    return c;                                                                           \
 }
-DEFINE_GATHER(cgrad_scsr_gather_avx512, float, 16, __mmask16, __m512, _mm512_setzero_ps(),
+DEFINE_GATHER(s, float, 16, __mmask16, __m512, _mm512_setzero_ps(),
               _mm512_maskz_loadu_ps, _mm512_mask_cmp_ps_mask, _mm512_maskz_compress_ps,
-              _mm512_storeu_ps, __m512i,
+              _mm512_mask_storeu_ps, __m512i,
               _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
               _mm512_add_epi32, _mm512_set1_epi32, _mm512_maskz_compress_epi32,
-              _mm512_storeu_si512)
-DEFINE_GATHER(cgrad_dcsr_gather_avx512, double, 8, __mmask8, __m512d, _mm512_setzero_pd(),
+              _mm512_mask_storeu_epi32)
+DEFINE_GATHER(d, double, 8, __mmask8, __m512d, _mm512_setzero_pd(),
               _mm512_maskz_loadu_pd, _mm512_mask_cmp_pd_mask, _mm512_maskz_compress_pd,
-              _mm512_storeu_pd, __m256i,
+              _mm512_mask_storeu_pd, __m256i,
               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_add_epi32,
-              _mm256_set1_epi32, _mm256_maskz_compress_epi32, _mm256_storeu_si256)
+              _mm256_set1_epi32, _mm256_maskz_compress_epi32, _mm256_mask_storeu_epi32)
