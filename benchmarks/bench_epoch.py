@@ -1,7 +1,8 @@
 """One training epoch of cgrad's fused loop: W1 (MNIST 784-256-128-64-10, batch 128,
-Adam and SGD+momentum) with the first layer on compressed rows (``sparse='auto'``,
-what fit does on MNIST) and dense (``sparse=False``), and W2 (2-64-64-1, batch
-32, SGD+momentum), at 1 and 2 threads.
+Adam and SGD+momentum) and W3 (784-1024-1024-10, batch 256, Adam) with the sparse path
+(``sparse='auto'``, what fit does on MNIST: the first layer on compressed input rows,
+W3's 1024x1024 layer on compressed ReLU outputs) and dense (``sparse=False``), and W2
+(2-64-64-1, batch 32, SGD+momentum), at 1 and 2 threads.  W3 takes a few minutes.
 
     pytest benchmarks/bench_epoch.py --benchmark-only --benchmark-group-by=group
 
@@ -37,7 +38,8 @@ def _tiny():
     return _DATA["tiny"]
 
 
-def _epoch(benchmark, sizes, act, out, loss, X, y, batch, opt, n_threads, **fit_kw):
+def _epoch(benchmark, sizes, act, out, loss, X, y, batch, opt, n_threads, rounds=5,
+           **fit_kw):
     m = cgrad.MLP(sizes, activation=act, output=out, dtype="float32", seed=0)
     optimizer = (cgrad.optim.Adam(lr=1e-3) if opt == "adam"
                  else cgrad.optim.SGD(lr=0.05 if out == "softmax" else 0.01, momentum=0.9))
@@ -47,7 +49,7 @@ def _epoch(benchmark, sizes, act, out, loss, X, y, batch, opt, n_threads, **fit_
                        kwargs=dict(loss=loss, optimizer=optimizer, epochs=1,
                                    batch_size=batch, verbose=0, n_threads=n_threads,
                                    **fit_kw),
-                       rounds=5, iterations=1)
+                       rounds=rounds, iterations=1)
 
 
 @pytest.mark.parametrize("n_threads", THREADS)
@@ -58,6 +60,15 @@ def test_epoch_w1(benchmark, opt, n_threads, sparse):
     benchmark.group = f"W1 epoch {opt} {n_threads}t"
     _epoch(benchmark, [784, 256, 128, 64, 10], "relu", "softmax", "softmax_cross_entropy",
            X, y, 128, opt, n_threads, sparse=sparse)
+
+
+@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("sparse", ["auto", False], ids=["sparse", "dense"])
+def test_epoch_w3(benchmark, n_threads, sparse):
+    X, y = _mnist()
+    benchmark.group = f"W3 epoch adam {n_threads}t"
+    _epoch(benchmark, [784, 1024, 1024, 10], "relu", "softmax", "softmax_cross_entropy",
+           X, y, 256, "adam", n_threads, rounds=3, sparse=sparse)
 
 
 @pytest.mark.parametrize("n_threads", THREADS)
