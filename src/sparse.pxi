@@ -30,6 +30,7 @@ cdef extern from "cgrad.h" nogil:
                               const double *val, int32_t *cptr, int32_t *crow, double *cval,
                               int n_threads)
     int CGRAD_CSR_SLACK
+    int cgrad_spmm_force_fallback(int on)
 
 # Densest batch (non-zeros / entries) the sparse path takes in "auto" mode.  The kernel
 # against the dense GEMM on W1's first layer (128x784x256, avx512 float32, C harness,
@@ -225,3 +226,9 @@ def sparse_linear_weight_grad(const floating[:, ::1] x, const floating[:, ::1] d
         sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN, n_threads)
         sparse_weight_grad(&sb, _ptr2(dz), <floating*> _ptr2(dW), <floating*> _ptr1(db), N,
                            IN, OUT, n_threads)
+
+
+def spmm_force_fallback(bint on):
+    """Tests: run the sparse product through its out-of-memory fallback (the plain loop,
+    same bits) while on; returns the previous setting."""
+    return bool(cgrad_spmm_force_fallback(on))

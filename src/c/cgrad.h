@@ -191,6 +191,9 @@ void cgrad_sspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *k
 void cgrad_dspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
                     const double *val, const double *B, long ldb, double *C, long ldc,
                     int n_threads, cgrad_depilogue epi, void *ctx);
+/* Tests: on != 0 runs cgrad_?spmm_ex through its out-of-memory fallback (the plain
+ * loop, same bits); returns the previous setting.  Call between kernel calls only. */
+int cgrad_spmm_force_fallback(int on);
 /* Rows [m0, m1) of C = S @ B with K slices of kc_blk, on the calling thread, per ISA
  * (sparse_impl.h).  Work buffers: Bp CGRAD_SPMM_BP_BYTES, scratch (m1 - m0) x 8 vectors
  * (CGRAD_SPMM_SCRATCH_ROW bytes per row), cur (m1 - m0) int32. */

@@ -53,6 +53,15 @@
 
 static double nopack_mnk = CGRAD_GEMM_NOPACK_MNK;
 
+/* Tests: 1 runs the sparse product through its out-of-memory fallback (spmm_small). */
+static int spmm_force_small = 0;
+int cgrad_spmm_force_fallback(int on)
+{
+    const int before = spmm_force_small;
+    spmm_force_small = on != 0;
+    return before;
+}
+
 /* On one thread the no-pack path wins far above that (C harness, avx512 float32, 64-byte
  * aligned operands, min of 9; packed vs no-pack GFLOP/s): 128x64x128 NN 89 vs 109,
  * 128x128x256 NN 97 vs 111, 256x128x128 TN 98 vs 110, 128x256x784 NN 99 vs 111,

@@ -398,7 +398,7 @@ static void G_FN(spmm_part)(long m0, long m1, long N, long K, long kc_blk,
     T *Bp = pack_buffer(0, CGRAD_SPMM_BP_BYTES);
     T *scratch = pack_buffer(1, (size_t)(m1 - m0) * CGRAD_SPMM_SCRATCH_ROW);
     int32_t *cur = pack_buffer(2, (size_t)(m1 - m0) * sizeof(int32_t));
-    if (Bp == NULL || scratch == NULL || cur == NULL)
+    if (Bp == NULL || scratch == NULL || cur == NULL || spmm_force_small)
         G_FN(spmm_small)(m0, m1, N, K, kc_blk, ptr, key, val, B, ldb, C, ldc);
     else switch (cgrad_isa_selected()) {
 #if defined(CGRAD_HAVE_X86_DISPATCH)

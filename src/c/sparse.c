@@ -100,27 +100,37 @@ long cgrad_##SFX##csr_gather(const T *X, long ldx, const int64_t *order, long ro
     int nt = (double)rows * cols < CSR_GATHER_PARALLEL_MIN || n_threads < 1            \
         ? 1 : n_threads;                                                               \
     if (nt > rows) nt = (int)rows;                                                     \
+    if (nt > CSR_MAX_THREADS) nt = CSR_MAX_THREADS;                                    \
     if (nt <= 1)                                                                       \
         return SFX##csr_rows(X, ldx, order, 0, rows, cols, 0, cap, ptr, idx, val, 0);  \
     /* counts first (so a batch over the cap is refused before any copy), then every   \
-     * thread compresses its rows, exactly, from their known start */                  \
+     * thread compresses its rows, exactly, from their start as counted (copied first:  \
+     * the fill rewrites ptr).  A thread whose fill disagrees with the counts (it      \
+     * cannot, unless the threads' FP modes differ) stops after at most one row past    \
+     * its share, and the batch is redone on one thread. */                             \
     _Pragma("omp parallel for num_threads(nt) schedule(static)")                       \
     for (long r = 0; r < rows; r++)                                                    \
         ptr[r + 1] = (int32_t)SFX##csr_count(X + (order != NULL ? order[r] : r) * ldx, \
                                              cols);                                     \
     for (long r = 0; r < rows; r++) ptr[r + 1] += ptr[r];                              \
     if (ptr[rows] > cap) return -1;                                                    \
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")                       \
-    for (int t = 0; t < nt; t++) {                                                     \
-        const long r0 = rows * t / nt, r1 = rows * (t + 1) / nt;                       \
-        SFX##csr_rows(X, ldx, order, r0, r1, cols, ptr[r0], cap, ptr, idx, val, 1);    \
-    }                                                                                  \
-    return ptr[rows];                                                                  \
+    long start[CSR_MAX_THREADS + 1];                                                   \
+    for (int t = 0; t <= nt; t++) start[t] = ptr[rows * t / nt];                       \
+    int agree = 1;                                                                     \
+    _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(&&: agree)")  \
+    for (int t = 0; t < nt; t++)                                                       \
+        agree = SFX##csr_rows(X, ldx, order, rows * t / nt, rows * (t + 1) / nt, cols, \
+                              start[t], start[t + 1], ptr, idx, val, 1) == start[t + 1]; \
+    if (!agree)                                                                        \
+        return SFX##csr_rows(X, ldx, order, 0, rows, cols, 0, cap, ptr, idx, val, 0);  \
+    return start[nt];                                                                  \
 }
 
 /* Batch entries (rows x cols) below which the compression runs on one thread: its two
  * parallel passes (counts, then copies) cost two parallel regions and a second read. */
 #define CSR_GATHER_PARALLEL_MIN 65536.0
+/* Threads the gather and the transpose use at most (their split points live on the stack). */
+#define CSR_MAX_THREADS 64
 
 #if defined(CGRAD_HAVE_X86_DISPATCH)
 #define CSR_SIMD(call) if (cgrad_isa_selected() == CGRAD_ISA_AVX512) call
@@ -167,6 +177,7 @@ void NAME(long rows, long cols, const int32_t *ptr, const int32_t *idx, const T 
     for (long k = 2; k < cols + 2; k++) cptr[k] += cptr[k - 1];                        \
     int nt = nnz < CSR_TRANSPOSE_PARALLEL_MIN || n_threads < 1 ? 1 : n_threads;        \
     if (nt > cols) nt = (int)cols;                                                     \
+    if (nt > CSR_MAX_THREADS) nt = CSR_MAX_THREADS;                                    \
     if (nt <= 1) {                                                                     \
         for (long r = 0; r < rows; r++)                                                \
             for (long e = ptr[r]; e < ptr[r + 1]; e++) {                               \
@@ -176,14 +187,19 @@ void NAME(long rows, long cols, const int32_t *ptr, const int32_t *idx, const T 
             }                                                                          \
         return;                                                                        \
     }                                                                                  \
-    long bounds[nt + 1];                 /* before any cursor moves */                 \
+    long bounds[CSR_MAX_THREADS + 1];    /* before any cursor moves */                 \
     for (int t = 0; t <= nt; t++) bounds[t] = column_split(cptr, cols, nnz, t, nt);   \
     _Pragma("omp parallel for num_threads(nt) schedule(static)")                       \
     for (int t = 0; t < nt; t++) {                                                     \
         const long c0 = bounds[t], c1 = bounds[t + 1];                                 \
         for (long r = 0; r < rows; r++) {                                              \
-            long e = ptr[r];                                                           \
-            while (e < ptr[r + 1] && idx[e] < c0) e++;                                 \
+            long lo = ptr[r], hi = ptr[r + 1];   /* the row's first column >= c0 */   \
+            while (lo < hi) {                                                          \
+                const long mid = lo + (hi - lo) / 2;                                   \
+                if (idx[mid] < c0) lo = mid + 1;                                       \
+                else hi = mid;                                                         \
+            }                                                                          \
+            long e = lo;                                                               \
             for (; e < ptr[r + 1] && idx[e] < c1; e++) {                               \
                 const int32_t pos = cptr[idx[e] + 1]++;                                \
                 crow[pos] = (int32_t)r;                                                \

@@ -95,6 +95,11 @@ SP_DEFINE(8)
 #error "SP_NVMAX must be 4 or 8 (the column blocks are 1, 2, 4 or 8 vectors)"
 #endif
 
+_Static_assert(SP_NVMAX * VL * sizeof(T) <= CGRAD_SPMM_SCRATCH_ROW,
+               "a scratch row holds SP_NVMAX vectors");
+_Static_assert(SP_NVMAX * VL * sizeof(T) <= CGRAD_SPMM_BP_BYTES - CGRAD_SPMM_L1_BYTES,
+               "Bp holds one packed row past CGRAD_SPMM_L1_BYTES");
+
 /* Rows [m0, m1) of C (M x N, keys < K in kc_blk slices) on the calling thread.  Work
  * buffers: Bp (CGRAD_SPMM_L1_BYTES + one row of 8 vectors), scratch ((m1 - m0) x 8 vectors),
  * cur (m1 - m0 entries), all from the caller. */
