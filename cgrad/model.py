@@ -323,11 +323,7 @@ class MLP:
         for name, v in (("l1", l1), ("l2", l2)):
             if not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-        if isinstance(sparse, np.bool_):
-            sparse = bool(sparse)
-        if not (sparse is True or sparse is False or
-                (isinstance(sparse, str) and sparse == "auto")):
-            raise ValueError(f"sparse must be 'auto', True or False, got {sparse!r}")
+        sparse = _core.sparse_mode(sparse)          # checked before the model is touched
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
         opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer)

@@ -51,6 +51,17 @@ SPARSE_HIDDEN_MIN_WEIGHTS = 1 << 18
 SPARSE_AUTO_MAX_ENTRIES = 1 << 24
 
 
+def sparse_mode(value):
+    """fit's/Trainer's `sparse` argument checked: 'auto', True or False (NumPy bools
+    taken as bools); ValueError otherwise."""
+    import numpy as np
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    if value is True or value is False or (isinstance(value, str) and value == "auto"):
+        return value
+    raise ValueError(f"sparse must be 'auto', True or False, got {value!r}")
+
+
 cdef struct SparseBatch:
     int32_t* ptr          # rows + 1: row r's terms are [ptr[r], ptr[r+1])
     int32_t* idx          # their columns (increasing); cap + IN + slack entries

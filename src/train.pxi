@@ -326,11 +326,7 @@ cdef class Trainer:
             raise ValueError("params and grads must be flat (1-D) buffers of one float dtype")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        if isinstance(sparse, np.bool_):
-            sparse = bool(sparse)
-        if not (sparse is True or sparse is False or
-                (isinstance(sparse, str) and sparse == "auto")):
-            raise ValueError(f"sparse must be 'auto', True or False, got {sparse!r}")
+        sparse = sparse_mode(sparse)
         if not 0 <= loss < N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
         if len(acts) != L:
