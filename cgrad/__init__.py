@@ -22,9 +22,9 @@ except ImportError as exc:  # sklearn's __check_build idea: say what went wrong
 
 from . import ops, reference  # noqa: E402,F401
 from ._config import get_num_threads, set_num_threads, show_config, openmp_enabled  # noqa: E402
-from . import callbacks, datasets, losses, metrics, optim, schedules  # noqa: E402,F401
-from .model import MLP, load  # noqa: E402
+from . import callbacks, datasets, losses, metrics, nn, optim, schedules  # noqa: E402,F401
+from .model import MLP, Sequential, load  # noqa: E402
 
-__all__ = ["__version__", "MLP", "load", "get_num_threads", "set_num_threads", "show_config",
+__all__ = ["__version__", "MLP", "Sequential", "load", "nn", "get_num_threads", "set_num_threads", "show_config",
            "openmp_enabled", "ops", "reference", "optim", "losses", "callbacks", "datasets",
            "metrics", "schedules"]

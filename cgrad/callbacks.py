@@ -119,7 +119,7 @@ class EarlyStopping(Callback):
         if self._m.improved(v):
             self._m.best, self.best_epoch, self.wait = v, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = self.model.flat_params.copy()
+                self.best_weights = self.model._snapshot()
         else:
             self.wait += 1
             if self.wait > self.patience:
@@ -128,7 +128,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
-            self.model.flat_params[...] = self.best_weights
+            self.model._restore(self.best_weights)
 
 
 class ModelCheckpoint(Callback):

@@ -1,9 +1,13 @@
-"""The MLP model: one flat parameter buffer, the fused ``fit`` and the step-by-step API.
+"""Models: ``Sequential`` (a list of ``cgrad.nn`` layers) and ``MLP`` (its shorthand), with
+one flat parameter buffer, the fused ``fit`` and the step-by-step API.
 
-Layout of the flat buffers (parameters and gradients alike), layer by layer:
-``[W_0 (IN_0*OUT_0), b_0 (OUT_0), W_1, b_1, ...]``; ``W_l`` has shape (IN, OUT), row-major,
-so a layer is literally ``x @ W + b``.  Layers hold NumPy views into the buffers, an
+Layout of the flat buffers (parameters and gradients alike), layer by layer: Dense
+``W`` (IN*OUT, row-major (IN, OUT), so a layer is literally ``x @ W + b``) then ``b``;
+BatchNorm1d ``gamma`` then ``beta``.  Layers hold NumPy views into the buffers, an
 optimizer step is one kernel over the whole buffer, and a checkpoint is one array.
+BatchNorm1d's running statistics live in ``flat_buffers``.  The compiled core runs the
+network from its layer table (``_core.Network``): fit, forward/backward and
+predict/evaluate walk the same table through the same kernels.
 """
 import json
 import math
@@ -13,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import _core
+from . import _core, nn
 from ._config import get_num_threads
 from ._validation import positive_int
 from .callbacks import Callback, History, ProgressBar, _as_callback
@@ -21,137 +25,231 @@ from .losses import Loss, get_loss
 from .ops.activations import ACTIVATION_CODES, DEFAULT_ALPHA
 from .optim import OPTIMIZERS, Optimizer, _nonneg, get_optimizer
 
-__all__ = ["MLP", "load", "INITS"]
+__all__ = ["Sequential", "MLP", "load", "INITS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2                               # 1: MLP only, no running statistics
 LOGIT_OUTPUTS = ("softmax", "sigmoid")          # forward() returns logits for these
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _RELU_LIKE = ("relu", "leaky_relu", "elu", "gelu")
+PREDICT_BLOCK = 1024                             # rows per block of predict/evaluate
+
+
+# What each parameterised layer kind owns: (parameter views, gradient views).
+_PARAM_ATTRS = {nn.Dense: (("W", "b"), ("dW", "db")),
+                nn.BatchNorm1d: (("gamma", "beta"), ("dgamma", "dbeta"))}
 
 
 def _init_for(activation):
     return "he_uniform" if activation in _RELU_LIKE else "glorot_uniform"
 
 
-class MLP:
-    """A multi-layer perceptron ``layer_sizes[0] -> ... -> layer_sizes[-1]``.
+def _draw(init, shape, rng):
+    fan_in, fan_out = shape
+    if init == "glorot_uniform":
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, shape)
+    if init == "glorot_normal":
+        return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), shape)
+    if init == "he_uniform":
+        bound = math.sqrt(6.0 / fan_in)
+        return rng.uniform(-bound, bound, shape)
+    return rng.normal(0.0, math.sqrt(2.0 / fan_in), shape)
+
+
+class Sequential:
+    """A network of ``cgrad.nn`` layers applied in order to ``n_inputs`` features.
 
     Parameters
     ----------
-    layer_sizes : sequence of int, at least two (inputs and outputs).
-    activation : hidden activation: identity, relu, leaky_relu, sigmoid, tanh, elu, gelu.
-    output : output activation: "softmax" (classification), "sigmoid" (binary /
-        multi-label), "identity" (regression) or any activation name.  For softmax and
-        sigmoid, ``forward`` returns logits and the losses take logits (stable, fused).
-    init : glorot_uniform, glorot_normal, he_uniform or he_normal; default He for the
-        ReLU family, Glorot otherwise.  Biases start at zero.
-    alpha : slope of leaky_relu / scale of elu (default 0.01 / 1.0).
+    n_inputs : int, the number of input features.
+    layers : sequence of cgrad.nn layers (Dense, Activation, Dropout, BatchNorm1d).
+    output : "softmax" (classification) or "sigmoid" (binary / multi-label): the network
+        returns logits and the losses take logits (stable, fused); "identity"
+        (regression); any other activation name appends that Activation.
+    init : glorot_uniform, glorot_normal, he_uniform or he_normal for every Dense weight;
+        default He when the first hidden nonlinearity is of the ReLU family, Glorot
+        otherwise.  Biases and beta start at zero, gamma at one.
     dtype : "float32" (default) or "float64".
-    seed : int or None: the initial weights (and fit's shuffling, unless fit gets a seed).
+    seed : int or None: the initial weights, the dropout masks (and fit's shuffling,
+        unless fit gets a seed).
     """
 
-    def __init__(self, layer_sizes, activation="relu", output="softmax", init=None,
-                 dtype="float32", seed=None, alpha=None):
-        sizes = list(layer_sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
-        for s in sizes:
-            positive_int("layer_sizes entries", s)
-        self.layer_sizes = [int(s) for s in sizes]
-        for name, val in (("activation", activation), ("output", output)):
-            if val not in ACTIVATION_CODES:
-                raise ValueError(f"unknown {name} {val!r}; expected one of {sorted(ACTIVATION_CODES)}")
-        if activation == "softmax":
-            raise ValueError("softmax is an output activation, not a hidden one")
-        self.activation, self.output = activation, output
-        self.init = init or _init_for(activation)
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; expected one of {INITS}")
+    def __init__(self, n_inputs, layers, output="softmax", init=None, dtype="float32",
+                 seed=None):
+        n_inputs = positive_int("n_inputs", n_inputs)
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, nn.Layer):
+                raise TypeError(f"layers[{i}] must be a cgrad.nn layer, got "
+                                f"{type(layer).__name__}")
+        if not layers:
+            raise ValueError("a Sequential model needs at least one layer")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError("a layer object appears twice; create one per position")
+        if output not in ACTIVATION_CODES:
+            raise ValueError(f"unknown output {output!r}; expected one of "
+                             f"{sorted(ACTIVATION_CODES)}")
+        if output not in LOGIT_OUTPUTS and output != "identity":
+            layers.append(nn.Activation(output))
+        self.output = output
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        alpha_default = DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA.get(output, 0.0))
-        self.alpha = float(alpha_default if alpha is None else alpha)
+        width = n_inputs
+        for layer in layers:
+            width = layer._build(width)
+        self.n_inputs, self.n_outputs, self.layers = n_inputs, width, layers
+        self.init = init or _init_for(self._first_nonlinearity())
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; expected one of {INITS}")
         self.seed = seed
-        n = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
-        # 64-byte aligned: every layer's rows then start where SIMD loads want them
-        self.flat_params = _core.aligned_full(n, self.dtype, 0)
-        self.flat_grads = _core.aligned_full(n, self.dtype, 0)
-        self.W, self.b = self._views(self.flat_params)
-        self.dW, self.db = self._views(self.flat_grads)
+        self._allocate()
+        seq = np.random.SeedSequence(seed)
+        self._net = _core.Network(n_inputs, [layer._compiled() for layer in layers],
+                                  self.flat_params, self.flat_grads, self.flat_buffers,
+                                  int(seq.generate_state(1, np.uint64)[0]))
+        self.training = True
         self.optimizer = None
         self.stop_training = False
         self.history = None
-        self._cache = None
         self.reset_parameters(seed)
 
+    def _first_nonlinearity(self):
+        for layer in self.layers[:-1] if len(self.layers) > 1 else self.layers:
+            act = getattr(layer, "activation", "identity")
+            if act != "identity":
+                return act
+        return "identity"
+
+    def _allocate(self):
+        """The flat buffers (64-byte aligned: every layer's rows start where SIMD loads
+        want them) and each layer's views into them."""
+        n_params = sum(layer.n_params() for layer in self.layers)
+        n_buffers = sum(2 * layer.n_in for layer in self.layers
+                        if isinstance(layer, nn.BatchNorm1d))
+        self.flat_params = _core.aligned_full(n_params, self.dtype, 0)
+        self.flat_grads = _core.aligned_full(n_params, self.dtype, 0)
+        self.flat_buffers = _core.aligned_full(n_buffers, self.dtype, 0)
+        off = soff = 0
+        for layer in self.layers:
+            k = layer.n_params()
+            s = 2 * layer.n_in if isinstance(layer, nn.BatchNorm1d) else 0
+            layer._bind(self.flat_params[off:off + k], self.flat_grads[off:off + k],
+                        self.flat_buffers[soff:soff + s])
+            off, soff = off + k, soff + s
+
     # -- structure --------------------------------------------------------------------
-    def _views(self, flat):
-        Ws, bs, off = [], [], 0
-        for i, o in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            Ws.append(flat[off:off + i * o].reshape(i, o))
-            off += i * o
-            bs.append(flat[off:off + o])
-            off += o
-        return Ws, bs
-
-    @property
-    def n_layers(self):
-        return len(self.layer_sizes) - 1
-
     @property
     def n_params(self):
         return self.flat_params.size
 
     @property
     def n_classes(self):
-        return self.layer_sizes[-1] if self.output == "softmax" else None
+        return self.n_outputs if self.output == "softmax" else None
 
-    def _acts(self):
-        """Activation codes per layer as the kernels run them (logit outputs: identity)."""
-        last = "identity" if self.output in LOGIT_OUTPUTS else self.output
-        return [ACTIVATION_CODES[self.activation]] * (self.n_layers - 1) + [ACTIVATION_CODES[last]]
+    @property
+    def dense_layers(self):
+        return [layer for layer in self.layers if isinstance(layer, nn.Dense)]
+
+    @property
+    def W(self):
+        """The Dense layers' weight views, in order."""
+        return [d.W for d in self.dense_layers]
+
+    @property
+    def b(self):
+        return [d.b for d in self.dense_layers]
+
+    @property
+    def dW(self):
+        return [d.dW for d in self.dense_layers]
+
+    @property
+    def db(self):
+        return [d.db for d in self.dense_layers]
+
+    @property
+    def step_count(self):
+        """Training-mode forward passes so far (fit's steps included): the dropout masks'
+        step counter, saved with the model."""
+        return self._net.step
+
+    @property
+    def dropout_seed(self):
+        return self._net.seed
+
+    def specs(self):
+        """The layers as plain data (cgrad.nn Layer.spec())."""
+        return [layer.spec() for layer in self.layers]
+
+    def _has(self, cls):
+        return any(isinstance(layer, cls) for layer in self.layers)
+
+    def train(self, mode=True):
+        """Training mode for the step API (batch statistics, dropout on); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Eval mode for the step API (running statistics, no dropout); returns self."""
+        return self.train(False)
 
     def reset_parameters(self, seed=None):
-        """Draw new initial weights (``init``) and zero the biases."""
+        """Draw new initial weights (``init``) in layer order; zero biases and beta, gamma
+        one, running mean zero and running variance one."""
         rng = np.random.default_rng(seed)
-        for W in self.W:
-            fan_in, fan_out = W.shape
-            if self.init == "glorot_uniform":
-                bound = math.sqrt(6.0 / (fan_in + fan_out))
-                W[...] = rng.uniform(-bound, bound, W.shape)
-            elif self.init == "glorot_normal":
-                W[...] = rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), W.shape)
-            elif self.init == "he_uniform":
-                bound = math.sqrt(6.0 / fan_in)
-                W[...] = rng.uniform(-bound, bound, W.shape)
-            else:
-                W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), W.shape)
-        for b in self.b:
-            b[...] = 0
+        for layer in self.layers:
+            if isinstance(layer, nn.Dense):
+                layer.W[...] = _draw(self.init, layer.W.shape, rng)
+                layer.b[...] = 0
+            elif isinstance(layer, nn.BatchNorm1d):
+                layer.gamma[...] = 1
+                layer.beta[...] = 0
+                layer.running_mean[...] = 0
+                layer.running_var[...] = 1
+
+    def _arrays(self, which):
+        """Per parameterised layer in order: its parameter (which=0) or gradient (1) views."""
+        res = []
+        for layer in self.layers:
+            for names in _PARAM_ATTRS.get(type(layer), ((), ()))[which]:
+                res.append(getattr(layer, names))
+        return res
 
     def parameters(self):
-        """[W_0, b_0, W_1, b_1, ...] as views into the flat parameter buffer."""
-        return [a for pair in zip(self.W, self.b) for a in pair]
+        """[W_0, b_0, ...] (gamma, beta for BatchNorm1d) as views into the flat buffer."""
+        return self._arrays(0)
 
     def gradients(self):
-        """[dW_0, db_0, ...] as views into the flat gradient buffer."""
-        return [a for pair in zip(self.dW, self.db) for a in pair]
+        """The gradients of parameters(), as views into the flat gradient buffer."""
+        return self._arrays(1)
+
+    def _param_names(self):
+        """Names of parameters(): W_k, b_k for the k-th Dense (MLP's numbering), gamma_i,
+        beta_i for the BatchNorm1d at layers[i]."""
+        names, k = [], 0
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, nn.Dense):
+                names += [f"W_{k}", f"b_{k}"]
+                k += 1
+            elif isinstance(layer, nn.BatchNorm1d):
+                names += [f"gamma_{i}", f"beta_{i}"]
+        return names
 
     def get_weights(self):
-        """Copies of [W_0, b_0, W_1, b_1, ...]."""
+        """Copies of parameters()."""
         return [a.copy() for a in self.parameters()]
 
     def set_weights(self, weights):
-        """Load [W_0, b_0, ...] (shapes checked first; nothing changes on error)."""
+        """Load arrays shaped as parameters() (checked first; nothing changes on error)."""
         weights = list(weights)
         mine = self.parameters()
         if len(weights) != len(mine):
-            raise ValueError(f"expected {len(mine)} arrays (W and b per layer), got {len(weights)}")
+            raise ValueError(f"expected {len(mine)} arrays (W and b per Dense, gamma and "
+                             f"beta per BatchNorm1d), got {len(weights)}")
         arrays = []
-        for k, (w, p) in enumerate(zip(weights, mine)):
+        for name, w, p in zip(self._param_names(), weights, mine):
             w = np.asarray(w)
-            name = f"{'W' if k % 2 == 0 else 'b'}_{k // 2}"
             if w.shape != p.shape:
                 raise ValueError(f"{name} has shape {w.shape}, expected {p.shape}")
             if not np.isfinite(w).all():
@@ -160,9 +258,30 @@ class MLP:
         for w, p in zip(arrays, mine):
             p[...] = w
 
+    def _snapshot(self):
+        return self.flat_params.copy(), self.flat_buffers.copy()
+
+    def _restore(self, snap):
+        self.flat_params[...], self.flat_buffers[...] = snap
+
+    def summary(self):
+        """The layers with their output shapes and parameter counts, as a table."""
+        rows = [("layer", "output", "params")]
+        for layer in self.layers:
+            rows.append((repr(layer), f"(None, {layer.n_out})", str(layer.n_params())))
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [f"{type(self).__name__}: {self.n_inputs} inputs, output={self.output!r}, "
+                 f"dtype={self.dtype.name}"]
+        lines += [f"  {a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
+        lines.append(f"  total parameters: {self.n_params}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
     def __repr__(self):
-        sizes = "-".join(map(str, self.layer_sizes))
-        return (f"MLP({sizes}, activation={self.activation!r}, output={self.output!r}, "
+        layers = ", ".join(map(repr, self.layers))
+        return (f"Sequential({self.n_inputs}, [{layers}], output={self.output!r}, "
                 f"dtype={self.dtype.name}, params={self.n_params})")
 
     # -- input checks -----------------------------------------------------------------
@@ -175,9 +294,9 @@ class MLP:
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
-        if X.shape[1] != self.layer_sizes[0]:
+        if X.shape[1] != self.n_inputs:
             raise ValueError(f"{name} has {X.shape[1]} features, the model expects "
-                             f"{self.layer_sizes[0]}")
+                             f"{self.n_inputs}")
         if X.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
         X = np.ascontiguousarray(X, dtype=self.dtype)
@@ -202,30 +321,21 @@ class MLP:
             raise ValueError(f"softmax cross-entropy needs output='softmax', got {self.output!r}")
         if loss.name == "bce" and self.output not in ("sigmoid", "identity"):
             raise ValueError(f"binary cross-entropy needs output='sigmoid', got {self.output!r}")
-        if loss.name == "softmax_cross_entropy" and self.layer_sizes[-1] < 2:
+        if loss.name == "softmax_cross_entropy" and self.n_outputs < 2:
             raise ValueError("softmax cross-entropy needs at least 2 outputs")
         return loss
 
     # -- step-by-step API --------------------------------------------------------------
     def forward(self, x, n_threads=None):
-        """Network output for a batch (logits for softmax/sigmoid outputs); caches what
-        ``backward`` needs."""
+        """Network output for a batch (logits for softmax/sigmoid outputs), in the mode
+        set by train()/eval(); ``backward`` then runs through this forward."""
         x = self._check_X(x, "x")
+        if self.training and self._has(nn.BatchNorm1d) and x.shape[0] < 2:
+            raise ValueError("BatchNorm1d in training mode needs at least 2 rows; call "
+                             "model.eval() to run single rows")
         nt = get_num_threads() if n_threads is None else n_threads
-        acts, inputs, zs, ys = self._acts(), [], [], []
-        inp = x
-        for l in range(self.n_layers):
-            n_out = self.layer_sizes[l + 1]
-            z = _core.aligned_empty((x.shape[0], n_out), self.dtype)
-            y = (z if acts[l] == ACTIVATION_CODES["identity"]
-                 else _core.aligned_empty(z.shape, self.dtype))
-            _core.layer_forward(acts[l], self.alpha, inp, self.W[l], self.b[l], z, y, nt)
-            inputs.append(inp)
-            zs.append(z)
-            ys.append(y)
-            inp = y
-        self._cache = (inputs, zs, ys)
-        return inp
+        self._x = x
+        return self._net.forward(x, self.training, nt)
 
     __call__ = forward
 
@@ -233,90 +343,95 @@ class MLP:
         """Backpropagate d loss / d output of the last ``forward``; parameter gradients
         accumulate (+=) into ``flat_grads`` (call ``optimizer.zero_grad()`` per step).
         Returns d loss / d input."""
-        if self._cache is None:
+        if getattr(self, "_x", None) is None:
             raise RuntimeError("backward() needs a forward() first")
-        inputs, zs, ys = self._cache
         g = np.asarray(grad_out)
-        if g.shape != ys[-1].shape:
-            raise ValueError(f"grad_out has shape {g.shape}, expected {ys[-1].shape}")
-        dy = np.array(g, dtype=self.dtype, order="C", copy=True)   # overwritten by dz
+        if g.shape != (self._x.shape[0], self.n_outputs):
+            raise ValueError(f"grad_out has shape {g.shape}, expected "
+                             f"{(self._x.shape[0], self.n_outputs)}")
+        g = np.ascontiguousarray(g, dtype=self.dtype)
         nt = get_num_threads() if n_threads is None else n_threads
-        acts = self._acts()
-        for l in range(self.n_layers - 1, -1, -1):
-            dx = _core.aligned_empty(inputs[l].shape, self.dtype)
-            _core.layer_backward(acts[l], self.alpha, dy, zs[l], ys[l], inputs[l], self.W[l],
-                                 self.dW[l], self.db[l], dx, nt)
-            dy = dx
-        return dy
+        return self._net.backward(g, True, nt)
 
     # -- fit ----------------------------------------------------------------------------
     def _targets(self, loss, y, n):
         """(float targets or None, int64 labels or None) for the fused loop."""
-        shape = (n, self.layer_sizes[-1])
-        t = loss.prepare_targets(y, shape)
+        t = loss.prepare_targets(y, (n, self.n_outputs))
         if t.dtype == np.int64 and t.ndim == 1:
             return None, t
         return np.ascontiguousarray(t, dtype=self.dtype), None
 
-    def fit(self, X, y, *, loss="auto", optimizer="adam", lr=None, epochs=10, batch_size=32,
-            shuffle=True, validation_split=0.0, validation_data=None, callbacks=None,
-            clip_norm=None, clip_value=None, l1=0.0, l2=0.0, schedule=None, verbose=1,
-            seed=None, ftz=True, n_threads=None, chunks_per_epoch=None, profile=False,
-            sparse="auto"):
-        """Train with mini-batch gradient descent; returns a History.
-
-        ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
-        ``optimizer``: a name ('adam', 'sgd', 'adamw', 'rmsprop', 'adagrad') with ``lr``, or
-        a cgrad.optim.Optimizer.  ``schedule``: a cgrad.schedules object or name, applied
-        per epoch.  ``l1``/``l2`` penalise the weights (not the biases); ``clip_value``
-        then ``clip_norm`` (global L2 norm) clip the gradients.  ``validation_split``
-        holds out the last fraction of the data (before shuffling), as Keras does.
-        ``ftz`` flushes float denormals to zero in the compiled loop (restored after).
-        The whole epoch runs in compiled code with the GIL released; callbacks and the
-        progress display run between chunks of batches.  ``profile=True`` times the
-        phases of every step and adds per-epoch seconds to the logs and the History
-        (``time_gather``, ``time_forward``, ``time_loss``, ``time_backward``,
-        ``time_clip_norm``, ``time_update``), ``sparse_steps`` (steps whose first layer ran
-        on compressed input rows) and ``sparse_hidden_steps`` (the same, summed over the
-        hidden layers fed by a ReLU).
-        ``sparse``: layers skip the exact zeros of their input: the first layer those of X,
-        a layer fed by a ReLU those of its activations (compressed rows in the forward
-        pass and the weight gradient), with the same fma chains as the dense kernels, so
-        the same values (a zero's sign aside; a NaN/inf weight facing only zeros stays out
-        of the loss).  'auto': the first layer when X is mostly zeros (at most 40%
-        non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers with at least 2^18
-        weights, and any batch over 50% non-zero runs dense; True: every batch of every
-        such layer (memory: 16 bytes per batch entry of its input); False: never.
-        """
-        loss_fn = self._resolve_loss(loss)
-        X = self._check_X(X)
+    def _split(self, X, y, validation_split, validation_data):
+        """(X, y, Xv, yv): the training rows and the validation set (or None, None)."""
         n = X.shape[0]
-        if np.asarray(y).shape[:1] != (n,):
-            raise ValueError(f"y has {np.asarray(y).shape[:1]} rows, X has {n}")
-        epochs = positive_int("epochs", epochs, minimum=0)
         if not (0.0 <= float(validation_split) < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_data is not None:
             Xv, yv = validation_data
-            Xv = self._check_X(Xv, "validation_data X")
-            yv = np.asarray(yv)
-        elif validation_split:
+            return X, y, self._check_X(Xv, "validation_data X"), np.asarray(yv)
+        if validation_split:
             n_val = int(round(n * validation_split))
             if n_val < 1 or n_val >= n:
                 raise ValueError(f"validation_split={validation_split} leaves {n - n_val} "
                                  f"training and {n_val} validation rows")
-            Xv, yv = X[n - n_val:], np.asarray(y)[n - n_val:]
-            X, y = X[:n - n_val], np.asarray(y)[:n - n_val]
-            n = n - n_val
-        else:
-            Xv = yv = None
+            y = np.asarray(y)
+            return X[:n - n_val], y[:n - n_val], X[n - n_val:], y[n - n_val:]
+        return X, y, None, None
+
+    def _check_batch(self, batch, n):
+        if self._has(nn.BatchNorm1d) and (batch < 2 or n % batch == 1):
+            raise ValueError(f"BatchNorm1d in training needs at least 2 rows per batch; "
+                             f"{n} rows in batches of {batch} leave a batch of 1 row: "
+                             f"choose another batch_size")
+
+    def fit(self, X, y, *, loss="auto", optimizer="adam", lr=None, epochs=10, batch_size=32,
+            shuffle=True, validation_split=0.0, validation_data=None, callbacks=None,
+            clip_norm=None, clip_value=None, l1=0.0, l2=0.0, schedule=None, verbose=1,
+            seed=None, ftz=True, n_threads=None, chunks_per_epoch=None, profile=False,
+            sparse="auto"):
+        """Train with mini-batch gradient descent in training mode; returns a History.
+
+        ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
+        ``optimizer``: a name ('adam', 'sgd', 'adamw', 'rmsprop', 'adagrad') with ``lr``, or
+        a cgrad.optim.Optimizer.  ``schedule``: a cgrad.schedules object or name, applied
+        per epoch.  ``l1``/``l2`` penalise the Dense weights (not biases, not
+        BatchNorm1d's gamma/beta); ``clip_value`` then ``clip_norm`` (global L2 norm) clip
+        the gradients.  ``validation_split`` holds out the last fraction of the data
+        (before shuffling), as Keras does; validation runs in eval mode.
+        ``ftz`` flushes float denormals to zero in the compiled loop (restored after).
+        The whole epoch runs in compiled code with the GIL released; callbacks and the
+        progress display run between chunks of batches.  The History records per epoch
+        ``loss`` (and ``accuracy``), ``val_*``, ``lr``, ``seconds``, ``grad_norm`` (the
+        mean global gradient norm before clipping) and ``grad_norm_layers`` (the mean
+        gradient norm of each layer with parameters, in layer order, before clipping).
+        ``profile=True`` times the phases of every step and adds per-epoch seconds
+        (``time_gather``, ``time_forward``, ``time_loss``, ``time_backward``,
+        ``time_clip_norm``, ``time_update``), ``sparse_steps`` (steps whose first layer ran
+        on compressed input rows) and ``sparse_hidden_steps`` (the same, summed over the
+        later Dense layers fed by a ReLU).
+        ``sparse``: Dense layers skip the exact zeros of their input: the first layer
+        those of X, a layer fed by a ReLU those of its activations (compressed rows in the
+        forward pass and the weight gradient), with the same fma chains as the dense
+        kernels, so the same values (a zero's sign aside; a NaN/inf weight facing only
+        zeros stays out of the loss).  'auto': the first layer when X is mostly zeros (at
+        most 40% non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers with at least
+        2^18 weights, and any batch over 50% non-zero runs dense; True: every batch of
+        every such layer (memory: 16 bytes per batch entry of its input); False: never.
+        """
+        loss_fn = self._resolve_loss(loss)
+        X = self._check_X(X)
+        if np.asarray(y).shape[:1] != (X.shape[0],):
+            raise ValueError(f"y has {np.asarray(y).shape[:1]} rows, X has {X.shape[0]}")
+        epochs = positive_int("epochs", epochs, minimum=0)
+        X, y, Xv, yv = self._split(X, y, validation_split, validation_data)
+        n = X.shape[0]
         Yf, Yi = self._targets(loss_fn, y, n)
         if Xv is not None:
-            loss_fn.prepare_targets(yv, (Xv.shape[0], self.layer_sizes[-1]))   # checked now
-        batch = n if batch_size is None else positive_int("batch_size", batch_size)
-        batch = min(batch, n)
+            loss_fn.prepare_targets(yv, (Xv.shape[0], self.n_outputs))   # checked now
+        batch = min(n if batch_size is None else positive_int("batch_size", batch_size), n)
+        self._check_batch(batch, n)
         for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
             if v is not None and not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
@@ -345,28 +460,23 @@ class MLP:
         nt = get_num_threads() if n_threads is None else positive_int("n_threads", n_threads)
         self.optimizer, self.stop_training, self.history = opt, False, history
 
-        trainer = _core.Trainer(self.flat_params, self.flat_grads, self.layer_sizes,
-                                self._acts(), self.alpha, loss_fn.code,
-                                self._acts()[-1] == ACTIVATION_CODES["identity"], X, Yf, Yi,
-                                batch, opt.fused_spec(),
-                                {"clip_norm": clip_norm, "clip_value": clip_value,
-                                 "l1": float(l1), "l2": float(l2)}, bool(ftz),
-                                sparse)
+        trainer = _core.Trainer(self._net, X, Yf=Yf, Yi=Yi, batch=batch, loss=loss_fn.code,
+                                opt=opt.fused_spec(),
+                                reg={"clip_norm": clip_norm, "clip_value": clip_value,
+                                     "l1": float(l1), "l2": float(l2)},
+                                ftz=bool(ftz), sparse=sparse)
         trainer.timing = bool(profile)
-        phase_before = trainer.phase_seconds
-        sparse_before = trainer.sparse
         n_batches = -(-n // batch)
-        live = any(isinstance(c, ProgressBar) and c._is_live() for c in cbs)
         if chunks_per_epoch is None:      # Python between chunks only if someone looks
+            live = any(isinstance(c, ProgressBar) and c._is_live() for c in cbs)
             wants_chunks = live or any(type(c).on_chunk_end is not Callback.on_chunk_end
                                        for c in cbs if not isinstance(c, ProgressBar))
             chunks_per_epoch = 20 if wants_chunks else 1
         chunk = max(1, -(-n_batches // positive_int("chunks_per_epoch", chunks_per_epoch)))
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        classification = self._has_accuracy(loss_fn)
-        begin = {"epochs": epochs, "samples": n, "batches": n_batches}
+        run = _EpochRunner(self, trainer, cbs, n, n_batches, chunk, nt, profile)
         for cb in cbs:
-            cb.on_train_begin(begin)
+            cb.on_train_begin({"epochs": epochs, "samples": n, "batches": n_batches})
         logs = {}
         for epoch in range(epochs):
             if sched is not None:
@@ -376,40 +486,10 @@ class MLP:
                 cb.on_epoch_begin(epoch, {"lr": opt.lr})
             if shuffle:
                 trainer.set_order(rng.permutation(n).astype(np.int64))
-            epoch_start = self.flat_params.copy()       # restored if this epoch diverges
-            t0 = time.perf_counter()
-            tot = np.zeros(5)
-            done = 0
-            while done < n_batches:
-                k = min(chunk, n_batches - done)
-                tot += trainer.run(done, k, nt)
-                done += k
-                part = {"loss": tot[0] / max(tot[1], 1), "samples_done": int(tot[1])}
-                for cb in cbs:
-                    cb.on_chunk_end(epoch, done, n_batches, part)
-            secs = time.perf_counter() - t0
-            opt.t = trainer.t
-            logs = {"loss": float(tot[0] / tot[1])}
-            if classification:
-                logs["accuracy"] = float(tot[2] / tot[1])
+            logs = run.epoch(epoch, self._has_accuracy(loss_fn))
             if Xv is not None:
                 ev = self.evaluate(Xv, yv, loss=loss_fn, n_threads=nt)
                 logs.update({f"val_{k}": v for k, v in ev.items()})
-            logs.update({"lr": opt.lr, "seconds": secs, "grad_norm": float(tot[3] / tot[4])})
-            if profile:
-                phase_now = trainer.phase_seconds
-                logs.update({f"time_{k}": phase_now[k] - phase_before[k] for k in phase_now})
-                sparse_now = trainer.sparse
-                steps = {l: sparse_now[l] - sparse_before[l] for l in sparse_now}
-                logs["sparse_steps"] = steps.get(0, 0)
-                logs["sparse_hidden_steps"] = sum(v for l, v in steps.items() if l > 0)
-                phase_before, sparse_before = phase_now, sparse_now
-            if not math.isfinite(logs["loss"]):
-                self.flat_params[...] = epoch_start
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (loss {logs['loss']}); the weights "
-                    "from the start of that epoch were restored; lower the learning rate or "
-                    "clip gradients (clip_norm=)")
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
             if sched is not None and hasattr(sched, "step"):
@@ -421,25 +501,16 @@ class MLP:
         return history
 
     # -- inference ----------------------------------------------------------------------
-    def _forward_all(self, X, n_threads=None, block=4096):
-        """Network output (logits for softmax/sigmoid) for all rows, in blocks."""
+    def _forward_all(self, X, n_threads=None):
+        """Network output (logits for softmax/sigmoid) for all rows, in eval mode."""
         X = self._check_X(X)
         nt = get_num_threads() if n_threads is None else n_threads
-        acts = self._acts()
-        out = np.empty((X.shape[0], self.layer_sizes[-1]), self.dtype)
-        for s in range(0, X.shape[0], block):
-            inp = X[s:s + block]
-            for l in range(self.n_layers):
-                z = _core.aligned_empty((inp.shape[0], self.layer_sizes[l + 1]), self.dtype)
-                yv = (z if acts[l] == ACTIVATION_CODES["identity"]
-                      else _core.aligned_empty(z.shape, self.dtype))
-                _core.layer_forward(acts[l], self.alpha, inp, self.W[l], self.b[l], z, yv, nt)
-                inp = yv
-            out[s:s + inp.shape[0]] = inp
-        return out
+        out = np.empty((X.shape[0], self.n_outputs), self.dtype)
+        self._x = None
+        return self._net.predict(X, out, PREDICT_BLOCK, nt)
 
     def decision_function(self, X, n_threads=None):
-        """Raw network output (logits for softmax/sigmoid outputs)."""
+        """Raw network output (logits for softmax/sigmoid outputs), in eval mode."""
         return self._forward_all(X, n_threads)
 
     def predict_proba(self, X, n_threads=None):
@@ -462,7 +533,8 @@ class MLP:
         return z[:, 0] if z.shape[1] == 1 else z
 
     def evaluate(self, X, y, loss="auto", n_threads=None):
-        """{'loss', 'accuracy'} for classifiers; {'loss', 'mse', 'mae', 'r2'} otherwise."""
+        """{'loss', 'accuracy'} for classifiers; {'loss', 'mse', 'mae', 'r2'} otherwise
+        (eval mode)."""
         from . import metrics
         loss_fn = loss if isinstance(loss, Loss) else self._resolve_loss(loss)
         z = self._forward_all(X, n_threads)
@@ -487,7 +559,7 @@ class MLP:
     def _has_accuracy(self, loss_fn):
         """Accuracy is single-label: one class per row (softmax/hinge) or one binary output.
         Several sigmoid outputs are multi-label, where an argmax 'accuracy' means nothing."""
-        return loss_fn.classification and (self.layer_sizes[-1] == 1 or loss_fn.name in
+        return loss_fn.classification and (self.n_outputs == 1 or loss_fn.name in
                                            ("softmax_cross_entropy", "hinge"))
 
     def score(self, X, y):
@@ -497,17 +569,25 @@ class MLP:
 
     # -- persistence --------------------------------------------------------------------
     def config(self):
-        return {"format": FORMAT_VERSION, "layer_sizes": self.layer_sizes,
-                "activation": self.activation, "output": self.output, "init": self.init,
-                "dtype": self.dtype.name, "alpha": self.alpha, "seed": self.seed}
+        return {"format": FORMAT_VERSION, "class": "Sequential", "n_inputs": self.n_inputs,
+                "layers": self._user_specs(), "output": self.output, "init": self.init,
+                "dtype": self.dtype.name, "seed": self.seed,
+                "dropout_seed": str(self.dropout_seed), "step": int(self.step_count)}
+
+    def _user_specs(self):
+        """The specs of the layers given to the constructor (not the appended output)."""
+        appended = self.output not in LOGIT_OUTPUTS and self.output != "identity"
+        return self.specs()[:-1] if appended else self.specs()
 
     def save(self, path, optimizer=None):
-        """Write architecture + weights (+ optimizer state) to one .npz, atomically:
-        a temporary file in the same folder, then a rename over ``path``."""
+        """Write architecture, weights, running statistics (+ optimizer state) to one
+        .npz, atomically: a temporary file in the same folder, fsync, then a rename over
+        ``path``."""
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        arrays = {"config": np.array(json.dumps(self.config())), "params": self.flat_params}
+        arrays = {"config": np.array(json.dumps(self.config())), "params": self.flat_params,
+                  "buffers": self.flat_buffers}
         if optimizer is not None:
             st = optimizer.state_dict()
             meta = {k: v for k, v in st.items() if k != "states"}
@@ -531,10 +611,170 @@ class MLP:
         return path
 
 
-def load(path, with_optimizer=False):
-    """Load a model saved by ``MLP.save`` (validated); with ``with_optimizer=True`` return
-    ``(model, optimizer or None)`` with the optimizer state restored for resuming."""
+class _EpochRunner:
+    """One epoch of fit: the compiled chunks, the callbacks between them, the epoch's
+    logs, and the restore of the epoch's starting weights if it diverged."""
 
+    def __init__(self, model, trainer, cbs, n, n_batches, chunk, nt, profile):
+        self.model, self.trainer, self.cbs = model, trainer, cbs
+        self.n, self.n_batches, self.chunk, self.nt = n, n_batches, chunk, nt
+        self.profile = profile
+        self.phase_before = trainer.phase_seconds
+        self.sparse_before = model._net.sparse_steps
+
+    def epoch(self, epoch, classification):
+        model, trainer = self.model, self.trainer
+        start = model._snapshot()                     # restored if this epoch diverges
+        t0 = time.perf_counter()
+        tot, norms, done = np.zeros(5), 0.0, 0
+        while done < self.n_batches:
+            k = min(self.chunk, self.n_batches - done)
+            stats, layer_norms = trainer.run(done, k, self.nt)
+            tot += stats
+            norms = norms + np.asarray(layer_norms)
+            done += k
+            part = {"loss": tot[0] / max(tot[1], 1), "samples_done": int(tot[1])}
+            for cb in self.cbs:
+                cb.on_chunk_end(epoch, done, self.n_batches, part)
+        secs = time.perf_counter() - t0
+        model.optimizer.t = trainer.t
+        logs = {"loss": float(tot[0] / tot[1])}
+        if classification:
+            logs["accuracy"] = float(tot[2] / tot[1])
+        logs.update({"lr": model.optimizer.lr, "seconds": secs,
+                     "grad_norm": float(tot[3] / tot[4]),
+                     "grad_norm_layers": [float(v) for v in np.atleast_1d(norms) / tot[4]]})
+        if self.profile:
+            self._profile_logs(logs)
+        if not math.isfinite(logs["loss"]):
+            model._restore(start)
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch + 1} (loss {logs['loss']}); the weights "
+                "from the start of that epoch were restored; lower the learning rate or "
+                "clip gradients (clip_norm=)")
+        return logs
+
+    def _profile_logs(self, logs):
+        phase_now = self.trainer.phase_seconds
+        logs.update({f"time_{k}": phase_now[k] - self.phase_before[k] for k in phase_now})
+        sparse_now = self.model._net.sparse_steps
+        steps = {i: sparse_now[i] - self.sparse_before.get(i, 0) for i in sparse_now}
+        logs["sparse_steps"] = steps.get(0, 0)
+        logs["sparse_hidden_steps"] = sum(v for i, v in steps.items() if i > 0)
+        self.phase_before, self.sparse_before = phase_now, sparse_now
+
+
+class MLP(Sequential):
+    """A multi-layer perceptron ``layer_sizes[0] -> ... -> layer_sizes[-1]``: the
+    shorthand for a Sequential of, per hidden layer, Dense(n, activation) -- or, with
+    ``batch_norm``, Dense(n) -> BatchNorm1d -> Activation(activation) -- then
+    Dropout(dropout) if dropout > 0; and the output Dense.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int, at least two (inputs and outputs).
+    activation : hidden activation: identity, relu, leaky_relu, sigmoid, tanh, elu, gelu.
+    output : output activation: "softmax" (classification), "sigmoid" (binary /
+        multi-label), "identity" (regression) or any activation name.  For softmax and
+        sigmoid, ``forward`` returns logits and the losses take logits (stable, fused).
+    init : glorot_uniform, glorot_normal, he_uniform or he_normal; default He for the
+        ReLU family, Glorot otherwise.  Biases start at zero.
+    alpha : slope of leaky_relu / scale of elu (default 0.01 / 1.0).
+    dtype : "float32" (default) or "float64".
+    seed : int or None: the initial weights, the dropout masks (and fit's shuffling,
+        unless fit gets a seed).
+    dropout : p of a Dropout after every hidden layer (0: none).
+    batch_norm : a BatchNorm1d between every hidden Dense and its activation.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", init=None,
+                 dtype="float32", seed=None, alpha=None, dropout=0.0, batch_norm=False):
+        sizes = list(layer_sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
+        for s in sizes:
+            positive_int("layer_sizes entries", s)
+        self.layer_sizes = [int(s) for s in sizes]
+        for name, val in (("activation", activation), ("output", output)):
+            if val not in ACTIVATION_CODES:
+                raise ValueError(f"unknown {name} {val!r}; expected one of {sorted(ACTIVATION_CODES)}")
+        if activation == "softmax":
+            raise ValueError("softmax is an output activation, not a hidden one")
+        self.activation = activation
+        alpha_default = DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA.get(output, 0.0))
+        self.alpha = float(alpha_default if alpha is None else alpha)
+        self.dropout = float(dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.batch_norm = bool(batch_norm)
+        layers = []
+        for n_out in self.layer_sizes[1:-1]:
+            if self.batch_norm:
+                layers += [nn.Dense(n_out), nn.BatchNorm1d(),
+                           nn.Activation(activation, self.alpha)]
+            else:
+                layers.append(nn.Dense(n_out, activation, self.alpha))
+            if self.dropout > 0:
+                layers.append(nn.Dropout(self.dropout))
+        out_alpha = self.alpha if output == activation else None
+        if output in LOGIT_OUTPUTS or output == "identity":
+            layers.append(nn.Dense(self.layer_sizes[-1]))
+        else:
+            layers.append(nn.Dense(self.layer_sizes[-1], output, out_alpha))
+        super().__init__(self.layer_sizes[0], layers, output="identity", init=init or
+                         _init_for(activation), dtype=dtype, seed=seed)
+        self.output = output
+
+    @property
+    def n_layers(self):
+        """Dense layers."""
+        return len(self.layer_sizes) - 1
+
+    def config(self):
+        cfg = super().config()
+        cfg.update({"class": "MLP", "layer_sizes": self.layer_sizes,
+                    "activation": self.activation, "alpha": self.alpha,
+                    "dropout": self.dropout, "batch_norm": self.batch_norm})
+        del cfg["layers"]
+        return cfg
+
+    def __repr__(self):
+        sizes = "-".join(map(str, self.layer_sizes))
+        extra = (f", dropout={self.dropout}" if self.dropout else "") + \
+                (", batch_norm=True" if self.batch_norm else "")
+        return (f"MLP({sizes}, activation={self.activation!r}, output={self.output!r}"
+                f"{extra}, dtype={self.dtype.name}, params={self.n_params})")
+
+
+def _model_from_config(cfg, path):
+    """The model a saved config describes (format 1: MLP; 2: MLP or Sequential)."""
+    fmt = cfg.get("format")
+    if fmt not in (1, FORMAT_VERSION):
+        raise ValueError(f"{path}: unsupported format {fmt!r}")
+    try:
+        if fmt == 1 or cfg["class"] == "MLP":
+            extra = {} if fmt == 1 else {"dropout": cfg["dropout"],
+                                         "batch_norm": cfg["batch_norm"]}
+            model = MLP(cfg["layer_sizes"], activation=cfg["activation"],
+                        output=cfg["output"], init=cfg["init"], dtype=cfg["dtype"],
+                        seed=cfg.get("seed"), alpha=cfg["alpha"], **extra)
+        elif cfg["class"] == "Sequential":
+            model = Sequential(cfg["n_inputs"], [nn.from_spec(s) for s in cfg["layers"]],
+                               output=cfg["output"], init=cfg["init"], dtype=cfg["dtype"],
+                               seed=cfg.get("seed"))
+        else:
+            raise ValueError(f"{path}: unknown model class {cfg['class']!r}")
+    except KeyError as exc:
+        raise ValueError(f"{path}: the model config lacks {exc}") from None
+    if fmt == FORMAT_VERSION:
+        model._net.reseed(int(cfg["dropout_seed"]), int(cfg["step"]))
+    return model
+
+
+def load(path, with_optimizer=False):
+    """Load a model saved by ``save`` (validated; version-1 files of earlier cgrad
+    releases too); with ``with_optimizer=True`` return ``(model, optimizer or None)``
+    with the optimizer state restored for resuming."""
     path = os.fspath(path)
     if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"                        # as save() names it
@@ -549,21 +789,25 @@ def load(path, with_optimizer=False):
             cfg = json.loads(str(data["config"]))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: corrupt model config: {exc}") from exc
-        if cfg.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported format {cfg.get('format')!r}")
-        try:
-            model = MLP(cfg["layer_sizes"], activation=cfg["activation"], output=cfg["output"],
-                        init=cfg["init"], dtype=cfg["dtype"], seed=cfg.get("seed"),
-                        alpha=cfg["alpha"])
-        except KeyError as exc:
-            raise ValueError(f"{path}: the model config lacks {exc}") from None
-        params = data["params"]
-        if params.shape != model.flat_params.shape:
-            raise ValueError(f"{path}: {params.size} parameters stored, the architecture "
-                             f"needs {model.n_params}")
-        if not np.isfinite(params).all():
-            raise ValueError(f"{path}: the stored parameters contain NaN or inf")
-        model.flat_params[...] = params
+        if not isinstance(cfg, dict):
+            raise ValueError(f"{path}: corrupt model config")
+        model = _model_from_config(cfg, path)
+        arrays = [("params", "parameters", model.flat_params)]
+        if cfg.get("format") == FORMAT_VERSION:
+            arrays.append(("buffers", "running statistics", model.flat_buffers))
+        checked = []
+        for key, what, mine in arrays:         # all checked before anything is copied
+            if key not in data:
+                raise ValueError(f"{path}: the file lacks its {what} ({key!r})")
+            stored = data[key]
+            if stored.shape != mine.shape:
+                raise ValueError(f"{path}: {stored.size} {what} stored, the architecture "
+                                 f"needs {mine.size}")
+            if not np.isfinite(stored).all():
+                raise ValueError(f"{path}: the stored {what} contain NaN or inf")
+            checked.append((mine, stored))
+        for mine, stored in checked:
+            mine[...] = stored
         opt = None
         if with_optimizer and "optimizer" in data:
             meta = json.loads(str(data["optimizer"]))

@@ -91,6 +91,34 @@ cdef Py_ssize_t PAR_MIN_WORK = 1 << 15
 # Reductions are summed in fixed-size chunks, then the chunk sums in index order, so
 # the result does not depend on the thread count.
 cdef Py_ssize_t REDUCE_CHUNK = 4096
+# Chunk partial sums live on the stack up to this many chunks (4M elements): no heap
+# allocation inside a training step below that (cgrad_alloc_count counts the rest).
+cdef enum:
+    STACK_CHUNKS = 1024
+
+
+cdef extern from "cgrad.h" nogil:
+    void cgrad_count_alloc()
+    long cgrad_alloc_count()
+
+
+def alloc_count():
+    """Heap allocations made so far inside the kernels a training step calls (tests)."""
+    return cgrad_alloc_count()
+
+
+cdef double* chunk_partials(double* stack_part, Py_ssize_t n_chunks) noexcept nogil:
+    """stack_part (STACK_CHUNKS doubles) when it holds n_chunks, else a counted malloc
+    (NULL on failure); release with free_partials."""
+    if n_chunks <= STACK_CHUNKS:
+        return stack_part
+    cgrad_count_alloc()
+    return <double*> malloc(n_chunks * sizeof(double))
+
+
+cdef inline void free_partials(double* part, double* stack_part) noexcept nogil:
+    if part != stack_part:
+        free(part)
 
 
 cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
@@ -125,17 +153,16 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
     cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef Py_ssize_t c, lo
     cdef double total = 0.0
-    cdef double stack_part[1024]          # up to 4M elements: no allocation in a training step
-    cdef double* part = stack_part
+    cdef double stack_part[STACK_CHUNKS]
+    cdef double* part
     if n <= 0:
         return 0.0
     if n <= REDUCE_CHUNK:
         _chunk_sums(x, n, REDUCE_CHUNK, power, &total)
         return total
-    if n_chunks > 1024:
-        part = <double*> malloc(n_chunks * sizeof(double))
-        if part == NULL:
-            return NAN
+    part = chunk_partials(stack_part, n_chunks)
+    if part == NULL:
+        return NAN
     if _threads_for(n, n_threads) == 1:      # no parallel region for serial work
         _chunk_sums(x, n, REDUCE_CHUNK, power, part)
     else:
@@ -144,8 +171,7 @@ cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_thread
             _chunk_sums(x + lo, min(REDUCE_CHUNK, n - lo), REDUCE_CHUNK, power, part + c)
     for c in range(n_chunks):
         total += part[c]
-    if part != stack_part:
-        free(part)
+    free_partials(part, stack_part)
     return total
 
 
@@ -243,3 +269,12 @@ def aligned_full(shape, dtype, fill_value, Py_ssize_t align=ALIGN_BYTES):
     a = aligned_empty(shape, dtype, align)
     a.fill(fill_value)
     return a
+
+
+cdef void* _array_ptr(arr, dtype) except NULL:
+    """Data pointer of a C-contiguous array of `dtype` (checked)."""
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        raise ValueError(f"internal: expected a C-contiguous {dtype} array")
+    if not arr.flags.writeable:
+        raise ValueError("internal: expected a writable array")
+    return <void*> <size_t> arr.ctypes.data

@@ -22,10 +22,6 @@ cdef enum:
     LOSS_HINGE_BINARY = 5
     N_LOSSES = 6
 
-# Chunk sums live on the stack up to this many chunks (no malloc in the training loop).
-cdef enum:
-    _LOSS_STACK_CHUNKS = 64
-
 
 cdef inline floating _exp(floating x) noexcept nogil:
     if floating is float:
@@ -264,8 +260,8 @@ cdef double loss_forward_backward(int loss,
     Returns NaN for an unknown code, a missing input or a failed allocation."""
     cdef Py_ssize_t per, n_chunks, c, lo, hi
     cdef double divisor, gscale, total = 0.0
-    cdef double stack_part[_LOSS_STACK_CHUNKS]
-    cdef double* part = stack_part
+    cdef double stack_part[STACK_CHUNKS]
+    cdef double* part
     if loss < 0 or loss >= N_LOSSES or rows <= 0 or cols <= 0:
         return NAN
     if loss == LOSS_HINGE_MULTI or (loss == LOSS_SOFTMAX_CE and target == NULL):
@@ -283,10 +279,9 @@ cdef double loss_forward_backward(int loss,
     if per < 1:
         per = 1
     n_chunks = (rows + per - 1) // per
-    if n_chunks > _LOSS_STACK_CHUNKS:
-        part = <double*> malloc(n_chunks * sizeof(double))
-        if part == NULL:
-            return NAN
+    part = chunk_partials(stack_part, n_chunks)
+    if part == NULL:
+        return NAN
     if _threads_for(rows * cols, n_threads) == 1:   # no parallel region for serial work
         for c in range(n_chunks):
             lo = c * per
@@ -308,8 +303,7 @@ cdef double loss_forward_backward(int loss,
                                  hi - lo, cols, gscale)
     for c in range(n_chunks):
         total += part[c]
-    if part != stack_part:
-        free(part)
+    free_partials(part, stack_part)
     return total / divisor
 
 

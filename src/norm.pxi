@@ -298,6 +298,53 @@ cdef void batchnorm_backward(const floating* dy, const floating* x, const floati
                            min(w, C - j0))
 
 
+cdef void _bn_backward_eval_block(const floating* dy, const floating* x,
+                                  const floating* gamma, const floating* running_mean,
+                                  const floating* running_var, floating* dx,
+                                  floating* dgamma, floating* dbeta, Py_ssize_t N,
+                                  Py_ssize_t C, Py_ssize_t j0, Py_ssize_t w,
+                                  double eps) noexcept nogil:
+    """Eval-mode batch-norm backward of columns j0 .. j0+w-1 (w <= BN_BLOCK)."""
+    cdef double sdy[BN_BLOCK]
+    cdef double sdyx[BN_BLOCK]
+    cdef double m[BN_BLOCK]
+    cdef double a[BN_BLOCK]
+    cdef double istd
+    cdef Py_ssize_t i, j
+    cdef const floating* gr
+    cdef floating* dxr
+    for j in range(w):
+        m[j] = running_mean[j0 + j]
+    _bn_grad_sums(dy, x, m, sdy, sdyx, N, C, j0, w)   # sum dy, sum dy * (x - mean)
+    for j in range(w):
+        istd = 1.0 / sqrt(<double> running_var[j0 + j] + eps)
+        dgamma[j0 + j] = <floating> (dgamma[j0 + j] + sdyx[j] * istd)
+        dbeta[j0 + j] = <floating> (dbeta[j0 + j] + sdy[j])
+        a[j] = gamma[j0 + j] * istd
+    for i in range(N):
+        gr = dy + i * C + j0
+        dxr = dx + i * C + j0
+        for j in range(w):
+            dxr[j] = <floating> (gr[j] * a[j])
+
+
+cdef void batchnorm_backward_eval(const floating* dy, const floating* x,
+                                  const floating* gamma, const floating* running_mean,
+                                  const floating* running_var, floating* dx,
+                                  floating* dgamma, floating* dbeta, Py_ssize_t N,
+                                  Py_ssize_t C, double eps, int n_threads) noexcept nogil:
+    """Backward of the eval-mode forward (a fixed affine map per column):
+    dx = dy * gamma / sqrt(running_var + eps), dgamma += sum(dy * xhat), dbeta += sum(dy).
+    dy, x: IN (N, C); gamma, running_mean, running_var: IN (C,); dx: OUT (N, C), may
+    alias dy; dgamma, dbeta: INOUT (C,), accumulated."""
+    cdef int nt = _threads_for(N * C, n_threads)
+    cdef Py_ssize_t w = _bn_block_width(C, nt), b, j0
+    for b in prange((C + w - 1) // w, schedule="static", num_threads=nt):
+        j0 = b * w
+        _bn_backward_eval_block(dy, x, gamma, running_mean, running_var, dx, dgamma, dbeta,
+                                N, C, j0, min(w, C - j0), eps)
+
+
 # ---- Python-visible wrappers: shape checks, then the kernel without the GIL -------------
 
 cdef int _norm_check_len(str name, Py_ssize_t n, Py_ssize_t n0) except -1:

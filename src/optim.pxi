@@ -377,3 +377,87 @@ def optim_adagrad_step(floating[::1] p, const floating[::1] g, floating[::1] sta
     with nogil:
         adagrad_step(&p[0], &g[0], &state_sum[0], n, lr, lr_decay, weight_decay, eps, t,
                      n_threads)
+
+
+# ------------------------------------------------------------------ the fused loop's record
+cdef enum:
+    OPT_SGD = 0
+    OPT_ADAM = 1
+    OPT_RMSPROP = 2
+    OPT_ADAGRAD = 3
+
+OPTIMIZER_CODES = {"sgd": OPT_SGD, "adam": OPT_ADAM, "rmsprop": OPT_RMSPROP,
+                   "adagrad": OPT_ADAGRAD}
+# The hyperparameters each kernel reads, by the names of Optimizer.fused_spec().
+OPT_FIELDS = {OPT_SGD: ("momentum", "dampening", "weight_decay", "nesterov"),
+              OPT_ADAM: ("beta1", "beta2", "eps", "weight_decay", "decoupled"),
+              OPT_RMSPROP: ("alpha", "eps", "weight_decay", "momentum"),
+              OPT_ADAGRAD: ("lr_decay", "weight_decay", "eps")}
+
+
+# One optimizer's fused update: its kind, hyperparameters, step count and state.
+cdef struct OptRecord:
+    int kind
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps, alpha, lr_decay
+    bint nesterov, decoupled
+    long t
+    void* s0
+    void* s1
+    void* s2
+
+
+cdef object opt_record_fill(OptRecord* r, dict spec, Py_ssize_t n, dtype):
+    """Fill r from an Optimizer's fused_spec() (kind, lr, t, states and the kind's
+    OPT_FIELDS); returns the state arrays (the caller keeps them alive).  The state a
+    kernel dereferences must be there: checked against what it reads."""
+    memset(r, 0, sizeof(OptRecord))
+    if spec.get("kind") not in OPTIMIZER_CODES:
+        raise ValueError(f"unknown optimizer kind {spec.get('kind')!r}")
+    r.kind = OPTIMIZER_CODES[spec["kind"]]
+    r.lr = spec["lr"]
+    r.t = spec.get("t", 0)
+    for name in OPT_FIELDS[r.kind]:
+        if name not in spec:
+            raise ValueError(f"optimizer {spec['kind']!r} needs {name!r} in its spec")
+    r.momentum = spec.get("momentum", 0.0)
+    r.dampening = spec.get("dampening", 0.0)
+    r.weight_decay = spec.get("weight_decay", 0.0)
+    r.nesterov = spec.get("nesterov", False)
+    r.decoupled = spec.get("decoupled", False)
+    r.beta1 = spec.get("beta1", 0.0)
+    r.beta2 = spec.get("beta2", 0.0)
+    r.eps = spec.get("eps", 0.0)
+    r.alpha = spec.get("alpha", 0.0)
+    r.lr_decay = spec.get("lr_decay", 0.0)
+    states = tuple(spec.get("states", (None, None, None)))
+    if len(states) != 3:
+        raise ValueError("optimizer states must be a 3-tuple (None where unused)")
+    reads = {OPT_SGD: (r.momentum != 0, False, False), OPT_ADAM: (True, True, False),
+             OPT_RMSPROP: (True, r.momentum > 0, False), OPT_ADAGRAD: (True, False, False)}
+    for i, st in enumerate(states):
+        if reads[r.kind][i] and st is None:
+            raise ValueError(f"optimizer {spec['kind']!r} with these options needs state {i}")
+        if st is not None and (st.dtype != dtype or st.shape != (n,)
+                               or not st.flags.c_contiguous):
+            raise ValueError(f"optimizer state {i} must be a flat buffer like the parameters")
+    r.s0 = _array_ptr(states[0], dtype) if states[0] is not None else NULL
+    r.s1 = _array_ptr(states[1], dtype) if states[1] is not None else NULL
+    r.s2 = _array_ptr(states[2], dtype) if states[2] is not None else NULL
+    return [st for st in states if st is not None]
+
+
+cdef void opt_record_step(OptRecord* r, floating* p, const floating* g, Py_ssize_t n,
+                          int nt) noexcept nogil:
+    """One update of p (n,) from g by r's kernel; r.t is the step count after this step."""
+    if r.kind == OPT_SGD:
+        sgd_step(p, g, <floating*> r.s0, n, r.lr, r.momentum, r.dampening, r.weight_decay,
+                 r.nesterov, r.t, nt)
+    elif r.kind == OPT_ADAM:
+        adam_step(p, g, <floating*> r.s0, <floating*> r.s1, <floating*> r.s2, n, r.lr,
+                  r.beta1, r.beta2, r.eps, r.weight_decay, r.decoupled, r.t, nt)
+    elif r.kind == OPT_RMSPROP:
+        rmsprop_step(p, g, <floating*> r.s0, <floating*> r.s1, <floating*> r.s2, n, r.lr,
+                     r.alpha, r.eps, r.weight_decay, r.momentum, nt)
+    else:
+        adagrad_step(p, g, <floating*> r.s0, n, r.lr, r.lr_decay, r.weight_decay, r.eps,
+                     r.t, nt)

@@ -19,6 +19,7 @@ cdef double _penalty_grad(int power, const floating* w, floating* g, Py_ssize_t 
     penalty's per-element term (w, or sign(w)) in the same pass.  NaN on failed malloc."""
     cdef Py_ssize_t n_chunks, c, i, lo, hi
     cdef double s, total = 0.0
+    cdef double stack_part[STACK_CHUNKS]
     cdef double* part
     cdef floating v, a = <floating> lam
     if g == NULL:
@@ -26,7 +27,7 @@ cdef double _penalty_grad(int power, const floating* w, floating* g, Py_ssize_t 
     if n <= 0:
         return 0.0
     n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    part = <double*> malloc(n_chunks * sizeof(double))
+    part = chunk_partials(stack_part, n_chunks)
     if part == NULL:
         return NAN
     for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
@@ -47,7 +48,7 @@ cdef double _penalty_grad(int power, const floating* w, floating* g, Py_ssize_t 
         part[c] = s
     for c in range(n_chunks):
         total += part[c]
-    free(part)
+    free_partials(part, stack_part)
     return total
 
 

@@ -163,7 +163,7 @@ def test_bad_input_is_named():
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_derivative_applied_while_packing_gives_the_separate_pass_bits(
         rng, act, N, IN, OUT, dtype, n_threads):
-    """With its own dz buffer, layer_backward applies act' while the weight-gradient
+    """With its own dz buffer, linear_act_backward applies act' while the weight-gradient
     GEMM packs dZ (packed shapes: multi-slice K, grids of 1 or 2 rows, edge panels) or
     right before the GEMM (no-pack and narrow shapes).  Everything must equal, bit for
     bit, the separate derivative pass (dz written over dy), and dy must be untouched."""
@@ -180,7 +180,8 @@ def test_derivative_applied_while_packing_gives_the_separate_pass_bits(
         dW, db = np.zeros((IN, OUT), dtype), np.zeros(OUT, dtype)
         dx = np.full((N, IN), np.nan, dtype)
         dz = np.full((N, OUT), np.nan, dtype) if separate else None
-        _core.layer_backward(code, 0.0, d, z, y, x, W, dW, db, dx, n_threads, dz)
+        _core.linear_act_backward(code, 0.0, d, z, y, d if dz is None else dz, x, W, dW, db,
+                                  dx, True, n_threads)
         if separate:
             assert_array_equal(d, dy)                 # dy is only read
         outs.append((dz if separate else d, dW, db, dx))

@@ -1,46 +1,56 @@
-"""The compiled Trainer refuses inconsistent arguments instead of reading out of bounds
-(it is internal, but Python can reach it)."""
+"""The compiled Network and Trainer refuse inconsistent arguments instead of reading out of
+bounds (they are internal, but Python can reach them)."""
 import numpy as np
 import pytest
 
 from cgrad import _core
 
+SPECS = [{"kind": "dense", "n_out": 4, "act": 1, "alpha": 0.0},
+         {"kind": "dense", "n_out": 2, "act": 0, "alpha": 0.0}]
+
+
+def _network(specs=SPECS, n=26, dtype=np.float32, n_buffers=0, n_inputs=3):
+    return _core.Network(n_inputs, specs, np.zeros(n, dtype), np.zeros(n, dtype),
+                         np.zeros(n_buffers, dtype), 0)
+
 
 def _trainer(**over):
-    sizes = over.pop("sizes", [3, 4, 2])
-    n = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
     dtype = over.pop("dtype", np.float32)
-    args = dict(params=np.zeros(n, dtype), grads=np.zeros(n, dtype), sizes=sizes,
-                acts=[1, 0], alpha=0.0, loss=3, fused=True,
-                X=np.zeros((10, 3), dtype), Yf=None, Yi=np.zeros(10, np.int64), batch=4,
-                opt={"kind": "adam", "lr": 1e-3, "states": (np.zeros(n, dtype), np.zeros(n, dtype), None)},
+    net = over.pop("network", None) or _network(dtype=dtype)
+    args = dict(X=np.zeros((10, 3), dtype), Yf=None, Yi=np.zeros(10, np.int64), batch=4,
+                loss=3, opt={"kind": "adam", "lr": 1e-3, "t": 0, "beta1": 0.9,
+                             "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
+                             "decoupled": False,
+                             "states": (np.zeros(26, dtype), np.zeros(26, dtype), None)},
                 reg={}, ftz=True)
     args.update(over)
-    return _core.Trainer(args.pop("params"), args.pop("grads"), args.pop("sizes"),
-                         args.pop("acts"), args.pop("alpha"), args.pop("loss"),
-                         args.pop("fused"), args.pop("X"), args.pop("Yf"), args.pop("Yi"),
-                         args.pop("batch"), args.pop("opt"), args.pop("reg"), args.pop("ftz"))
+    return _core.Trainer(net, args.pop("X"), **args)
 
 
 def test_a_valid_trainer_runs_and_checks_its_batch_range():
     t = _trainer()
-    stats = t.run(0, 3, 1)
+    stats, norms = t.run(0, 3, 1)
     assert stats[1] == 10 and stats[4] == 3          # rows seen, steps taken
+    assert len(norms) == 2                            # one per Dense
     with pytest.raises(ValueError, match="must be >= 0"):
         t.run(-1, 1, 1)
     with pytest.raises(ValueError, match="past the last batch"):
         t.run(3, 1, 1)
-    assert t.run(3, 0, 1)[4] == 0                    # nothing to do is fine
+    assert t.run(3, 0, 1)[0][4] == 0                 # nothing to do is fine
 
 
 @pytest.mark.parametrize("over,exc,msg", [
     ({"Yi": np.full(10, 7, np.int64)}, ValueError, r"labels must be in \[0, 2\)"),
     ({"Yi": np.full(10, -1, np.int64)}, ValueError, "labels must be in"),
-    ({"acts": [99, 0]}, ValueError, "unknown activation code"),
-    ({"acts": [1]}, ValueError, "one activation code per layer"),
+    ({"Yi": None}, ValueError, "need float targets"),
+    ({"X": np.zeros((10, 4), np.float32)}, ValueError, r"X must be C-contiguous \(n, IN\)"),
     ({"loss": 42}, ValueError, "unknown loss code"),
-    ({"opt": {"kind": "adam", "lr": 1e-3}}, ValueError, "needs state 0"),
-    ({"opt": {"kind": "sgd", "lr": 0.1, "momentum": 0.9}}, ValueError, "needs state 0"),
+    ({"opt": {"kind": "adam", "lr": 1e-3, "beta1": 0.9, "beta2": 0.9, "eps": 1e-8,
+              "weight_decay": 0.0, "decoupled": False}}, ValueError, "needs state 0"),
+    ({"opt": {"kind": "sgd", "lr": 0.1, "momentum": 0.9, "dampening": 0.0,
+              "weight_decay": 0.0, "nesterov": False}}, ValueError, "needs state 0"),
+    ({"opt": {"kind": "sgd", "lr": 0.1}}, ValueError, "needs 'momentum'"),
+    ({"opt": {"kind": "lbfgs", "lr": 0.1}}, ValueError, "unknown optimizer kind"),
     ({"batch": 0}, ValueError, "batch must be >= 1"),
 ])
 def test_inconsistent_arguments_are_refused(over, exc, msg):
@@ -48,6 +58,31 @@ def test_inconsistent_arguments_are_refused(over, exc, msg):
         _trainer(**over)
 
 
+@pytest.mark.parametrize("kw,msg", [
+    ({"specs": [{"kind": "dense", "n_out": 4, "act": 99, "alpha": 0.0}], "n": 16},
+     "unknown activation code"),
+    ({"specs": [{"kind": "conv"}]}, "unknown layer kind"),
+    ({"specs": []}, "at least one layer"),
+    ({"n": 25}, "flat parameter buffer holds 25 values, the layers need 26"),
+    ({"specs": [{"kind": "batchnorm", "momentum": 0.1, "eps": 1e-5}], "n": 6,
+      "n_buffers": 5}, "running statistics holds 5 values, the layers need 6"),
+    ({"n_inputs": 0}, "at least one input"),
+])
+def test_inconsistent_layer_tables_are_refused(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        _network(**kw)
+
+
 def test_non_float_parameters_are_refused():
     with pytest.raises(TypeError, match="float32 or float64"):
-        _trainer(params=np.zeros(26, np.int16), grads=np.zeros(26, np.int16))
+        _network(dtype=np.int16)
+
+
+def test_adjacent_dense_and_activation_run_as_one_record():
+    specs = [{"kind": "dense", "n_out": 4, "act": 0, "alpha": 0.0},
+             {"kind": "activation", "act": 4, "alpha": 0.0},
+             {"kind": "activation", "act": 1, "alpha": 0.0},
+             {"kind": "dense", "n_out": 2, "act": 0, "alpha": 0.0}]
+    table = _network(specs).table()
+    assert [(r["kind"], r["index"], r["act"]) for r in table] == [
+        ("dense", 0, 4), ("activation", 2, 1), ("dense", 3, 0)]

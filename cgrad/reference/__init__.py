@@ -9,3 +9,4 @@ from .norm import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403

@@ -108,6 +108,12 @@ void cgrad_dpack_B_dz(const double *dA, long ldb, long p0, long kc, long j0, lon
  * benchmarks use it to run one shape through both paths). */
 double cgrad_gemm_set_nopack_threshold(double mnk);
 
+/* Heap allocations made inside the kernels a training step calls (pack buffers grown,
+ * chunk partial sums past the stack).  A step of a fit in steady state makes none; the
+ * tests read the count to show it. */
+void cgrad_count_alloc(void);
+long cgrad_alloc_count(void);
+
 /* No-pack kernels for small problems (gemm_small_avx512.c, gemm_small_avx2.c; the
  * portable one is in gemm_driver.h):  C (= or +=) alpha * op(A) @ B, with B row-major
  * K x N (not transposed: the driver transposes a transposed B first).  Per kc_blk-deep

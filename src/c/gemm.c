@@ -108,9 +108,26 @@ static inline long kc_split(long K, long KC)
 static _Thread_local void *tl_raw[3];
 static _Thread_local size_t tl_cap[3];
 
+static long alloc_count;
+
+void cgrad_count_alloc(void)
+{
+#pragma omp atomic
+    alloc_count++;
+}
+
+long cgrad_alloc_count(void)
+{
+    long n;
+#pragma omp atomic read
+    n = alloc_count;
+    return n;
+}
+
 static void *pack_buffer(int slot, size_t bytes)
 {
     if (bytes > tl_cap[slot]) {
+        cgrad_count_alloc();
         free(tl_raw[slot]);
         tl_raw[slot] = malloc(bytes + 64);
         tl_cap[slot] = tl_raw[slot] != NULL ? bytes : 0;
