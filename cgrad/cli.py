@@ -137,7 +137,8 @@ def _cmd_train(args):
         loss = args.loss
     sizes = [n_in] + list(args.hidden) + [n_out]
     model = cgrad.MLP(sizes, activation=args.activation, output=output, init=args.init,
-                      dtype=args.dtype, seed=args.seed)
+                      dtype=args.dtype, seed=args.seed, dropout=args.dropout,
+                      batch_norm=args.batch_norm)
     callbacks = []
     if args.early_stopping:
         callbacks.append(cb_mod.EarlyStopping(monitor="val_loss", patience=args.early_stopping,
@@ -212,6 +213,10 @@ def build_parser():
                     help="hidden layer sizes, comma-separated (input/output sizes come from the data)")
     tp.add_argument("--activation", default="relu",
                     choices=["relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "identity"])
+    tp.add_argument("--dropout", type=_fraction, default=0.0, metavar="P",
+                    help="dropout after every hidden layer (training only)")
+    tp.add_argument("--batch-norm", action="store_true",
+                    help="BatchNorm1d between every hidden layer and its activation")
     tp.add_argument("--init", default=None,
                     choices=["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"],
                     help="weight initialisation (default: He for ReLU-like, else Glorot)")

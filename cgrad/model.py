@@ -405,10 +405,13 @@ class Sequential:
         progress display run between chunks of batches.  The History records per epoch
         ``loss`` (and ``accuracy``), ``val_*``, ``lr``, ``seconds``, ``grad_norm`` (the
         mean global gradient norm before clipping) and ``grad_norm_layers`` (the mean
-        gradient norm of each layer with parameters, in layer order, before clipping).
+        gradient norm of each layer with parameters, in layer order, before clipping,
+        over a sample of the epoch's steps).
         ``profile=True`` times the phases of every step and adds per-epoch seconds
         (``time_gather``, ``time_forward``, ``time_loss``, ``time_backward``,
-        ``time_clip_norm``, ``time_update``), ``sparse_steps`` (steps whose first layer ran
+        ``time_clip_norm``, ``time_update``) and samples ``grad_norm_layers`` on every step
+        (else on every 16th step of a chunk: one more pass over the gradients),
+        ``sparse_steps`` (steps whose first layer ran
         on compressed input rows) and ``sparse_hidden_steps`` (the same, summed over the
         later Dense layers fed by a ReLU).
         ``sparse``: Dense layers skip the exact zeros of their input: the first layer
@@ -626,12 +629,12 @@ class _EpochRunner:
         model, trainer = self.model, self.trainer
         start = model._snapshot()                     # restored if this epoch diverges
         t0 = time.perf_counter()
-        tot, norms, done = np.zeros(5), 0.0, 0
+        tot, norms, sampled, done = np.zeros(5), 0.0, 0, 0
         while done < self.n_batches:
             k = min(self.chunk, self.n_batches - done)
-            stats, layer_norms = trainer.run(done, k, self.nt)
+            stats, layer_norms, n_sampled = trainer.run(done, k, self.nt)
             tot += stats
-            norms = norms + np.asarray(layer_norms)
+            norms, sampled = norms + np.asarray(layer_norms), sampled + n_sampled
             done += k
             part = {"loss": tot[0] / max(tot[1], 1), "samples_done": int(tot[1])}
             for cb in self.cbs:
@@ -643,7 +646,7 @@ class _EpochRunner:
             logs["accuracy"] = float(tot[2] / tot[1])
         logs.update({"lr": model.optimizer.lr, "seconds": secs,
                      "grad_norm": float(tot[3] / tot[4]),
-                     "grad_norm_layers": [float(v) for v in np.atleast_1d(norms) / tot[4]]})
+                     "grad_norm_layers": [float(v) for v in np.atleast_1d(norms) / sampled]})
         if self.profile:
             self._profile_logs(logs)
         if not math.isfinite(logs["loss"]):

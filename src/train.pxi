@@ -13,6 +13,7 @@
 # Everything runs without the GIL; nothing is allocated inside a step.
 
 cdef enum:
+    NORM_STRIDE = 16     # steps between two samples of the per-layer gradient norms
     N_STATS = 5          # loss_sum (row-weighted), rows, correct, grad_norm_sum, steps
     N_PHASES = 6         # gather, forward, loss, backward, regularise+clip+norm, update
 
@@ -38,7 +39,8 @@ cdef struct TrainState:
     double phase_s[N_PHASES]
     int n_norms                      # parameterised layers
     double layer_sq[MAX_LAYERS]      # scratch: this step's squared gradient norm per layer
-    double layer_norm_s[MAX_LAYERS]  # sum over steps of each layer's gradient norm
+    double layer_norm_s[MAX_LAYERS]  # sum over the sampled steps of each layer's norm
+    Py_ssize_t norm_steps            # steps sampled
 
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
@@ -123,10 +125,11 @@ cdef void _gather_batch(TrainState* s, const floating* X, Py_ssize_t start,
                            n.n_out * sizeof(floating))
 
 
-cdef double _regularise_clip(TrainState* s, floating* params, floating* grads) noexcept nogil:
+cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
+                             bint sample) noexcept nogil:
     """L1/L2 penalties on the Dense weights (not biases, not gamma/beta), the per-layer
-    gradient norms (recorded before clipping), clipping; returns the global norm before
-    clipping."""
+    gradient norms (before clipping; when `sample`), clipping; returns the global norm
+    before clipping."""
     cdef Net* n = s.net
     cdef Layer* L
     cdef int l
@@ -142,9 +145,11 @@ cdef double _regularise_clip(TrainState* s, floating* params, floating* grads) n
                 l2_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l2, nt)
             if s.l1 > 0:
                 l1_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l1, nt)
-    net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
-    for l in range(s.n_norms):
-        s.layer_norm_s[l] += sqrt(s.layer_sq[l])
+    if sample:
+        net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
+        for l in range(s.n_norms):
+            s.layer_norm_s[l] += sqrt(s.layer_sq[l])
+        s.norm_steps += 1
     if s.clip_value > 0:
         clip_by_value(grads, n.n_params, s.clip_value, nt)
     if s.clip_norm > 0:
@@ -185,7 +190,10 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         net_backward(n, dout, rows, False, False, nt)   # gradients overwritten: no zeroing
         if s.timing:
             t0 = _phase_mark(s, 3, t0)
-        stats[3] += _regularise_clip(s, params, grads)
+        # the per-layer norms are one more pass over the gradients: every step when
+        # profiling, else every NORM_STRIDE-th step of a chunk (its first included)
+        stats[3] += _regularise_clip(s, params, grads,
+                                     s.timing or (bi - first_batch) % NORM_STRIDE == 0)
         stats[4] += 1
         s.opt.t += 1
         if s.timing:
@@ -332,7 +340,8 @@ cdef class Trainer:
     def run(self, Py_ssize_t first_batch, Py_ssize_t n_batches, int n_threads):
         """Run batches [first_batch, first_batch + n_batches) of this epoch in training
         mode, GIL released.  Returns ((loss_sum, rows, correct, grad_norm_sum, steps),
-        [per parameterised layer: sum over the steps of its gradient norm])."""
+        [per parameterised layer: sum over the sampled steps of its gradient norm],
+        sampled steps)."""
         cdef double stats[N_STATS]
         cdef unsigned int* modes = NULL
         cdef int i
@@ -346,6 +355,7 @@ cdef class Trainer:
             stats[i] = 0.0
         for i in range(self.s.n_norms):
             self.s.layer_norm_s[i] = 0.0
+        self.s.norm_steps = 0
         self.s.n_threads = max(1, n_threads)
         self.network.ensure_capacity(self.s.batch)     # validation may have grown it: no-op
         self.network.invalidate()
@@ -367,4 +377,4 @@ cdef class Trainer:
         free(modes)
         n.sparse = False
         return (tuple(stats[i] for i in range(N_STATS)),
-                [self.s.layer_norm_s[i] for i in range(self.s.n_norms)])
+                [self.s.layer_norm_s[i] for i in range(self.s.n_norms)], self.s.norm_steps)

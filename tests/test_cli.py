@@ -50,6 +50,21 @@ def test_options_save_and_reload(tmp_path):
     assert _metric(out.stdout, "test_accuracy") > 0.8
 
 
+def test_dropout_and_batch_norm_options(tmp_path):
+    path = tmp_path / "bn.npz"
+    out = run(["train", "--hidden", "48", "--dropout", "0.2", "--batch-norm", "--epochs", "8",
+               "--threads", "1", "--save", str(path), "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    m = cgrad.load(path)
+    assert [type(layer).__name__ for layer in m.layers] == [
+        "Dense", "BatchNorm1d", "Activation", "Dropout", "Dense"]
+    assert m.dropout == 0.2 and m.batch_norm and m.step_count > 0
+    assert not np.array_equal(m.layers[1].running_var, np.ones(48))
+    assert _metric(out.stdout, "test_accuracy") > 0.8
+    bad = run(["train", "--dropout", "1.5"])
+    assert bad.returncode != 0 and "fraction in [0, 1)" in bad.stderr
+
+
 def test_user_npz_regression(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (400, 2))

@@ -3,12 +3,14 @@
 compiled network against that reference: step API in both modes, running statistics,
 thread-count independence, the fused fit against a step loop, determinism, and MLP's
 dropout / batch_norm options."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import cgrad
-from cgrad import losses, optim, reference as ref
+from cgrad import losses, nn, optim, reference as ref
 from conftest import DTYPES, RTOL, numeric_grad
 
 ALPHA_ACTS = ("leaky_relu", "elu")
@@ -443,3 +445,74 @@ def test_mlp_dropout_and_batch_norm_build_the_equivalent_sequential(rng, batch_n
     assert_array_equal(a.flat_buffers, b.flat_buffers)
     if not batch_norm:
         assert a.flat_buffers.size == 0
+
+
+# -- persistence: format 2 stores the layer table, running statistics and dropout step --
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_format_1_file_of_the_hard_wired_mlp_still_loads():
+    """tests/data/mlp_format1.npz was written by save() before the layer table (format 1,
+    an MLP with its Adam state); it loads, predicts the logits it predicted then, and
+    resumes training with its optimizer."""
+    m, opt = cgrad.load(DATA / "mlp_format1.npz", with_optimizer=True)
+    assert isinstance(m, cgrad.MLP) and m.layer_sizes == [4, 8, 3] and opt.t == 15
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((40, 4)).astype(np.float32), r.integers(0, 3, 40)
+    np.testing.assert_array_equal(m.decision_function(X), np.load(DATA / "mlp_format1_logits.npy"))
+    m.fit(X, y, optimizer=opt, epochs=1, batch_size=8, verbose=0)
+    assert opt.t == 20
+
+
+@pytest.mark.parametrize("make", [
+    lambda: cgrad.MLP([6, 9, 7, 3], batch_norm=True, dropout=0.3, seed=4),
+    lambda: cgrad.Sequential(6, [nn.BatchNorm1d(momentum=0.2), nn.Dense(9, "tanh"),
+                                 nn.Dropout(0.25), nn.Dense(5), nn.Activation("elu", 0.5),
+                                 nn.Dense(2)], output="sigmoid", dtype="float64", seed=2),
+])
+def test_save_load_round_trip_resumes_bitwise(tmp_path, make):
+    """A saved model (format 2) reloads with its layers, weights, running statistics,
+    dropout seed and step; training on from the file gives the bytes of training on in
+    memory."""
+    r = np.random.default_rng(3)
+    X = r.standard_normal((30, 6))
+    a = make()
+    y = r.integers(0, 3, 30) if a.output == "softmax" else (r.random((30, 2)) > 0.5) * 1.0
+    opt = cgrad.optim.Adam(lr=1e-2)
+    a.fit(X, y, optimizer=opt, epochs=2, batch_size=10, verbose=0, shuffle=False)
+    path = a.save(tmp_path / "m.npz", optimizer=opt)
+    b, opt_b = cgrad.load(path, with_optimizer=True)
+    assert type(b) is type(a) and b.specs() == a.specs() and b.config() == a.config()
+    assert b.step_count == a.step_count == 6 and b.dropout_seed == a.dropout_seed
+    np.testing.assert_array_equal(b.flat_buffers, a.flat_buffers)
+    for m, o in ((a, opt), (b, opt_b)):
+        m.fit(X, y, optimizer=o, epochs=2, batch_size=10, verbose=0, shuffle=False)
+    np.testing.assert_array_equal(b.flat_params, a.flat_params)
+    np.testing.assert_array_equal(b.flat_buffers, a.flat_buffers)
+    assert str(b) == str(a)
+
+
+def test_load_refuses_bad_running_statistics(tmp_path):
+    m = cgrad.MLP([3, 4, 2], batch_norm=True, seed=0)
+    path = m.save(tmp_path / "m.npz")
+    with np.load(path) as d:
+        np.savez(tmp_path / "short.npz", config=d["config"], params=d["params"],
+                 buffers=d["buffers"][:-1])
+        np.savez(tmp_path / "nan.npz", config=d["config"], params=d["params"],
+                 buffers=np.full_like(d["buffers"], np.nan))
+        np.savez(tmp_path / "none.npz", config=d["config"], params=d["params"])
+    for name, msg in (("short", "7 running statistics stored, the architecture needs 8"),
+                      ("nan", "running statistics contain NaN"),
+                      ("none", "lacks its running statistics")):
+        with pytest.raises(ValueError, match=msg):
+            cgrad.load(tmp_path / f"{name}.npz")
+
+
+def test_summary_lists_layers_shapes_and_parameter_counts():
+    m = cgrad.MLP([5, 8, 2], batch_norm=True, dropout=0.1)
+    text = m.summary()
+    for part in ("Dense(8)", "BatchNorm1d(momentum=0.1, eps=1e-05)", "Activation('relu')",
+                 "Dropout(p=0.1)", "Dense(2)", "(None, 8)", "48", "16", "18",
+                 "total parameters: 82"):
+        assert part in text, part
+    assert str(m) == text and "batch_norm=True" in repr(m)

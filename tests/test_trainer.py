@@ -29,9 +29,9 @@ def _trainer(**over):
 
 def test_a_valid_trainer_runs_and_checks_its_batch_range():
     t = _trainer()
-    stats, norms = t.run(0, 3, 1)
+    stats, norms, sampled = t.run(0, 3, 1)
     assert stats[1] == 10 and stats[4] == 3          # rows seen, steps taken
-    assert len(norms) == 2                            # one per Dense
+    assert len(norms) == 2 and sampled == 1           # one per Dense; the first step
     with pytest.raises(ValueError, match="must be >= 0"):
         t.run(-1, 1, 1)
     with pytest.raises(ValueError, match="past the last batch"):
@@ -86,3 +86,45 @@ def test_adjacent_dense_and_activation_run_as_one_record():
     table = _network(specs).table()
     assert [(r["kind"], r["index"], r["act"]) for r in table] == [
         ("dense", 0, 4), ("activation", 2, 1), ("dense", 3, 0)]
+
+
+def test_a_training_step_allocates_nothing_and_the_counter_sees_a_fallback(rng):
+    """After one warm-up fit (GEMM pack buffers grow to their size), further steps make no
+    heap allocation, whatever the layers (BatchNorm1d, Dropout, sparse paths, penalties,
+    clipping).  The counter is live: a gradient of more than 4M values sums its chunk
+    partials on the heap, one counted allocation per norm."""
+    import cgrad
+    X = (rng.random((300, 100)) * (rng.random((300, 100)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    m = cgrad.MLP([100, 64, 32, 10], batch_norm=True, dropout=0.2, seed=0)
+    kw = dict(epochs=1, batch_size=64, verbose=0, sparse=True, l1=1e-4, l2=1e-3,
+              clip_norm=1.0, clip_value=1.0)
+    for over in ({}, {"batch_size": None, "sparse": False}):
+        m.fit(X, y, **dict(kw, **over))                    # warm-up
+        before = _core.alloc_count()
+        m.fit(X, y, **dict(kw, epochs=2, **over))
+        assert _core.alloc_count() == before, over
+    big = cgrad.MLP([2100, 2000], output="identity", seed=0)
+    big.fit(rng.random((4, 2100)), rng.random((4, 2000)), epochs=1, batch_size=2, verbose=0)
+    before = _core.alloc_count()
+    big.fit(rng.random((4, 2100)), rng.random((4, 2000)), epochs=1, batch_size=2, verbose=0)
+    assert _core.alloc_count() > before
+
+
+@pytest.mark.parametrize("profile", [False, True])
+def test_per_layer_gradient_norms_are_those_of_each_layers_gradient(rng, profile):
+    """One full-batch step: the History's per-layer norms are the norms of each
+    parameterised layer's gradient (W and b; gamma and beta), which make up the global
+    norm.  Over several steps, profiling samples every step, else every 16th."""
+    import cgrad
+    from cgrad import nn
+    X, y = rng.standard_normal((40, 6)), rng.integers(0, 3, 40)
+    m = cgrad.Sequential(6, [nn.Dense(5), nn.BatchNorm1d(), nn.Activation("tanh"),
+                             nn.Dense(3)], dtype="float64", seed=0)
+    h = m.fit(X, y, epochs=1, batch_size=None, verbose=0, optimizer="sgd", profile=profile)
+    spans = [(0, 35), (35, 45), (45, 63)]
+    want = [np.linalg.norm(m.flat_grads[a:b]) for a, b in spans]
+    np.testing.assert_allclose(h["grad_norm_layers"][0], want, rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(want), h["grad_norm"][0], rtol=1e-12)
+    h = m.fit(X, y, epochs=1, batch_size=2, verbose=0, optimizer="sgd", profile=profile)
+    assert len(h["grad_norm_layers"][0]) == 3 and min(h["grad_norm_layers"][0]) > 0
