@@ -8,62 +8,61 @@
  * C row-major with stride ldc; vectors run along NR (contiguous in C).
  * accumulate == 0 => C is never read.  Full tiles only (gemm.c handles edges).
  * Reached only through dispatch.c, after checking the CPU and OS support AVX2.
+ *
+ * The accumulators are twelve named variables, not an array: with 16 ymm registers
+ * GCC kept an acc[6][2] array in registers but also stored 10 of its 12 vectors to
+ * the stack on every k (10 stores next to 12 FMAs; the store port, not the FMA units,
+ * set the pace).  Named variables leave nothing to spill: 12 accumulators, 2 B
+ * vectors and 1 broadcast of A.
  */
 #include <immintrin.h>
 #include "cgrad.h"
 
-void cgrad_ukernel_s6x16_avx2(long kc, const float *restrict Ap, const float *restrict Bp,
-                              float *restrict C, long ldc, int accumulate)
-{
-    __m256 acc[6][2];                           /* zero accumulators */
-    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-
-    for (long p = 0; p < kc; p++) {             /* kc rank-1 updates */
-        __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
-        for (int i = 0; i < 6; i++) {
-            __m256 a = _mm256_broadcast_ss(Ap + i);
-            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
-        }
-        Ap += 6;
-        Bp += 16;
+/* Row i of the tile: accumulators c<i>0 (columns 0..W-1) and c<i>1 (W..2W-1). */
+#define UK_RANK1_ROW(VT, i)                                                            \
+    {                                                                                  \
+        const VT a = V_SET1(Ap[i]);                                                    \
+        c##i##0 = V_FMA(a, b0, c##i##0);                                               \
+        c##i##1 = V_FMA(a, b1, c##i##1);                                               \
+    }
+#define UK_STORE_ROW(T, W, i)                                                          \
+    {                                                                                  \
+        T *c = C + (long)(i) * ldc;                                                    \
+        if (accumulate) {                                                              \
+            c##i##0 = V_ADD(V_LOAD(c), c##i##0);                                       \
+            c##i##1 = V_ADD(V_LOAD(c + (W)), c##i##1);                                 \
+        }                                                                              \
+        V_STORE(c, c##i##0);                                                           \
+        V_STORE(c + (W), c##i##1);                                                     \
     }
 
-    for (int i = 0; i < 6; i++) {               /* store, reading C only when accumulating */
-        float *c = C + (long)i * ldc;
-        if (accumulate) {
-            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(c), acc[i][0]);
-            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(c + 8), acc[i][1]);
-        }
-        _mm256_storeu_ps(c, acc[i][0]);
-        _mm256_storeu_ps(c + 8, acc[i][1]);
-    }
+/* A 6 x 2W tile, W lanes per vector (V_SFX selects ps or pd). */
+#define DEFINE_UKERNEL_6X2V(NAME, T, VT, W)                                            \
+void NAME(long kc, const T *restrict Ap, const T *restrict Bp, T *restrict C, long ldc, \
+          int accumulate)                                                              \
+{                                                                                      \
+    /* zero accumulators */                                                            \
+    VT c00 = V_ZERO(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;          \
+    VT c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;                  \
+                                                                                       \
+    for (long p = 0; p < kc; p++) {             /* kc rank-1 updates */                \
+        const VT b0 = V_LOAD(Bp), b1 = V_LOAD(Bp + (W));                               \
+        UK_RANK1_ROW(VT, 0) UK_RANK1_ROW(VT, 1) UK_RANK1_ROW(VT, 2)                    \
+        UK_RANK1_ROW(VT, 3) UK_RANK1_ROW(VT, 4) UK_RANK1_ROW(VT, 5)                    \
+        Ap += 6;                                                                       \
+        Bp += 2 * (W);                                                                 \
+    }                                                                                  \
+                                                                                       \
+    /* store, reading C only when accumulating */                                     \
+    UK_STORE_ROW(T, W, 0) UK_STORE_ROW(T, W, 1) UK_STORE_ROW(T, W, 2)                  \
+    UK_STORE_ROW(T, W, 3) UK_STORE_ROW(T, W, 4) UK_STORE_ROW(T, W, 5)                  \
 }
 
-void cgrad_ukernel_d6x8_avx2(long kc, const double *restrict Ap, const double *restrict Bp,
-                             double *restrict C, long ldc, int accumulate)
-{
-    __m256d acc[6][2];                          /* zero accumulators */
-    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_pd();
+#define V_SFX ps
+#include "simd_avx2.h"
+DEFINE_UKERNEL_6X2V(cgrad_ukernel_s6x16_avx2, float, __m256, 8)
+#undef V_SFX
 
-    for (long p = 0; p < kc; p++) {             /* kc rank-1 updates */
-        __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
-        for (int i = 0; i < 6; i++) {
-            __m256d a = _mm256_broadcast_sd(Ap + i);
-            acc[i][0] = _mm256_fmadd_pd(a, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_pd(a, b1, acc[i][1]);
-        }
-        Ap += 6;
-        Bp += 8;
-    }
-
-    for (int i = 0; i < 6; i++) {               /* store, reading C only when accumulating */
-        double *c = C + (long)i * ldc;
-        if (accumulate) {
-            acc[i][0] = _mm256_add_pd(_mm256_loadu_pd(c), acc[i][0]);
-            acc[i][1] = _mm256_add_pd(_mm256_loadu_pd(c + 4), acc[i][1]);
-        }
-        _mm256_storeu_pd(c, acc[i][0]);
-        _mm256_storeu_pd(c + 4, acc[i][1]);
-    }
-}
+#define V_SFX pd
+DEFINE_UKERNEL_6X2V(cgrad_ukernel_d6x8_avx2, double, __m256d, 4)
+#undef V_SFX
