@@ -125,26 +125,36 @@ cdef void _gather_batch(TrainState* s, const floating* X, Py_ssize_t start,
                            n.n_out * sizeof(floating))
 
 
-cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
-                             bint sample) noexcept nogil:
-    """L1/L2 penalties on the Dense weights (not biases, not gamma/beta), the per-layer
-    gradient norms (before clipping; when `sample`), clipping; returns the global norm
-    before clipping."""
+cdef double _penalties(TrainState* s, floating* params, floating* grads) noexcept nogil:
+    """L1/L2 penalties on the Dense weights (not biases, not gamma/beta): their gradients
+    added to grads; returns their value."""
     cdef Net* n = s.net
     cdef Layer* L
     cdef int l
-    cdef int nt = s.n_threads
+    cdef double value = 0.0
     cdef Py_ssize_t nw
-    if s.l2 > 0 or s.l1 > 0:
-        for l in range(n.n_layers):
-            L = &n.layers[l]
-            if L.kind != LAYER_DENSE:
-                continue
-            nw = L.n_in * L.n_out
-            if s.l2 > 0:
-                l2_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l2, nt)
-            if s.l1 > 0:
-                l1_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l1, nt)
+    if s.l2 <= 0 and s.l1 <= 0:
+        return 0.0
+    for l in range(n.n_layers):
+        L = &n.layers[l]
+        if L.kind != LAYER_DENSE:
+            continue
+        nw = L.n_in * L.n_out
+        if s.l2 > 0:
+            value += l2_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l2, s.n_threads)
+        if s.l1 > 0:
+            value += l1_penalty_grad(params + L.p_off, grads + L.p_off, nw, s.l1, s.n_threads)
+    return value
+
+
+cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
+                             bint sample) noexcept nogil:
+    """The penalties, the per-layer gradient norms (before clipping; when `sample`),
+    clipping; returns the global norm before clipping."""
+    cdef Net* n = s.net
+    cdef int l
+    cdef int nt = s.n_threads
+    _penalties(s, params, grads)
     if sample:
         net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
         for l in range(s.n_norms):
@@ -157,15 +167,45 @@ cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
     return global_norm(grads, n.n_params, nt)
 
 
+cdef double _batch_loss(TrainState* s, Py_ssize_t rows, const floating* out,
+                        double* stats) noexcept nogil:
+    """The gathered batch's mean loss from the network's output (returned; counted into
+    stats), and d loss / d output into the network's n.d0."""
+    cdef Net* n = s.net
+    cdef floating* dout = <floating*> n.d0
+    cdef double loss
+    loss = loss_forward_backward(s.loss, out, <floating*> s.yb if s.Yf != NULL else NULL,
+                                 s.lb if s.Yi != NULL else NULL, dout, rows, n.n_out,
+                                 s.n_threads)
+    stats[0] += loss * rows
+    stats[1] += rows
+    stats[2] += _count_correct(out, s.lb if s.Yi != NULL else NULL,
+                               <floating*> s.yb if s.Yf != NULL else NULL, rows, n.n_out)
+    return loss
+
+
+cdef double _objective(TrainState* s, floating* params, double* stats) noexcept nogil:
+    """The mean loss of all samples as one batch plus the penalties, and its gradient in
+    the flat gradient buffer (training mode; no clipping, no update): the objective of
+    the full-batch second-order solvers."""
+    cdef Net* n = s.net
+    cdef const floating* out
+    cdef double loss
+    _gather_batch(s, <const floating*> s.X, 0, s.n_samples)
+    out = net_forward(n, <const floating*> s.xb, s.n_samples, s.n_threads)
+    loss = _batch_loss(s, s.n_samples, out, stats)
+    net_backward(n, <floating*> n.d0, s.n_samples, False, False, s.n_threads)
+    return loss + _penalties(s, params, <floating*> n.grads)
+
+
 cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
                        Py_ssize_t n_batches, double* stats) noexcept nogil:
     cdef Net* n = s.net
     cdef floating* grads = <floating*> n.grads
-    cdef floating* dout = <floating*> n.d0
     cdef const floating* out
     cdef Py_ssize_t bi, start, rows
     cdef int nt = s.n_threads
-    cdef double loss, t0 = 0.0
+    cdef double t0 = 0.0
     for bi in range(first_batch, first_batch + n_batches):
         start = bi * s.batch
         rows = min(s.batch, s.n_samples - start)
@@ -179,15 +219,10 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         out = net_forward(n, <const floating*> s.xb, rows, nt)
         if s.timing:
             t0 = _phase_mark(s, 1, t0)
-        loss = loss_forward_backward(s.loss, out, <floating*> s.yb if s.Yf != NULL else NULL,
-                                     s.lb if s.Yi != NULL else NULL, dout, rows, n.n_out, nt)
-        stats[0] += loss * rows
-        stats[1] += rows
-        stats[2] += _count_correct(out, s.lb if s.Yi != NULL else NULL,
-                                   <floating*> s.yb if s.Yf != NULL else NULL, rows, n.n_out)
+        _batch_loss(s, rows, out, stats)
         if s.timing:
             t0 = _phase_mark(s, 2, t0)
-        net_backward(n, dout, rows, False, False, nt)   # gradients overwritten: no zeroing
+        net_backward(n, <floating*> n.d0, rows, False, False, nt)   # overwrites: no zeroing
         if s.timing:
             t0 = _phase_mark(s, 3, t0)
         # the per-layer norms are one more pass over the gradients: every step when
@@ -337,16 +372,22 @@ cdef class Trainer:
     def lr(self, double value):
         self.s.opt.lr = value
 
+    cdef int _enter(self, int n_threads) except -1:
+        """Before a compiled call: thread count, workspace, training mode, sparse on."""
+        self.s.n_threads = max(1, n_threads)
+        self.network.ensure_capacity(self.s.batch)     # validation may have grown it: no-op
+        self.network.invalidate()
+        self.s.net.training = True
+        self.s.net.sparse = True
+        return 0
+
     def run(self, Py_ssize_t first_batch, Py_ssize_t n_batches, int n_threads):
         """Run batches [first_batch, first_batch + n_batches) of this epoch in training
         mode, GIL released.  Returns ((loss_sum, rows, correct, grad_norm_sum, steps),
         [per parameterised layer: sum over the sampled steps of its gradient norm],
         sampled steps)."""
         cdef double stats[N_STATS]
-        cdef unsigned int* modes = NULL
         cdef int i
-        cdef Net* n = self.s.net
-        cdef bint ftz = self.ftz and CGRAD_FTZ_DAZ_BITS != 0
         if first_batch < 0 or n_batches < 0:
             raise ValueError(f"first_batch and n_batches must be >= 0, got {first_batch}, {n_batches}")
         if n_batches and first_batch >= (self.s.n_samples + self.s.batch - 1) // self.s.batch:
@@ -356,11 +397,36 @@ cdef class Trainer:
         for i in range(self.s.n_norms):
             self.s.layer_norm_s[i] = 0.0
         self.s.norm_steps = 0
-        self.s.n_threads = max(1, n_threads)
-        self.network.ensure_capacity(self.s.batch)     # validation may have grown it: no-op
-        self.network.invalidate()
-        n.training = True
-        n.sparse = True
+        self._enter(n_threads)
+        self._compiled(first_batch, n_batches, stats)
+        return (tuple(stats[i] for i in range(N_STATS)),
+                [self.s.layer_norm_s[i] for i in range(self.s.n_norms)], self.s.norm_steps)
+
+    def objective(self, int n_threads):
+        """The full-batch objective: (mean loss over all samples + the L1/L2 penalties,
+        the mean loss), its gradient left in the model's flat gradient buffer; nothing is
+        updated (training mode: BatchNorm1d's running statistics move as in a step).  For
+        solvers that take (value, gradient), one compiled call per evaluation; needs a
+        Trainer whose batch holds every sample."""
+        cdef double stats[N_STATS]
+        cdef int i
+        if self.s.batch < self.s.n_samples:
+            raise ValueError(f"objective() needs batch >= the {self.s.n_samples} samples, "
+                             f"got batch {self.s.batch}")
+        for i in range(N_STATS):
+            stats[i] = 0.0
+        self._enter(n_threads)
+        value = self._compiled(-1, 0, stats)
+        return value, stats[0] / stats[1]
+
+    cdef double _compiled(self, Py_ssize_t first_batch, Py_ssize_t n_batches,
+                          double* stats) except? -1.0:
+        """Run batches (first_batch >= 0) or the objective (first_batch < 0) without the
+        GIL, denormals flushed in every thread when ftz (the caller's mode restored)."""
+        cdef unsigned int* modes = NULL
+        cdef Net* n = self.s.net
+        cdef double value = 0.0
+        cdef bint ftz = self.ftz and CGRAD_FTZ_DAZ_BITS != 0
         if ftz:
             modes = <unsigned int*> calloc(2 * self.s.n_threads, sizeof(unsigned int))
             if modes == NULL:
@@ -368,7 +434,11 @@ cdef class Trainer:
         with nogil:
             if ftz:
                 _set_fpmode_all(modes, True, self.s.n_threads)
-            if self.is_f32:
+            if first_batch < 0 and self.is_f32:
+                value = _objective(&self.s, <float*> n.params, stats)
+            elif first_batch < 0:
+                value = _objective(&self.s, <double*> n.params, stats)
+            elif self.is_f32:
                 _run_batches(&self.s, <float*> n.params, first_batch, n_batches, stats)
             else:
                 _run_batches(&self.s, <double*> n.params, first_batch, n_batches, stats)
@@ -376,5 +446,4 @@ cdef class Trainer:
                 _set_fpmode_all(modes, False, self.s.n_threads)
         free(modes)
         n.sparse = False
-        return (tuple(stats[i] for i in range(N_STATS)),
-                [self.s.layer_norm_s[i] for i in range(self.s.n_norms)], self.s.norm_steps)
+        return value

@@ -128,3 +128,37 @@ def test_per_layer_gradient_norms_are_those_of_each_layers_gradient(rng, profile
     np.testing.assert_allclose(np.linalg.norm(want), h["grad_norm"][0], rtol=1e-12)
     h = m.fit(X, y, epochs=1, batch_size=2, verbose=0, optimizer="sgd", profile=profile)
     assert len(h["grad_norm_layers"][0]) == 3 and min(h["grad_norm_layers"][0]) > 0
+
+
+@pytest.mark.parametrize("l1,l2", [(0.0, 0.0), (1e-3, 1e-2)])
+def test_objective_value_and_gradient_match_central_differences(rng, l1, l2):
+    """Trainer.objective(): the full-batch loss plus penalties, and its gradient in the
+    flat gradient buffer (what L-BFGS needs), checked by central differences in float64
+    on a network with a BatchNorm1d (batch statistics: the objective is a function of the
+    parameters alone); nothing is updated."""
+    import cgrad
+    from cgrad import nn
+    X, y = rng.standard_normal((25, 4)), rng.integers(0, 3, 25)
+    m = cgrad.Sequential(4, [nn.Dense(6, "tanh"), nn.BatchNorm1d(momentum=0.0),
+                             nn.Dense(3)], dtype="float64", seed=1)
+    opt = cgrad.optim.SGD(m, lr=0.1)
+    t = _core.Trainer(m._net, X, Yi=y.astype(np.int64), batch=25, loss=3,
+                      opt=opt.fused_spec(), reg={"l1": l1, "l2": l2})
+    p0 = m.flat_params.copy()
+    value, loss = t.objective(1)
+    grad = m.flat_grads.copy()
+    np.testing.assert_array_equal(m.flat_params, p0)
+    W = [d.W for d in m.dense_layers]
+    want_pen = sum(0.5 * l2 * (w ** 2).sum() + l1 * np.abs(w).sum() for w in W)
+    assert value == pytest.approx(loss + want_pen, rel=1e-12) and (l2 == 0) == (value == loss)
+    for i in rng.choice(m.n_params, 12, replace=False):
+        f = []
+        for h in (1e-6, -1e-6):
+            m.flat_params[:] = p0
+            m.flat_params[i] += h
+            f.append(t.objective(1)[0])
+        assert grad[i] == pytest.approx((f[0] - f[1]) / 2e-6, rel=1e-5, abs=1e-8), i
+    m.flat_params[:] = p0
+    with pytest.raises(ValueError, match="needs batch >= the 25 samples"):
+        _core.Trainer(m._net, X, Yi=y.astype(np.int64), batch=10, loss=3,
+                      opt=opt.fused_spec(), reg={}).objective(1)
