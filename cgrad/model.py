@@ -424,58 +424,24 @@ class Sequential:
         every such layer (memory: 16 bytes per batch entry of its input); False: never.
         """
         loss_fn = self._resolve_loss(loss)
-        X = self._check_X(X)
-        if np.asarray(y).shape[:1] != (X.shape[0],):
-            raise ValueError(f"y has {np.asarray(y).shape[:1]} rows, X has {X.shape[0]}")
-        epochs = positive_int("epochs", epochs, minimum=0)
-        X, y, Xv, yv = self._split(X, y, validation_split, validation_data)
+        X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data)
         n = X.shape[0]
-        Yf, Yi = self._targets(loss_fn, y, n)
-        if Xv is not None:
-            loss_fn.prepare_targets(yv, (Xv.shape[0], self.n_outputs))   # checked now
+        epochs = positive_int("epochs", epochs, minimum=0)
         batch = min(n if batch_size is None else positive_int("batch_size", batch_size), n)
         self._check_batch(batch, n)
-        for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if v is not None and not (v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        for name, v in (("l1", l1), ("l2", l2)):
-            if not (v >= 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        reg = _regularisation(clip_norm, clip_value, l1, l2)
         sparse = _core.sparse_mode(sparse)          # checked before the model is touched
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
-        opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer)
-                                          else {"lr": lr}))
-        if isinstance(optimizer, Optimizer) and lr is not None:
-            opt.lr = _nonneg("lr", lr)
-        opt.attach(self)
-        sched = None
-        if schedule is not None:
-            from .schedules import get_schedule
-            sched = get_schedule(schedule, opt.lr)
-        cbs = [_as_callback(c) for c in (callbacks or [])]
-        history = History()
-        if verbose:
-            cbs.append(ProgressBar(live=None if verbose == 1 else False))
-        cbs.append(history)
-        for cb in cbs:
-            cb.set_model(self)
+        opt, sched = self._fit_optimizer(optimizer, lr, schedule)
+        cbs, history = self._fit_callbacks(callbacks, verbose)
         nt = get_num_threads() if n_threads is None else positive_int("n_threads", n_threads)
         self.optimizer, self.stop_training, self.history = opt, False, history
-
         trainer = _core.Trainer(self._net, X, Yf=Yf, Yi=Yi, batch=batch, loss=loss_fn.code,
-                                opt=opt.fused_spec(),
-                                reg={"clip_norm": clip_norm, "clip_value": clip_value,
-                                     "l1": float(l1), "l2": float(l2)},
-                                ftz=bool(ftz), sparse=sparse)
+                                opt=opt.fused_spec(), reg=reg, ftz=bool(ftz), sparse=sparse)
         trainer.timing = bool(profile)
         n_batches = -(-n // batch)
-        if chunks_per_epoch is None:      # Python between chunks only if someone looks
-            live = any(isinstance(c, ProgressBar) and c._is_live() for c in cbs)
-            wants_chunks = live or any(type(c).on_chunk_end is not Callback.on_chunk_end
-                                       for c in cbs if not isinstance(c, ProgressBar))
-            chunks_per_epoch = 20 if wants_chunks else 1
-        chunk = max(1, -(-n_batches // positive_int("chunks_per_epoch", chunks_per_epoch)))
+        chunk = max(1, -(-n_batches // _chunks_per_epoch(chunks_per_epoch, cbs)))
         rng = np.random.default_rng(self.seed if seed is None else seed)
         run = _EpochRunner(self, trainer, cbs, n, n_batches, chunk, nt, profile)
         for cb in cbs:
@@ -502,6 +468,40 @@ class Sequential:
         for cb in cbs:
             cb.on_train_end(logs)
         return history
+
+    def _fit_data(self, X, y, loss_fn, validation_split, validation_data):
+        """(X, float targets or None, int64 labels or None, Xv, yv), all checked."""
+        X = self._check_X(X)
+        if np.asarray(y).shape[:1] != (X.shape[0],):
+            raise ValueError(f"y has {np.asarray(y).shape[:1]} rows, X has {X.shape[0]}")
+        X, y, Xv, yv = self._split(X, y, validation_split, validation_data)
+        Yf, Yi = self._targets(loss_fn, y, X.shape[0])
+        if Xv is not None:
+            loss_fn.prepare_targets(yv, (Xv.shape[0], self.n_outputs))   # checked now
+        return X, Yf, Yi, Xv, yv
+
+    def _fit_optimizer(self, optimizer, lr, schedule):
+        """The optimizer, attached to this model, and the schedule (or None)."""
+        opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer)
+                                          else {"lr": lr}))
+        if isinstance(optimizer, Optimizer) and lr is not None:
+            opt.lr = _nonneg("lr", lr)
+        opt.attach(self)
+        if schedule is None:
+            return opt, None
+        from .schedules import get_schedule
+        return opt, get_schedule(schedule, opt.lr)
+
+    def _fit_callbacks(self, callbacks, verbose):
+        """The callbacks (a progress bar when verbose) with the History last."""
+        cbs = [_as_callback(c) for c in (callbacks or [])]
+        history = History()
+        if verbose:
+            cbs.append(ProgressBar(live=None if verbose == 1 else False))
+        cbs.append(history)
+        for cb in cbs:
+            cb.set_model(self)
+        return cbs, history
 
     # -- inference ----------------------------------------------------------------------
     def _forward_all(self, X, n_threads=None):
@@ -612,6 +612,27 @@ class Sequential:
                 os.unlink(tmp)
             raise
         return path
+
+
+def _regularisation(clip_norm, clip_value, l1, l2):
+    for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    for name, v in (("l1", l1), ("l2", l2)):
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return {"clip_norm": clip_norm, "clip_value": clip_value, "l1": float(l1), "l2": float(l2)}
+
+
+def _chunks_per_epoch(chunks_per_epoch, cbs):
+    """Python runs between chunks only if someone looks: a live progress bar or a
+    callback with on_chunk_end."""
+    if chunks_per_epoch is None:
+        live = any(isinstance(c, ProgressBar) and c._is_live() for c in cbs)
+        wants = live or any(type(c).on_chunk_end is not Callback.on_chunk_end
+                            for c in cbs if not isinstance(c, ProgressBar))
+        return 20 if wants else 1
+    return positive_int("chunks_per_epoch", chunks_per_epoch)
 
 
 class _EpochRunner:
