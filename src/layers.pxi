@@ -243,6 +243,7 @@ cdef class Network:
     cdef object _sp            # the sparse workspaces
     cdef object _x             # the step API's last input (layer 0 reads it in backward)
     cdef public list param_layers   # model layer index of each parameterised layer
+    cdef readonly int generation    # bumped by set_sparse: a Trainer checks its own is current
 
     def __init__(self, Py_ssize_t n_inputs, list specs, params, grads, buffers,
                  uint64_t seed):
@@ -387,6 +388,7 @@ cdef class Network:
         cdef Layer* L
         cdef Py_ssize_t n = X.shape[0], n_in = self.n.n_in
         mode = sparse_mode(mode)
+        self.generation += 1
         self._sp = []
         for l in range(self.n.n_layers):
             self.n.layers[l].sp_on = False
@@ -415,6 +417,13 @@ cdef class Network:
                 self._sp.append(sparse_workspace(&L.sp, batch, L.n_in, self.dtype,
                                                  SPARSE_MAX_DENSITY))
                 L.sp_on = True
+
+    @property
+    def input_always_compressed(self):
+        """Every batch's input rows are compressed (set_sparse True on a Dense first
+        layer): fit's dense batch buffer is never written."""
+        cdef Layer* L = &self.n.layers[0]
+        return bool(L.kind == LAYER_DENSE and L.sp_on and L.sp.max_density > 1.0)
 
     @property
     def sparse_steps(self):

@@ -275,6 +275,7 @@ cdef class Trainer:
     cdef TrainState s
     cdef object _keep
     cdef Network network
+    cdef int generation              # the network's sparse configuration this Trainer set
     cdef object dtype
     cdef bint is_f32
     cdef public bint ftz
@@ -319,8 +320,11 @@ cdef class Trainer:
         keep.append(order)
         self.s.order = <const int64_t*> _array_ptr(order, order.dtype)
         self.s.batch = batch
+        network.ensure_capacity(batch)
+        network.set_sparse(sparse, X, batch)
+        self.generation = network.generation
         # the batch rows; the dense batch xb is never used when every batch is compressed
-        ws = [aligned_empty((1 if sparse is True else batch, n.n_in), dtype),
+        ws = [aligned_empty((1 if network.input_always_compressed else batch, n.n_in), dtype),
               aligned_empty((batch, n.n_out), dtype), aligned_empty(batch, np.int64)]
         self.s.xb, self.s.yb = _array_ptr(ws[0], dtype), _array_ptr(ws[1], dtype)
         self.s.lb = <int64_t*> _array_ptr(ws[2], ws[2].dtype)
@@ -331,8 +335,6 @@ cdef class Trainer:
         self.s.l1 = reg.get("l1") or 0.0
         self.s.l2 = reg.get("l2") or 0.0
         self.s.n_norms = len(network.param_layers)
-        network.ensure_capacity(batch)
-        network.set_sparse(sparse, X, batch)
         self._keep = keep
 
     def set_order(self, order):
@@ -374,6 +376,9 @@ cdef class Trainer:
 
     cdef int _enter(self, int n_threads) except -1:
         """Before a compiled call: thread count, workspace, training mode, sparse on."""
+        if self.generation != self.network.generation:
+            raise RuntimeError("a later Trainer reconfigured this network; build a new "
+                               "Trainer")
         self.s.n_threads = max(1, n_threads)
         self.network.ensure_capacity(self.s.batch)     # validation may have grown it: no-op
         self.network.invalidate()

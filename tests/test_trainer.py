@@ -162,3 +162,26 @@ def test_objective_value_and_gradient_match_central_differences(rng, l1, l2):
     with pytest.raises(ValueError, match="needs batch >= the 25 samples"):
         _core.Trainer(m._net, X, Yi=y.astype(np.int64), batch=10, loss=3,
                       opt=opt.fused_spec(), reg={}).objective(1)
+
+
+def test_sparse_true_with_a_non_dense_first_layer_gathers_dense_rows(rng):
+    """sparse=True compresses a Dense first layer's every batch, so fit keeps no dense
+    batch buffer then; a first layer of another kind still gets its dense rows."""
+    import cgrad
+    from cgrad import nn
+    X = (rng.random((64, 20)) * (rng.random((64, 20)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    outs = []
+    for sparse in (True, False):
+        m = cgrad.Sequential(20, [nn.BatchNorm1d(), nn.Dense(8, "relu"), nn.Dense(3)], seed=0)
+        m.fit(X, y, epochs=2, batch_size=32, verbose=0, sparse=sparse)
+        outs.append(m.flat_params.copy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_a_trainer_refuses_to_run_after_a_later_one_reconfigured_its_network():
+    net = _network()
+    first = _trainer(network=net)
+    _trainer(network=net, batch=2)
+    with pytest.raises(RuntimeError, match="reconfigured this network"):
+        first.run(0, 1, 1)
