@@ -516,3 +516,42 @@ def test_summary_lists_layers_shapes_and_parameter_counts():
                  "total parameters: 82"):
         assert part in text, part
     assert str(m) == text and "batch_norm=True" in repr(m)
+
+
+@pytest.mark.parametrize("build,exc,msg", [
+    (lambda: nn.Dropout(1.0), ValueError, r"p must be in \[0.0, 1.0\)"),
+    (lambda: nn.Dropout("x"), TypeError, "p must be a number"),
+    (lambda: nn.Dense(0), ValueError, "n_out"),
+    (lambda: nn.Dense(3, "softmax"), ValueError, "softmax belongs to the output"),
+    (lambda: nn.Activation("swish"), ValueError, "unknown activation 'swish'"),
+    (lambda: nn.BatchNorm1d(momentum=1.5), ValueError, "momentum must be in"),
+    (lambda: nn.BatchNorm1d(eps=0), ValueError, "eps must be > 0"),
+    (lambda: cgrad.Sequential(3, []), ValueError, "at least one layer"),
+    (lambda: cgrad.Sequential(3, [nn.Dense(2), "relu"]), TypeError, r"layers\[1\] must be"),
+    (lambda: cgrad.Sequential(0, [nn.Dense(2)]), ValueError, "n_inputs"),
+    (lambda: cgrad.Sequential(3, [nn.Dense(2)], output="nope"), ValueError, "unknown output"),
+    (lambda: cgrad.MLP([3, 2], dropout=-0.1), ValueError, r"dropout must be in \[0, 1\)"),
+])
+def test_bad_layers_and_models_are_refused_with_a_clear_error(build, exc, msg):
+    with pytest.raises(exc, match=msg):
+        build()
+
+
+def test_a_layer_object_serves_one_position():
+    d = nn.Dense(4)
+    with pytest.raises(ValueError, match="appears twice"):
+        cgrad.Sequential(4, [d, d])
+
+
+def test_batch_norm_refuses_a_one_row_training_batch_before_any_work():
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((33, 3)), r.integers(0, 2, 33)
+    m = cgrad.MLP([3, 4, 2], batch_norm=True, seed=0)
+    before = m.flat_params.copy()
+    with pytest.raises(ValueError, match="leave a batch of 1 row"):
+        m.fit(X, y, batch_size=16, verbose=0)
+    assert_array_equal(m.flat_params, before)
+    with pytest.raises(ValueError, match="needs at least 2 rows"):
+        m.forward(X[:1])
+    assert m.eval() is m and not m.training
+    assert m.forward(X[:1]).shape == (1, 2) and m.train() is m and m.training
