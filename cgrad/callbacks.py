@@ -45,6 +45,7 @@ class History(Callback):
     def __init__(self):
         self.history = {}
         self.epoch = []
+        self.stopped = None          # why fit(on_nonfinite="stop") ended training, if it did
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

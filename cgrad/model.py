@@ -390,7 +390,7 @@ class Sequential:
             shuffle=True, validation_split=0.0, validation_data=None, callbacks=None,
             clip_norm=None, clip_value=None, l1=0.0, l2=0.0, schedule=None, verbose=1,
             seed=None, ftz=True, n_threads=None, chunks_per_epoch=None, profile=False,
-            sparse="auto"):
+            sparse="auto", on_nonfinite="raise"):
         """Train with mini-batch gradient descent in training mode; returns a History.
 
         ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
@@ -422,6 +422,14 @@ class Sequential:
         most 40% non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers with at least
         2^18 weights, and any batch over 50% non-zero runs dense; True: every batch of
         every such layer (memory: 16 bytes per batch entry of its input); False: never.
+        ``on_nonfinite``: every step checks its loss and gradients (before clipping); a
+        NaN or inf never reaches the weights.  "raise" (default): FloatingPointError
+        naming the epoch, step and layers, with the weights of the last finite step;
+        "stop": training ends there with those weights (the History records the partial
+        epoch and ``stopped``); "skip_batch": that step's update is skipped and counted
+        (History ``skipped_batches``).  Ctrl-C during fit raises KeyboardInterrupt
+        within a step: the weights and optimizer state are those of the last finished
+        step, the History holds the finished epochs, and fit can be called again.
         """
         loss_fn = self._resolve_loss(loss)
         X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data)
@@ -438,12 +446,13 @@ class Sequential:
         nt = get_num_threads() if n_threads is None else positive_int("n_threads", n_threads)
         self.optimizer, self.stop_training, self.history = opt, False, history
         trainer = _core.Trainer(self._net, X, Yf=Yf, Yi=Yi, batch=batch, loss=loss_fn.code,
-                                opt=opt.fused_spec(), reg=reg, ftz=bool(ftz), sparse=sparse)
+                                opt=opt.fused_spec(), reg=reg, ftz=bool(ftz), sparse=sparse,
+                                on_nonfinite=on_nonfinite)
         trainer.timing = bool(profile)
         n_batches = -(-n // batch)
         chunk = max(1, -(-n_batches // _chunks_per_epoch(chunks_per_epoch, cbs)))
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        run = _EpochRunner(self, trainer, cbs, n, n_batches, chunk, nt, profile)
+        run = _EpochRunner(self, trainer, cbs, n, n_batches, chunk, nt, profile, on_nonfinite)
         for cb in cbs:
             cb.on_train_begin({"epochs": epochs, "samples": n, "batches": n_batches})
         logs = {}
@@ -455,7 +464,11 @@ class Sequential:
                 cb.on_epoch_begin(epoch, {"lr": opt.lr})
             if shuffle:
                 trainer.set_order(rng.permutation(n).astype(np.int64))
-            logs = run.epoch(epoch, self._has_accuracy(loss_fn))
+            epoch_logs = run.epoch(epoch, self._has_accuracy(loss_fn))
+            history.stopped = run.stopped
+            if epoch_logs is None:
+                break
+            logs = epoch_logs
             if Xv is not None:
                 ev = self.evaluate(Xv, yv, loss=loss_fn, n_threads=nt)
                 logs.update({f"val_{k}": v for k, v in ev.items()})
@@ -639,8 +652,9 @@ class _EpochRunner:
     """One epoch of fit: the compiled chunks, the callbacks between them, the epoch's
     logs, and the restore of the epoch's starting weights if it diverged."""
 
-    def __init__(self, model, trainer, cbs, n, n_batches, chunk, nt, profile):
+    def __init__(self, model, trainer, cbs, n, n_batches, chunk, nt, profile, policy):
         self.model, self.trainer, self.cbs = model, trainer, cbs
+        self.trainer_policy, self.stopped = policy, None
         self.n, self.n_batches, self.chunk, self.nt = n, n_batches, chunk, nt
         self.profile = profile
         self.phase_before = trainer.phase_seconds
@@ -648,35 +662,61 @@ class _EpochRunner:
 
     def epoch(self, epoch, classification):
         model, trainer = self.model, self.trainer
-        start = model._snapshot()                     # restored if this epoch diverges
+        start = model._snapshot()              # restored if an update overflowed
         t0 = time.perf_counter()
-        tot, norms, sampled, done = np.zeros(5), 0.0, 0, 0
+        tot, norms, sampled, skipped, done = np.zeros(5), 0.0, 0, 0, 0
         while done < self.n_batches:
             k = min(self.chunk, self.n_batches - done)
-            stats, layer_norms, n_sampled = trainer.run(done, k, self.nt)
-            tot += stats
-            norms, sampled = norms + np.asarray(layer_norms), sampled + n_sampled
+            res = trainer.run(done, k, self.nt)
+            tot += res["stats"]
+            norms, sampled = norms + np.asarray(res["layer_norms"]), sampled + res["sampled"]
+            skipped += res["skipped"]
+            model.optimizer.t = trainer.t
+            if res["stop"] == "interrupt":
+                raise KeyboardInterrupt
+            if res["stop"] == "nonfinite":
+                self._nonfinite(epoch, res, start)
+                break
             done += k
             part = {"loss": tot[0] / max(tot[1], 1), "samples_done": int(tot[1])}
             for cb in self.cbs:
                 cb.on_chunk_end(epoch, done, self.n_batches, part)
-        secs = time.perf_counter() - t0
-        model.optimizer.t = trainer.t
-        logs = {"loss": float(tot[0] / tot[1])}
+        if tot[4] == 0 and self.stopped is not None:   # stopped before any step finished
+            return None
+        rows, steps = max(tot[1], 1), max(tot[4], 1)    # every step skipped: NaN means
+        logs = {"loss": float(tot[0] / rows) if tot[1] else math.nan}
         if classification:
-            logs["accuracy"] = float(tot[2] / tot[1])
-        logs.update({"lr": model.optimizer.lr, "seconds": secs,
-                     "grad_norm": float(tot[3] / tot[4]),
-                     "grad_norm_layers": [float(v) for v in np.atleast_1d(norms) / sampled]})
+            logs["accuracy"] = float(tot[2] / rows) if tot[1] else math.nan
+        logs.update({"lr": model.optimizer.lr, "seconds": time.perf_counter() - t0,
+                     "grad_norm": float(tot[3] / steps) if tot[4] else math.nan,
+                     "grad_norm_layers": [float(v) for v in
+                                          np.atleast_1d(norms) / max(sampled, 1)]})
+        if self.trainer_policy == "skip_batch":
+            logs["skipped_batches"] = skipped
+        if self.stopped is not None:
+            logs["stopped"] = self.stopped
         if self.profile:
             self._profile_logs(logs)
-        if not math.isfinite(logs["loss"]):
-            model._restore(start)
-            raise FloatingPointError(
-                f"training diverged at epoch {epoch + 1} (loss {logs['loss']}); the weights "
-                "from the start of that epoch were restored; lower the learning rate or "
-                "clip gradients (clip_norm=)")
         return logs
+
+    def _nonfinite(self, epoch, res, start):
+        """A step met a NaN/inf (its update was not made): say where, then raise or stop."""
+        model = self.model
+        what = [] if res["loss_finite"] else ["the loss"]
+        what += [f"the gradient of layers[{i}] ({model.layers[i]!r})" for i in res["bad_layers"]]
+        msg = (f"NaN or inf in {', '.join(what) or 'the gradient'} at epoch {epoch + 1}, "
+               f"step {res['batch'] + 1} of the epoch (training step {self.trainer.t + 1})")
+        if res["params_finite"]:
+            msg += "; the weights are those of the last finite step"
+        else:                                  # an earlier update overflowed the weights
+            model._restore(start)
+            msg += "; an update had overflowed the weights: they were restored from the "
+            msg += "start of the epoch"
+        if self.trainer_policy == "raise":
+            raise FloatingPointError(msg + ": lower the learning rate or clip gradients "
+                                     "(clip_norm=)")
+        model.stop_training = True
+        self.stopped = msg
 
     def _profile_logs(self, logs):
         phase_now = self.trainer.phase_seconds

@@ -46,6 +46,40 @@ cdef extern from *:
     #define cgrad_prefetch(p) ((void)(p))
     #endif
 
+    /* Ctrl-C inside compiled loops: while a long call runs without the GIL, Python's own
+       SIGINT handler cannot run, so the caller installs this one (main thread only, and
+       only over Python's default handler); the loops poll the flag between steps or
+       blocks and return early, and the caller restores the handler and raises
+       KeyboardInterrupt.  No-ops where POSIX sigaction is missing. */
+    #if defined(_WIN32)
+    static inline int cgrad_sigint_install(void) { return 0; }
+    static inline void cgrad_sigint_restore(void) { }
+    static inline int cgrad_sigint_pending(void) { return 0; }
+    #else
+    #include <signal.h>
+    #include <string.h>
+    static volatile sig_atomic_t cgrad_sigint_flag = 0;
+    static struct sigaction cgrad_sigint_old;
+    static int cgrad_sigint_active = 0;
+    static void cgrad_sigint_handler(int sig) { (void)sig; cgrad_sigint_flag = 1; }
+    static inline int cgrad_sigint_install(void) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cgrad_sigint_handler;
+        sigemptyset(&sa.sa_mask);
+        cgrad_sigint_flag = 0;
+        if (cgrad_sigint_active || sigaction(SIGINT, &sa, &cgrad_sigint_old) != 0) return 0;
+        cgrad_sigint_active = 1;
+        return 1;
+    }
+    static inline void cgrad_sigint_restore(void) {
+        if (cgrad_sigint_active) sigaction(SIGINT, &cgrad_sigint_old, NULL);
+        cgrad_sigint_active = 0;
+        cgrad_sigint_flag = 0;
+    }
+    static inline int cgrad_sigint_pending(void) { return cgrad_sigint_flag; }
+    #endif
+
     /* Monotonic wall clock in seconds (the Trainer's opt-in phase timers). */
     #if defined(_WIN32)
     #include <windows.h>
@@ -75,6 +109,41 @@ cdef extern from *:
     void cgrad_set_fpmode(unsigned int) noexcept nogil
     double cgrad_now() noexcept nogil
     void cgrad_prefetch(const void*) noexcept nogil
+    int cgrad_sigint_install() noexcept nogil
+    void cgrad_sigint_restore() noexcept nogil
+    int cgrad_sigint_pending() noexcept nogil
+
+
+cdef class Interruptible:
+    """`with Interruptible(raise_on_exit) as it:` around a long nogil call that polls
+    cgrad_sigint_pending(): on the main thread, over Python's default SIGINT handler,
+    Ctrl-C sets the flag instead of waiting for the call to return.  On leaving, the
+    handler is restored; `it.hit` tells whether Ctrl-C came, and with raise_on_exit it
+    raises KeyboardInterrupt."""
+    cdef bint installed
+    cdef bint raise_on_exit
+    cdef public bint hit
+
+    def __init__(self, bint raise_on_exit=True):
+        self.raise_on_exit = raise_on_exit
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.hit = False
+        self.installed = (threading.current_thread() is threading.main_thread()
+                          and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+                          and cgrad_sigint_install() != 0)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.installed:
+            self.hit = cgrad_sigint_pending() != 0
+            cgrad_sigint_restore()
+            self.installed = False
+        if self.hit and self.raise_on_exit and exc_type is None:
+            raise KeyboardInterrupt
+        return False
 
 cdef extern from "cgrad.h" nogil:
     int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512

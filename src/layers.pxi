@@ -532,7 +532,8 @@ cdef class Network:
 
     def predict(self, X, out, Py_ssize_t block=1024, int n_threads=1):
         """out (n, OUT) = the network on X (n, IN) in eval mode, in blocks of rows (the
-        workspace is sized once for a block)."""
+        workspace is sized once for a block); Ctrl-C between blocks raises
+        KeyboardInterrupt."""
         cdef Py_ssize_t n = X.shape[0], s, rows
         cdef const char* xp
         cdef char* op
@@ -554,9 +555,9 @@ cdef class Network:
         self.n.training = False
         self.n.sparse = False
         self.n.layers[0].sp_now = False
-        with nogil:
+        with Interruptible(), nogil:
             s = 0
-            while s < n:
+            while s < n and not cgrad_sigint_pending():
                 rows = min(block, n - s)
                 if self.is_f32:
                     res = net_forward(&self.n, <const float*> (xp + s * self.n.n_in * isz),

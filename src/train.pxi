@@ -13,11 +13,23 @@
 # Everything runs without the GIL; nothing is allocated inside a step.
 
 cdef enum:
+    NONFINITE_RAISE = 0  # on_nonfinite policies: stop before the update (fit raises)
+    NONFINITE_STOP = 1   # ... (fit ends training there)
+    NONFINITE_SKIP = 2   # skip the update, count the step, go on
+    STOP_NONE = 0        # why a run() returned early
+    STOP_INTERRUPT = 1
+    STOP_NONFINITE = 2
     NORM_STRIDE = 16     # steps between two samples of the per-layer gradient norms
     N_STATS = 5          # loss_sum (row-weighted), rows, correct, grad_norm_sum, steps
     N_PHASES = 6         # gather, forward, loss, backward, regularise+clip+norm, update
 
 PHASE_NAMES = ("gather", "forward", "loss", "backward", "clip_norm", "update")
+NONFINITE_POLICIES = {"raise": NONFINITE_RAISE, "stop": NONFINITE_STOP,
+                      "skip_batch": NONFINITE_SKIP}
+
+
+cdef inline bint _finite(double v) noexcept nogil:
+    return not (isnan(v) or isinf(v))
 
 
 cdef struct TrainState:
@@ -41,6 +53,13 @@ cdef struct TrainState:
     double layer_sq[MAX_LAYERS]      # scratch: this step's squared gradient norm per layer
     double layer_norm_s[MAX_LAYERS]  # sum over the sampled steps of each layer's norm
     Py_ssize_t norm_steps            # steps sampled
+    int policy                       # NONFINITE_*
+    bint grads_ok                    # no NaN/inf gradient seen before clipping by value
+    Py_ssize_t skipped               # steps with a NaN/inf loss or gradient
+    int stop_reason                  # STOP_*
+    Py_ssize_t stop_batch            # the batch a run() stopped at
+    bint stop_loss_finite
+    bint params_finite               # the weights at the stop (an update can overflow)
 
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
@@ -155,11 +174,14 @@ cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
     cdef int l
     cdef int nt = s.n_threads
     _penalties(s, params, grads)
-    if sample:
+    s.grads_ok = True
+    if sample or s.clip_value > 0:       # clipping by value would hide an inf: look first
         net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
         for l in range(s.n_norms):
-            s.layer_norm_s[l] += sqrt(s.layer_sq[l])
-        s.norm_steps += 1
+            if sample:
+                s.layer_norm_s[l] += sqrt(s.layer_sq[l])
+            s.grads_ok = s.grads_ok and _finite(s.layer_sq[l])
+        s.norm_steps += sample
     if s.clip_value > 0:
         clip_by_value(grads, n.n_params, s.clip_value, nt)
     if s.clip_norm > 0:
@@ -167,21 +189,36 @@ cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
     return global_norm(grads, n.n_params, nt)
 
 
-cdef double _batch_loss(TrainState* s, Py_ssize_t rows, const floating* out,
-                        double* stats) noexcept nogil:
-    """The gathered batch's mean loss from the network's output (returned; counted into
-    stats), and d loss / d output into the network's n.d0."""
+cdef double _batch_loss(TrainState* s, Py_ssize_t rows, const floating* out) noexcept nogil:
+    """The gathered batch's mean loss from the network's output, and d loss / d output
+    into the network's n.d0."""
     cdef Net* n = s.net
-    cdef floating* dout = <floating*> n.d0
-    cdef double loss
-    loss = loss_forward_backward(s.loss, out, <floating*> s.yb if s.Yf != NULL else NULL,
-                                 s.lb if s.Yi != NULL else NULL, dout, rows, n.n_out,
-                                 s.n_threads)
+    return loss_forward_backward(s.loss, out, <floating*> s.yb if s.Yf != NULL else NULL,
+                                 s.lb if s.Yi != NULL else NULL, <floating*> n.d0, rows,
+                                 n.n_out, s.n_threads)
+
+
+cdef void _count(TrainState* s, Py_ssize_t rows, const floating* out, double loss,
+                 double norm, double* stats) noexcept nogil:
+    """A finished step into stats: loss (row-weighted), rows, correct, norm, steps."""
     stats[0] += loss * rows
     stats[1] += rows
     stats[2] += _count_correct(out, s.lb if s.Yi != NULL else NULL,
-                               <floating*> s.yb if s.Yf != NULL else NULL, rows, n.n_out)
-    return loss
+                               <floating*> s.yb if s.Yf != NULL else NULL, rows, s.net.n_out)
+    stats[3] += norm
+    stats[4] += 1
+
+
+cdef void _stop_nonfinite(TrainState* s, floating* params, floating* grads, Py_ssize_t bi,
+                          double loss) noexcept nogil:
+    """Record where a NaN/inf appeared: the batch, the loss, each layer's gradient (before
+    clipping by value; clipping by norm keeps NaN/inf non-finite) and the weights."""
+    s.stop_reason = STOP_NONFINITE
+    s.stop_batch = bi
+    s.stop_loss_finite = _finite(loss)
+    if s.clip_value <= 0:
+        net_grad_sq_norms(s.net, <const floating*> grads, s.layer_sq, s.n_threads)
+    s.params_finite = all_finite_ptr(<const floating*> params, s.net.n_params, s.n_threads)
 
 
 cdef double _objective(TrainState* s, floating* params, double* stats) noexcept nogil:
@@ -193,23 +230,31 @@ cdef double _objective(TrainState* s, floating* params, double* stats) noexcept 
     cdef double loss
     _gather_batch(s, <const floating*> s.X, 0, s.n_samples)
     out = net_forward(n, <const floating*> s.xb, s.n_samples, s.n_threads)
-    loss = _batch_loss(s, s.n_samples, out, stats)
+    loss = _batch_loss(s, s.n_samples, out)
+    _count(s, s.n_samples, out, loss, 0.0, stats)
     net_backward(n, <floating*> n.d0, s.n_samples, False, False, s.n_threads)
     return loss + _penalties(s, params, <floating*> n.grads)
 
 
 cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
                        Py_ssize_t n_batches, double* stats) noexcept nogil:
+    """Steps over batches [first_batch, first_batch + n_batches) of the epoch's order;
+    returns early (s.stop_reason) on Ctrl-C between steps, or on a NaN/inf loss or
+    gradient (unless the policy skips the step): never with a half-done update."""
     cdef Net* n = s.net
     cdef floating* grads = <floating*> n.grads
     cdef const floating* out
     cdef Py_ssize_t bi, start, rows
     cdef int nt = s.n_threads
-    cdef double t0 = 0.0
+    cdef double loss, norm, t0 = 0.0
     for bi in range(first_batch, first_batch + n_batches):
         start = bi * s.batch
         rows = min(s.batch, s.n_samples - start)
         if rows <= 0:
+            break
+        if cgrad_sigint_pending():
+            s.stop_reason = STOP_INTERRUPT
+            s.stop_batch = bi
             break
         if s.timing:
             t0 = _phase_mark(s, -1, 0.0)
@@ -219,7 +264,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         out = net_forward(n, <const floating*> s.xb, rows, nt)
         if s.timing:
             t0 = _phase_mark(s, 1, t0)
-        _batch_loss(s, rows, out, stats)
+        loss = _batch_loss(s, rows, out)
         if s.timing:
             t0 = _phase_mark(s, 2, t0)
         net_backward(n, <floating*> n.d0, rows, False, False, nt)   # overwrites: no zeroing
@@ -227,9 +272,15 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             t0 = _phase_mark(s, 3, t0)
         # the per-layer norms are one more pass over the gradients: every step when
         # profiling, else every NORM_STRIDE-th step of a chunk (its first included)
-        stats[3] += _regularise_clip(s, params, grads,
-                                     s.timing or (bi - first_batch) % NORM_STRIDE == 0)
-        stats[4] += 1
+        norm = _regularise_clip(s, params, grads,
+                                s.timing or (bi - first_batch) % NORM_STRIDE == 0)
+        if not (_finite(loss) and _finite(norm) and s.grads_ok):
+            s.skipped += 1
+            if s.policy == NONFINITE_SKIP:
+                continue
+            _stop_nonfinite(s, params, grads, bi, loss)
+            break
+        _count(s, rows, out, loss, norm, stats)
         s.opt.t += 1
         if s.timing:
             t0 = _phase_mark(s, 4, t0)
@@ -271,7 +322,9 @@ cdef class Trainer:
     network: the model's Network; X: (n, IN) C-contiguous, the model dtype; Yf: (n, OUT)
     float targets or None; Yi: (n,) int64 labels or None; batch: rows per step; loss: a
     loss code; opt: Optimizer.fused_spec(); reg: {clip_norm, clip_value, l1, l2} (None or
-    0: off); ftz: flush denormals in the loop; sparse: fit's sparse mode."""
+    0: off); ftz: flush denormals in the loop; sparse: fit's sparse mode; on_nonfinite:
+    what a step with a NaN/inf loss or gradient does ("raise"/"stop": run() returns
+    before its update; "skip_batch": no update, counted, go on)."""
     cdef TrainState s
     cdef object _keep
     cdef Network network
@@ -281,13 +334,16 @@ cdef class Trainer:
     cdef public bint ftz
 
     def __init__(self, Network network, X, *, Yf=None, Yi=None, Py_ssize_t batch, int loss,
-                 dict opt, dict reg, bint ftz=True, sparse="auto"):
+                 dict opt, dict reg, bint ftz=True, sparse="auto", on_nonfinite="raise"):
         import numpy as np
         cdef Net* n = network.net()
         dtype = network.dtype
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         sparse = sparse_mode(sparse)
+        if on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"on_nonfinite must be one of {sorted(NONFINITE_POLICIES)}, "
+                             f"got {on_nonfinite!r}")
         if not 0 <= loss < N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
         self.network = network
@@ -296,6 +352,7 @@ cdef class Trainer:
         self.ftz = ftz
         memset(&self.s, 0, sizeof(TrainState))
         self.s.net = n
+        self.s.policy = NONFINITE_POLICIES[on_nonfinite]
         keep = [X]
         if X.dtype != dtype or X.ndim != 2 or X.shape[1] != n.n_in or not X.flags.c_contiguous:
             raise ValueError("X must be C-contiguous (n, IN) of the model dtype")
@@ -388,9 +445,12 @@ cdef class Trainer:
 
     def run(self, Py_ssize_t first_batch, Py_ssize_t n_batches, int n_threads):
         """Run batches [first_batch, first_batch + n_batches) of this epoch in training
-        mode, GIL released.  Returns ((loss_sum, rows, correct, grad_norm_sum, steps),
-        [per parameterised layer: sum over the sampled steps of its gradient norm],
-        sampled steps)."""
+        mode, GIL released.  Returns a dict: stats (loss_sum, rows, correct,
+        grad_norm_sum, steps) of the finished steps, layer_norms (per parameterised
+        layer: the sum over the sampled steps of its gradient norm), sampled, skipped
+        (steps with a NaN/inf), stop (None, "interrupt": Ctrl-C between steps, or
+        "nonfinite"), and for "nonfinite": batch, loss_finite, bad_layers (model layer
+        indices with a NaN/inf gradient), params_finite."""
         cdef double stats[N_STATS]
         cdef int i
         if first_batch < 0 or n_batches < 0:
@@ -401,11 +461,23 @@ cdef class Trainer:
             stats[i] = 0.0
         for i in range(self.s.n_norms):
             self.s.layer_norm_s[i] = 0.0
-        self.s.norm_steps = 0
+        self.s.norm_steps = self.s.skipped = 0
+        self.s.stop_reason = STOP_NONE
         self._enter(n_threads)
-        self._compiled(first_batch, n_batches, stats)
-        return (tuple(stats[i] for i in range(N_STATS)),
-                [self.s.layer_norm_s[i] for i in range(self.s.n_norms)], self.s.norm_steps)
+        with Interruptible(False):
+            self._compiled(first_batch, n_batches, stats)
+        res = {"stats": tuple(stats[i] for i in range(N_STATS)),
+               "layer_norms": [self.s.layer_norm_s[i] for i in range(self.s.n_norms)],
+               "sampled": self.s.norm_steps, "skipped": self.s.skipped,
+               "stop": {STOP_NONE: None, STOP_INTERRUPT: "interrupt",
+                        STOP_NONFINITE: "nonfinite"}[self.s.stop_reason],
+               "batch": self.s.stop_batch}
+        if self.s.stop_reason == STOP_NONFINITE:
+            res.update(loss_finite=bool(self.s.stop_loss_finite),
+                       params_finite=bool(self.s.params_finite),
+                       bad_layers=[self.network.param_layers[i] for i in range(self.s.n_norms)
+                                   if not _finite(self.s.layer_sq[i])])
+        return res
 
     def objective(self, int n_threads):
         """The full-batch objective: (mean loss over all samples + the L1/L2 penalties,

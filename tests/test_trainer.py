@@ -29,14 +29,15 @@ def _trainer(**over):
 
 def test_a_valid_trainer_runs_and_checks_its_batch_range():
     t = _trainer()
-    stats, norms, sampled = t.run(0, 3, 1)
-    assert stats[1] == 10 and stats[4] == 3          # rows seen, steps taken
-    assert len(norms) == 2 and sampled == 1           # one per Dense; the first step
+    res = t.run(0, 3, 1)
+    assert res["stats"][1] == 10 and res["stats"][4] == 3       # rows seen, steps taken
+    assert len(res["layer_norms"]) == 2 and res["sampled"] == 1  # per Dense; the first step
+    assert res["stop"] is None and res["skipped"] == 0
     with pytest.raises(ValueError, match="must be >= 0"):
         t.run(-1, 1, 1)
     with pytest.raises(ValueError, match="past the last batch"):
         t.run(3, 1, 1)
-    assert t.run(3, 0, 1)[0][4] == 0                 # nothing to do is fine
+    assert t.run(3, 0, 1)["stats"][4] == 0          # nothing to do is fine
 
 
 @pytest.mark.parametrize("over,exc,msg", [

@@ -1,0 +1,121 @@
+"""Reliability of fit: a NaN or inf never reaches the weights (on_nonfinite), and Ctrl-C
+stops a compiled loop within a step, keeping a consistent model."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import cgrad
+
+
+def _diverging(bs=None):
+    """A regression whose plain gradient descent overflows: full batch (lr 5) at epoch 4."""
+    r = np.random.default_rng(0)
+    X = r.standard_normal((64, 5)).astype(np.float32)
+    return X, X[:, :1] * 3, dict(optimizer="sgd", lr=5.0 if bs is None else 0.5,
+                                 batch_size=bs, verbose=0, shuffle=False)
+
+
+def _twin(epochs, bs=None):
+    X, y, kw = _diverging(bs)
+    m = cgrad.MLP([5, 16, 1], output="identity", seed=0)
+    m.fit(X, y, epochs=epochs, **kw)
+    return m
+
+
+@pytest.mark.parametrize("clip_value", [None, 1e30])
+def test_raise_names_where_and_keeps_the_last_finite_step(clip_value):
+    X, y, kw = _diverging()
+    m = cgrad.MLP([5, 16, 1], output="identity", seed=0)
+    with pytest.raises(FloatingPointError, match=r"gradient of layers\[0\] \(Dense\(16, "
+                       r"activation='relu'\)\).* at epoch 4, step 1 of the epoch \(training "
+                       r"step 4\); the weights are those of the last finite step"):
+        m.fit(X, y, epochs=10, clip_value=clip_value, **kw)
+    assert m.optimizer.t == 3 and len(m.history.epoch) == 3
+    assert_array_equal(m.flat_params, _twin(3).flat_params)
+
+
+def test_stop_ends_training_with_the_last_finite_weights():
+    X, y, kw = _diverging(bs=8)
+    m = cgrad.MLP([5, 16, 1], output="identity", seed=0)
+    h = m.fit(X, y, epochs=10, on_nonfinite="stop", **kw)
+    assert len(h.epoch) == 1 and "at epoch 1, step 6 of the epoch" in h.stopped
+    assert h["stopped"] == [h.stopped] and m.optimizer.t == 5
+    assert np.isfinite(h["loss"][0]) and np.isfinite(m.flat_params).all()
+    twin = cgrad.MLP([5, 16, 1], output="identity", seed=0)
+    twin.fit(X[:40], y[:40], epochs=1, **kw)           # the 5 finished steps
+    assert_array_equal(m.flat_params, twin.flat_params)
+
+
+def test_skip_batch_skips_and_counts_the_bad_steps():
+    X, y, kw = _diverging(bs=8)
+    m = cgrad.MLP([5, 16, 1], output="identity", seed=0)
+    h = m.fit(X, y, epochs=3, on_nonfinite="skip_batch", **kw)
+    assert h["skipped_batches"][0] == 3 and len(h.epoch) == 3 and h.stopped is None
+    assert m.optimizer.t == 5 + 0 + 0 and np.isfinite(m.flat_params).all()
+    with pytest.raises(ValueError, match="on_nonfinite must be one of"):
+        m.fit(X, y, epochs=1, on_nonfinite="ignore", **kw)
+
+
+def _run(code, timeout=120):
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_ctrl_c_during_fit_stops_within_half_a_second_and_fit_continues():
+    """SIGINT 1.5 s into a fit whose epochs run as one compiled call each (several
+    seconds): KeyboardInterrupt within 0.5 s, finite weights, the optimizer's step count
+    that of the finished steps, the History's finished epochs, and fit goes on."""
+    res = _run("""
+        import json, os, signal, threading, time
+        import numpy as np, cgrad
+        r = np.random.default_rng(0)
+        X = r.random((20000, 784)).astype(np.float32); y = r.integers(0, 10, 20000)
+        m = cgrad.MLP([784, 512, 512, 10], seed=0)
+        opt = cgrad.optim.Adam(lr=1e-3)
+        sent = {}
+        def fire():
+            time.sleep(1.5); sent["t"] = time.perf_counter(); os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=fire, daemon=True).start()
+        try:
+            m.fit(X, y, optimizer=opt, epochs=50, batch_size=256, verbose=0)
+            out = {"interrupted": False}
+        except KeyboardInterrupt:
+            out = {"interrupted": True, "delay": time.perf_counter() - sent["t"]}
+        out.update(t=opt.t, finite=bool(np.isfinite(m.flat_params).all()),
+                   epochs=len(m.history.epoch), per_epoch=-(-20000 // 256))
+        h = m.fit(X[:512], y[:512], optimizer=opt, epochs=1, batch_size=256, verbose=0)
+        out.update(t_after=opt.t, again=len(h.epoch),
+                   handler=signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        print(json.dumps(out))
+    """)
+    assert res["interrupted"] and res["delay"] < 0.5, res
+    assert res["finite"] and res["t"] > 0 and res["epochs"] == res["t"] // res["per_epoch"]
+    assert res["t_after"] == res["t"] + 2 and res["again"] == 1 and res["handler"]
+
+
+def test_ctrl_c_during_a_large_predict_stops_between_blocks():
+    res = _run("""
+        import json, os, signal, threading, time
+        import numpy as np, cgrad
+        m = cgrad.MLP([20, 2048, 2048, 10], seed=0)
+        X = np.random.default_rng(0).random((200000, 20)).astype(np.float32)
+        sent = {}
+        def fire():
+            time.sleep(1.0); sent["t"] = time.perf_counter(); os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=fire, daemon=True).start()
+        try:
+            m.predict(X)
+            out = {"interrupted": False}
+        except KeyboardInterrupt:
+            out = {"interrupted": True, "delay": time.perf_counter() - sent["t"]}
+        out["after"] = m.predict(X[:3]).tolist()
+        print(json.dumps(out))
+    """)
+    assert res["interrupted"] and res["delay"] < 0.5 and len(res["after"]) == 3, res
