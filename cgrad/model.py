@@ -597,8 +597,8 @@ class Sequential:
 
     def save(self, path, optimizer=None):
         """Write architecture, weights, running statistics (+ optimizer state) to one
-        .npz, atomically: a temporary file in the same folder, fsync, then a rename over
-        ``path``."""
+        .npz, atomically: a temporary file in the same folder, fsync, a rename over
+        ``path``, fsync of the folder.  Loading never runs code (no pickle)."""
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
@@ -624,7 +624,18 @@ class Sequential:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        _fsync_folder(folder)                  # the rename itself survives a crash
         return path
+
+
+def _fsync_folder(folder):
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _regularisation(clip_norm, clip_value, l1, l2):

@@ -119,3 +119,52 @@ def test_ctrl_c_during_a_large_predict_stops_between_blocks():
         print(json.dumps(out))
     """)
     assert res["interrupted"] and res["delay"] < 0.5 and len(res["after"]) == 3, res
+
+
+def _train(seed, X, y, out, key):
+    m = cgrad.MLP([X.shape[1], 32, 16, 3], batch_norm=True, dropout=0.1, seed=seed)
+    m.fit(X, y, epochs=3, batch_size=16, verbose=0, n_threads=2)
+    out[key] = m.flat_params.tobytes() + m.flat_buffers.tobytes()
+
+
+def test_two_models_trained_in_two_threads_give_the_bytes_of_one_after_the_other():
+    """The compiled core holds no shared mutable state: fits in two Python threads (GIL
+    released, each with its OpenMP team) give the bytes of the same fits run in turn; a
+    fit runs while another thread predicts with a third model."""
+    import threading
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((400, 12)).astype(np.float32), r.integers(0, 3, 400)
+    seq, par = {}, {}
+    for s in (1, 2):
+        _train(s, X, y, seq, s)
+    other = cgrad.MLP([12, 64, 3], seed=5)
+    want = other.predict_proba(X)
+    threads = [threading.Thread(target=_train, args=(s, X, y, par, s)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    got = [other.predict_proba(X) for _ in range(20)]
+    for t in threads:
+        t.join()
+    assert par == seq
+    for g in got:
+        assert_array_equal(g, want)
+
+
+def _rss_kb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_memory_stays_flat_over_500_fit_and_predict_calls():
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((64, 8)).astype(np.float32), r.integers(0, 2, 64)
+    m = cgrad.MLP([8, 16, 2], batch_norm=True, dropout=0.2, seed=0)
+    for _ in range(50):
+        m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+        m.predict(X)
+    before = _rss_kb()
+    for _ in range(500):
+        m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+        m.predict(X)
+    assert _rss_kb() - before < 2048, (before, _rss_kb())
