@@ -273,7 +273,12 @@ def main(argv=None):
         parser.error("--threads must be >= 1")
     if getattr(args, "batch_size", 1) < 1 or getattr(args, "epochs", 1) < 0:
         parser.error("--batch-size must be >= 1 and --epochs >= 0")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
+        # bad data or options found while running: the message, not a traceback
+        print(f"cgrad {argv[0]}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
