@@ -134,7 +134,9 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model (atomically) after each epoch, or only when ``monitor`` improves.
-    ``filepath`` may contain ``{epoch}`` and any logged key, e.g. ``"ckpt-{epoch:03d}.npz"``."""
+    ``filepath`` may contain ``{epoch}`` and any logged key, e.g. ``"ckpt-{epoch:03d}.npz"``.
+    Resume from one: ``m, opt = cgrad.load(path, with_optimizer=True)``, then
+    ``m.fit(..., optimizer=opt, initial_epoch=m.saved_epoch)`` with the same seed."""
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
                  save_optimizer=True):
@@ -152,7 +154,8 @@ class ModelCheckpoint(Callback):
                 return
             self._m.best = v
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        self.model.save(path, optimizer=self.model.optimizer if self.save_optimizer else None)
+        self.model.save(path, optimizer=self.model.optimizer if self.save_optimizer else None,
+                        epoch=epoch + 1)
         self.saved.append(path)
 
 

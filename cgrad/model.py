@@ -112,6 +112,7 @@ class Sequential:
         self.optimizer = None
         self.stop_training = False
         self.history = None
+        self.saved_epoch = None           # the epochs done when loaded from a checkpoint
         self.reset_parameters(seed)
 
     def _first_nonlinearity(self):
@@ -390,7 +391,7 @@ class Sequential:
             shuffle=True, validation_split=0.0, validation_data=None, callbacks=None,
             clip_norm=None, clip_value=None, l1=0.0, l2=0.0, schedule=None, verbose=1,
             seed=None, ftz=True, n_threads=None, chunks_per_epoch=None, profile=False,
-            sparse="auto", on_nonfinite="raise"):
+            sparse="auto", on_nonfinite="raise", initial_epoch=0):
         """Train with mini-batch gradient descent in training mode; returns a History.
 
         ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
@@ -430,11 +431,15 @@ class Sequential:
         (History ``skipped_batches``).  Ctrl-C during fit raises KeyboardInterrupt
         within a step: the weights and optimizer state are those of the last finished
         step, the History holds the finished epochs, and fit can be called again.
+        ``initial_epoch``: resume at this epoch (e.g. a checkpoint's ``saved_epoch``):
+        epochs ``initial_epoch .. epochs-1`` run, shuffled and scheduled as they would
+        have been in one uninterrupted fit with the same seed.
         """
         loss_fn = self._resolve_loss(loss)
         X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data)
         n = X.shape[0]
         epochs = positive_int("epochs", epochs, minimum=0)
+        initial_epoch = positive_int("initial_epoch", initial_epoch, minimum=0)
         batch = min(n if batch_size is None else positive_int("batch_size", batch_size), n)
         self._check_batch(batch, n)
         reg = _regularisation(clip_norm, clip_value, l1, l2)
@@ -452,11 +457,13 @@ class Sequential:
         n_batches = -(-n // batch)
         chunk = max(1, -(-n_batches // _chunks_per_epoch(chunks_per_epoch, cbs)))
         rng = np.random.default_rng(self.seed if seed is None else seed)
+        for _ in range(initial_epoch if shuffle else 0):   # the orders of the epochs done
+            rng.permutation(n)
         run = _EpochRunner(self, trainer, cbs, n, n_batches, chunk, nt, profile, on_nonfinite)
         for cb in cbs:
             cb.on_train_begin({"epochs": epochs, "samples": n, "batches": n_batches})
         logs = {}
-        for epoch in range(epochs):
+        for epoch in range(initial_epoch, epochs):
             if sched is not None:
                 opt.lr = _nonneg("the schedule's learning rate", sched(epoch))
             trainer.lr = opt.lr
@@ -595,14 +602,18 @@ class Sequential:
         appended = self.output not in LOGIT_OUTPUTS and self.output != "identity"
         return self.specs()[:-1] if appended else self.specs()
 
-    def save(self, path, optimizer=None):
+    def save(self, path, optimizer=None, epoch=None):
         """Write architecture, weights, running statistics (+ optimizer state) to one
         .npz, atomically: a temporary file in the same folder, fsync, a rename over
-        ``path``, fsync of the folder.  Loading never runs code (no pickle)."""
+        ``path``, fsync of the folder.  Loading never runs code (no pickle).  ``epoch``:
+        the epochs done (a checkpoint's; ``load`` gives it back as ``saved_epoch``)."""
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        arrays = {"config": np.array(json.dumps(self.config())), "params": self.flat_params,
+        cfg = self.config()
+        if epoch is not None:
+            cfg["epoch"] = positive_int("epoch", epoch, minimum=0)
+        arrays = {"config": np.array(json.dumps(cfg)), "params": self.flat_params,
                   "buffers": self.flat_buffers}
         if optimizer is not None:
             st = optimizer.state_dict()
@@ -867,6 +878,7 @@ def load(path, with_optimizer=False):
         if not isinstance(cfg, dict):
             raise ValueError(f"{path}: corrupt model config")
         model = _model_from_config(cfg, path)
+        model.saved_epoch = cfg.get("epoch")
         arrays = [("params", "parameters", model.flat_params)]
         if cfg.get("format") == FORMAT_VERSION:
             arrays.append(("buffers", "running statistics", model.flat_buffers))
