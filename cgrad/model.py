@@ -860,14 +860,21 @@ def _model_from_config(cfg, path):
 def load(path, with_optimizer=False):
     """Load a model saved by ``save`` (validated; version-1 files of earlier cgrad
     releases too); with ``with_optimizer=True`` return ``(model, optimizer or None)``
-    with the optimizer state restored for resuming."""
+    with the optimizer state restored for resuming.  A truncated, corrupted, unknown or
+    mismatched file raises ValueError; nothing is unpickled."""
+    import zipfile
+    import zlib
     path = os.fspath(path)
     if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"                        # as save() names it
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        return _load(path, with_optimizer)
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"{path} is not a readable cgrad .npz file: {exc}") from exc
+
+
+def _load(path, with_optimizer):
+    data = np.load(path, allow_pickle=False)
     with data:
         if "config" not in data or "params" not in data:
             raise ValueError(f"{path} is not a cgrad model (keys: {sorted(data.files)})")

@@ -227,3 +227,15 @@ def test_checkpoints_survive_sigkill_and_resume_bitwise(tmp_path):
         assert_array_equal(m.flat_buffers, want.flat_buffers)
         resumed += m.saved_epoch < epochs
     assert resumed >= 3                        # most kills landed mid-training
+
+
+def test_truncated_or_corrupted_files_raise_a_clear_value_error(tmp_path):
+    m = cgrad.MLP([3, 40, 2], batch_norm=True, seed=0)
+    raw = open(m.save(tmp_path / "m.npz"), "rb").read()
+    flipped = bytearray(raw)
+    flipped[200:260] = bytes(b ^ 0xFF for b in flipped[200:260])
+    for name, data in (("head", raw[:10]), ("half", raw[:len(raw) // 2]),
+                       ("tail", raw[:-30]), ("flipped", bytes(flipped))):
+        (tmp_path / f"{name}.npz").write_bytes(data)
+        with pytest.raises(ValueError, match="not a readable cgrad .npz file|corrupt"):
+            cgrad.load(tmp_path / f"{name}.npz")
