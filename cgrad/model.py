@@ -869,6 +869,10 @@ def load(path, with_optimizer=False):
         path += ".npz"                        # as save() names it
     try:
         return _load(path, with_optimizer)
+    except ValueError as exc:
+        if str(exc).startswith(path):          # ours: it names the file and the problem
+            raise
+        raise ValueError(f"{path} is not a readable cgrad .npz file: {exc}") from exc
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"{path} is not a readable cgrad .npz file: {exc}") from exc
 
