@@ -16,7 +16,8 @@ FUZZ = settings(max_examples=60, deadline=None,
 
 def _array(draw, shape):
     kind = draw(st.sampled_from(["ok", "nan", "inf", "int", "bool", "complex", "object",
-                                 "str", "empty", "noncontig", "readonly", "f16", "big"]))
+                                 "str", "empty", "noncontig", "readonly", "f16", "big",
+                                 "memmap"]))
     a = np.random.default_rng(draw(st.integers(0, 9))).standard_normal(shape)
     if kind == "nan" and a.size:
         a.flat[draw(st.integers(0, a.size - 1))] = np.nan
@@ -42,6 +43,13 @@ def _array(draw, shape):
         a = a.astype(np.float16)
     elif kind == "big":
         a = a * 1e300
+    elif kind == "memmap":
+        import tempfile
+        f = tempfile.NamedTemporaryFile(suffix=".dat", delete=False)
+        m = np.memmap(f.name, dtype=np.float32, mode="w+", shape=a.shape)
+        m[...] = a
+        m.flush()
+        a = np.memmap(f.name, dtype=np.float32, mode="r", shape=a.shape)   # read-only too
     return a
 
 
