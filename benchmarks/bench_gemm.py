@@ -2,7 +2,8 @@
 
 Shapes are the three GEMMs of an MLP training step (forward X@W "NN", weight
 gradient X.T@dZ "TN", input gradient dZ@W.T "NT") for the DESIGN.md workloads W1
-(784-256-128-64-10, batch 128) and W3 (784-1024-1024-10, batch 256), plus a 2048 cube.
+(784-256-128-64-10, batch 128), W2 (2-64-64-1, batch 32) and W3 (784-1024-1024-10,
+batch 256), plus a 2048 cube.
 
     pytest benchmarks/bench_gemm.py --benchmark-only      # pytest-benchmark suite
     python benchmarks/bench_gemm.py [--reps 30] [--dtype float32]   # GFLOP/s table
@@ -42,6 +43,7 @@ def _mlp_shapes(name, batch, sizes):
 
 
 SHAPES = (_mlp_shapes("W1", 128, [784, 256, 128, 64, 10])
+          + _mlp_shapes("W2", 32, [2, 64, 64, 1])
           + _mlp_shapes("W3", 256, [784, 1024, 1024, 10])
           + [("cube 2048", False, False, 2048, 2048, 2048)])
 THREADS = (1, 2)

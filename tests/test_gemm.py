@@ -144,6 +144,30 @@ def test_nopack_path_is_bitwise_the_packed_path(rng, isa, M, N, K, transA, trans
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("alpha", [0.5, -1.5])
+@pytest.mark.parametrize("M,N,K", [(13, 29, 300), (7, 13, 5), (9, 3, 40)])
+def test_nopack_path_is_bitwise_the_packed_path_scaled(rng, isa, M, N, K, transA, transB,
+                                                       alpha, dtype):
+    """alpha != 1 too: both paths scale op(A)[i,k] by alpha before the product (pack_A
+    does it once, the no-pack kernels per k).  N = 29 puts a masked second vector in a
+    block on every ISA and dtype (the scaled, masked variants whose mask avx2 reads from
+    memory), 3 and 13 the partial last vectors of the generic kernel; K = 300 crosses
+    KC."""
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    for beta in (0.0, 1.0):
+        packed, small = C0.copy(), C0.copy()
+        with nopack_threshold(0.0):
+            ops.gemm(A, B, transA, transB, alpha, beta, packed, n_threads=1)
+        with nopack_threshold(float(M * N * K)):
+            ops.gemm(A, B, transA, transB, alpha, beta, small, n_threads=1)
+        assert_array_equal(small, packed)
+        assert_allclose(small, _truth(A, B, transA, transB, alpha, beta, C0), rtol=0,
+                        atol=_tol(dtype, K, abs(alpha) + beta))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
 @pytest.mark.parametrize("M,N,K", [(64, 64, 64), (64, 820, 5), (4, 7, 10000)])
 def test_default_threshold_straddle_is_invisible(rng, isa, M, N, K, transA, transB, dtype):
     """With the default threshold (just below the parallel one) the full product takes

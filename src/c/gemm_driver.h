@@ -14,10 +14,22 @@
  * first slice unless `accumulate`, C = C + acc otherwise (beta pre-applied by the
  * caller).  Row i of C is built GS_W columns at a time. */
 #define GS_W 32
+#if defined(__GNUC__) || defined(__clang__)
+static void G_FN(gemm_small_vec)(int transA, long M, long N, long K, long kc_blk, T alpha,
+                                 const T *A, long lda, const T *B, long ldb,
+                                 int accumulate, T *C, long ldc);
+#endif
 static void G_FN(gemm_small)(int transA, int transB, long M, long N, long K, long kc_blk,
                              T alpha, const T *A, long lda, const T *B, long ldb,
                              int accumulate, T *C, long ldc)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    if (!transB) {
+        G_FN(gemm_small_vec)(transA, M, N, K, kc_blk, alpha, A, lda, B, ldb, accumulate, C,
+                             ldc);
+        return;
+    }
+#endif
     for (long i = 0; i < M; i++) {
         for (long j0 = 0; j0 < N; j0 += GS_W) {
             const long n = N - j0 < GS_W ? N - j0 : GS_W;
@@ -40,6 +52,140 @@ static void G_FN(gemm_small)(int transA, int transB, long M, long N, long K, lon
     }
 }
 #undef GS_W
+
+#if defined(__GNUC__) || defined(__clang__)
+/* gemm_small for a row-major B (every no-pack call: gemm_nopack copies a transposed B
+ * first) in 16-byte vector types (GCC/clang vector extensions; SSE2 on baseline
+ * x86-64, NEON on arm64), as ukernel_ref.c: blocks of up to GS_R rows x 2 vectors of
+ * C kept in registers, one splat of alpha * op(A)[i,k] per row and whole-vector
+ * multiplies and adds per k.  The plain loop above, with its row of 32 accumulators
+ * in memory and a run-time column count, ran scalar: 3 GFLOP/s on W3's 1024->10
+ * layer.  Each lane does what the plain loop does for its element: the product
+ * (alpha * op(A)[i,k]) * B[k,j] rounded, then added to acc, in increasing k per
+ * kc_blk slice, then C = acc or C + acc: the same bits.  Columns go in blocks of
+ * 2 vectors, then 1, then a last partial vector of `tail` lanes, read and written
+ * lane by lane so nothing past row k's last column is touched. */
+#define GS_R 4
+#define GS_VL ((int)(16 / sizeof(T)))
+typedef T G_CAT(gs_vec_, SFX) __attribute__((vector_size(16)));
+#define GS_V G_CAT(gs_vec_, SFX)
+
+static inline __attribute__((always_inline)) void G_FN(gs_block)(
+    const int R, const int NV, const int tail, int transA, long K, long kc_blk, T alpha,
+    const T *A, long lda, const T *B, long ldb, int accumulate, T *C, long ldc)
+{
+    /* R, NV and tail are constants after inlining; tail == GS_VL: all lanes. */
+    const int part = tail < GS_VL;
+    for (long pc = 0; pc < K; pc += kc_blk) {
+        const long kend = K - pc < kc_blk ? K : pc + kc_blk;
+        GS_V acc[GS_R][2];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) acc[r][v] = (GS_V){0};
+        for (long p = pc; p < kend; p++) {
+            const T *b = B + p * ldb;
+            GS_V bv[2];
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                if (part && v == NV - 1) {
+                    bv[v] = (GS_V){0};
+#pragma GCC unroll 8
+                    for (int l = 0; l < tail; l++) bv[v][l] = b[v * GS_VL + l];
+                } else {
+                    memcpy(&bv[v], b + v * GS_VL, sizeof(GS_V));
+                }
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                const T a = alpha * (transA ? A[p * lda + r] : A[r * lda + p]);
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++) acc[r][v] += a * bv[v];   /* a splat */
+            }
+        }
+        const int add = accumulate || pc > 0;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            T *c = C + r * ldc;
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                if (part && v == NV - 1) {
+#pragma GCC unroll 8
+                    for (int l = 0; l < tail; l++)
+                        c[v * GS_VL + l] = add ? c[v * GS_VL + l] + acc[r][v][l]
+                                               : acc[r][v][l];
+                } else {
+                    GS_V out = acc[r][v];
+                    if (add) {
+                        GS_V old;
+                        memcpy(&old, c + v * GS_VL, sizeof(GS_V));
+                        out = old + out;
+                    }
+                    memcpy(c + v * GS_VL, &out, sizeof(GS_V));
+                }
+            }
+        }
+    }
+}
+
+/* The block for R = 1..GS_R rows, with NV vectors and a last vector of TAIL lanes. */
+#define GS_DEFINE_ROWS(SUFFIX, NV, TAIL)                                               \
+static __attribute__((unused)) void G_FN(SUFFIX)(int R, int transA, long K, long kc_blk, \
+        T alpha, const T *A, long lda, const T *B, long ldb, int accumulate, T *C,     \
+        long ldc)                                                                      \
+{                                                                                      \
+    const int tail = (TAIL) < GS_VL ? (TAIL) : GS_VL;                                  \
+    switch (R) {                                                                       \
+    case 1: G_FN(gs_block)(1, NV, tail, GS_ARGS); break;                                \
+    case 2: G_FN(gs_block)(2, NV, tail, GS_ARGS); break;                                \
+    case 3: G_FN(gs_block)(3, NV, tail, GS_ARGS); break;                                \
+    default: G_FN(gs_block)(GS_R, NV, tail, GS_ARGS); break;                            \
+    }                                                                                  \
+}
+#define GS_ARGS transA, K, kc_blk, alpha, A, lda, B, ldb, accumulate, C, ldc
+GS_DEFINE_ROWS(gs_rows_v2, 2, 16)
+GS_DEFINE_ROWS(gs_rows_v1, 1, 16)
+GS_DEFINE_ROWS(gs_rows_t1, 1, 1)
+GS_DEFINE_ROWS(gs_rows_t2, 1, 2)
+GS_DEFINE_ROWS(gs_rows_t3, 1, 3)
+#undef GS_ARGS
+#undef GS_DEFINE_ROWS
+#if GS_R != 4
+#error "the switch in GS_DEFINE_ROWS lists 1..3 and GS_R"
+#endif
+
+static void G_FN(gemm_small_vec)(int transA, long M, long N, long K, long kc_blk, T alpha,
+                                 const T *A, long lda, const T *B, long ldb,
+                                 int accumulate, T *C, long ldc)
+{
+    for (long j = 0; j < N;) {
+        const long left = N - j;
+        void (*fn)(int, int, long, long, T, const T *, long, const T *, long, int, T *,
+                   long);
+        long w;
+        if (left >= 2 * GS_VL) {
+            fn = G_FN(gs_rows_v2);
+            w = 2 * GS_VL;
+        } else if (left >= GS_VL) {
+            fn = G_FN(gs_rows_v1);
+            w = GS_VL;
+        } else {                  /* 1 .. GS_VL - 1 (at most 3: 16-byte vectors) */
+            fn = left == 1 ? G_FN(gs_rows_t1) : left == 2 ? G_FN(gs_rows_t2)
+                                                          : G_FN(gs_rows_t3);
+            w = left;
+        }
+        for (long i = 0; i < M; i += GS_R) {
+            const int rows = M - i < GS_R ? (int)(M - i) : GS_R;
+            fn(rows, transA, K, kc_blk, alpha, transA ? A + i : A + i * lda, lda, B + j,
+               ldb, accumulate, C + i * ldc + j, ldc);
+        }
+        j += w;
+    }
+}
+#undef GS_R
+#undef GS_VL
+#undef GS_V
+#endif
 
 /* C *= beta unless beta is 0 (C write-only) or 1: kernels only know = and +=. */
 static void G_FN(scale_C)(long M, long N, T beta, T *C, long ldc)

@@ -10,6 +10,7 @@
 
 #define SM_RMAX 6
 #define SM_FULL_MASKED 0
+#define SM_MASK_IN_MEMORY 1
 
 #define T float
 #define V __m256

@@ -17,19 +17,44 @@
  * V_FMA(a, b, c) (a*b + c), V_ADD(a, b), SM_RMAX (rows per block) and SM_NAME (the
  * exported function).  SM_FULL_MASKED: 1 if a masked access is as cheap as a plain
  * one (AVX-512), so full vectors go through the masked code too (fewer variants).
+ * SM_MASK_IN_MEMORY: 1 if the mask is a vector register (AVX2); see SM_MASK below.
  */
 #define SM_CAT_(a, b) a##b
 #define SM_CAT(a, b) SM_CAT_(a, b)
 #define SM_FN(name) SM_CAT(SM_NAME, name)
 #define SM_INLINE static inline __attribute__((always_inline))
 
+#ifndef SM_MASK_IN_MEMORY
+#define SM_MASK_IN_MEMORY 0
+#endif
+
+/* *m read from memory: the empty asm says the memory may have changed, so the compiler
+ * loads it here instead of keeping the value in a register. */
+SM_INLINE MASK_T SM_FN(_reload)(MASK_T *m)
+{
+    __asm__("" : "+m"(*m));
+    return *m;
+}
+
 /* One block: R rows x NV vectors of C at C (op(A) rows start at A, B columns at B).
- * R, NV, masked and scale are constants after inlining. */
+ * R, NV, masked and scale are constants after inlining.
+ *
+ * Registers of the 6-row AVX2 k-loop: 12 accumulators, 2 B vectors, 1 broadcast of A,
+ * plus alpha when scaling and the mask when the last vector is masked: 17 with both,
+ * one more than AVX2 has.  GCC 12 then kept the mask in a register (it is needed again
+ * by the masked stores of C after the loop) and spilled an accumulator instead: in the
+ * float64 build an FMA from the stack and a store back on every k (1 store per 12
+ * FMAs, the accumulator's chain through store-to-load forwarding), 12 such stores in
+ * the object.  So in the scaled variants every use of the mask reads it from memory
+ * (one load per k; the float32 build already did that on its own), and no k-loop
+ * stores to the stack.  AVX-512 masks live in k registers: SM_MASK_IN_MEMORY is 0. */
 SM_INLINE void SM_FN(_block)(const int R, const int NV, const int masked, const int scale,
                              int transA, long K, long kc_blk, T alpha, const T *A,
                              long lda, const T *B, long ldb, int accumulate, T *C,
                              long ldc, MASK_T mask)
 {
+    MASK_T mask_mem = mask;
+#define SM_MASK() (SM_MASK_IN_MEMORY && scale ? SM_FN(_reload)(&mask_mem) : mask)
     for (long pc = 0; pc < K; pc += kc_blk) {
         const long kend = K - pc < kc_blk ? K : pc + kc_blk;
         V acc[SM_RMAX][2];
@@ -42,10 +67,10 @@ SM_INLINE void SM_FN(_block)(const int R, const int NV, const int masked, const 
             const T *b = B + p * ldb;
             V b0, b1 = V_ZERO();
             if (NV == 1) {
-                b0 = masked ? V_MLOAD(b, mask) : V_LOAD(b);
+                b0 = masked ? V_MLOAD(b, SM_MASK()) : V_LOAD(b);
             } else {
                 b0 = V_LOAD(b);
-                b1 = masked ? V_MLOAD(b + VL, mask) : V_LOAD(b + VL);
+                b1 = masked ? V_MLOAD(b + VL, SM_MASK()) : V_LOAD(b + VL);
             }
 #pragma GCC unroll 16
             for (int r = 0; r < R; r++) {
@@ -62,21 +87,23 @@ SM_INLINE void SM_FN(_block)(const int R, const int NV, const int masked, const 
             T *c = C + r * ldc;
             if (NV == 1) {
                 if (masked) {
-                    V_MSTORE(c, mask, add ? V_ADD(V_MLOAD(c, mask), acc[r][0]) : acc[r][0]);
+                    V_MSTORE(c, SM_MASK(),
+                             add ? V_ADD(V_MLOAD(c, SM_MASK()), acc[r][0]) : acc[r][0]);
                 } else {
                     V_STORE(c, add ? V_ADD(V_LOAD(c), acc[r][0]) : acc[r][0]);
                 }
             } else {
                 V_STORE(c, add ? V_ADD(V_LOAD(c), acc[r][0]) : acc[r][0]);
                 if (masked) {
-                    V_MSTORE(c + VL, mask,
-                             add ? V_ADD(V_MLOAD(c + VL, mask), acc[r][1]) : acc[r][1]);
+                    V_MSTORE(c + VL, SM_MASK(),
+                             add ? V_ADD(V_MLOAD(c + VL, SM_MASK()), acc[r][1]) : acc[r][1]);
                 } else {
                     V_STORE(c + VL, add ? V_ADD(V_LOAD(c + VL), acc[r][1]) : acc[r][1]);
                 }
             }
         }
     }
+#undef SM_MASK
 }
 
 /* Instantiate the block for R = 1..SM_RMAX rows with the other flags fixed. */
