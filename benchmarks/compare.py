@@ -52,7 +52,10 @@ and a worker that raises, dies or times out is killed and becomes an error row w
 the rest of its group goes on.  Every worker times its own epochs, as before, so rows
 are the same either way.  Memory: a whole group is alive at once (W3: up to 7
 processes each holding MNIST, a few GB in all).  ``--sequential`` runs one cell after
-the other instead (each still set up, warmed and timed in its own process).
+the other instead (each still set up, warmed and timed in its own process);
+``--group-by threads`` (or ``all``) interleaves every cell of a thread count (or of the
+run) in one group, so ratios between workloads (W1bn against W1) come from the same
+rounds too.
 
 Usage (from the repository root)::
 
@@ -60,6 +63,7 @@ Usage (from the repository root)::
     python -m benchmarks.compare --sizes 784,512,10 --batch 64 --optimizer adam
     python -m benchmarks.compare --quick --impls numpy,torch
     python -m benchmarks.compare --workloads W2 --sequential   # cells one after the other
+    python -m benchmarks.compare --workloads W1,W1bn --optimizer adam --group-by threads
 """
 import argparse
 import gzip
@@ -829,10 +833,13 @@ def round_order(n, r):
 def lockstep_schedule(n, repeats):
     """The parent's actions for one group, in order: [(command, worker index)]: each
     worker's warm-up in turn, ``repeats`` rounds of one timed epoch per worker in
-    :func:`round_order`, then each worker's final phase in turn."""
+    :func:`round_order`, then each worker's final phase in turn.  ``repeats`` may be a
+    list, one count per worker (a group across workloads, ``--group-by``): a worker
+    sits out the rounds past its count."""
+    reps = list(repeats) if isinstance(repeats, (list, tuple)) else [repeats] * n
     plan = [("warmup", i) for i in range(n)]
-    for r in range(repeats):
-        plan += [("epoch", i) for i in round_order(n, r)]
+    for r in range(max(reps, default=0)):
+        plan += [("epoch", i) for i in round_order(n, r) if r < reps[i]]
     return plan + [("final", i) for i in range(n)]
 
 
@@ -954,7 +961,7 @@ def _run_group(cells, timeout, trace=None, settle=0.0):
                     raise _WorkerFailed(f"reported {reply!r} in setup")
             except _WorkerFailed as exc:
                 w.fail(str(exc))
-        for cmd, i in lockstep_schedule(len(workers), cells[0]["repeats"] if cells else 0):
+        for cmd, i in lockstep_schedule(len(workers), [c["repeats"] for c in cells]):
             w = workers[i]
             if w.result is not None:
                 continue
@@ -1103,7 +1110,22 @@ def _parse_args(argv):
     p.add_argument("--sequential", action="store_true",
                    help="run the cells one after the other instead of interleaving the cells "
                         "of each (workload, optimizer, threads) group epoch by epoch")
+    p.add_argument("--group-by", default="workload", choices=list(_GROUP_BY),
+                   help="which cells are interleaved with each other: 'workload' (default) "
+                        "those of one (workload, optimizer, threads); 'threads' every cell "
+                        "of one thread count, across workloads and optimizers (ratios between "
+                        "workloads, e.g. W1bn against W1, then come from the same rounds); "
+                        "'all' every cell in one group")
     return p.parse_args(argv)
+
+
+_GROUP_BY = {"workload": "(workload, optimizer, threads)", "threads": "threads",
+             "all": "run (one group)"}
+
+
+def _group_key(group_by, wkey, opt, n):
+    """The interleaved group a cell belongs to."""
+    return {"workload": (wkey, opt, n), "threads": (n,), "all": ()}[group_by]
 
 
 def _select_workloads(a):
@@ -1196,6 +1218,8 @@ def _import_cgrad():
 
 def main(argv=None):
     a = _parse_args(argv)
+    if a.sequential and a.group_by != "workload":
+        raise SystemExit("--sequential runs every cell on its own: it takes no --group-by")
     impls = [i.strip() for i in a.impls.split(",") if i.strip()]
     bad = [i for i in impls if i not in IMPLS]
     if bad:
@@ -1304,12 +1328,13 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                                 cpus=cpus_all[:n] if cpus_all and n < len(cpus_all) else None)
                     # The cells compared with each other (same workload, optimizer, threads)
                     # run together, interleaved; --sequential: every cell on its own.
-                    key = (w["key"], opt, impl, n) if a.sequential else (w["key"], opt, n)
+                    key = ((w["key"], opt, impl, n) if a.sequential
+                           else _group_key(a.group_by, w["key"], opt, n))
                     groups.setdefault(key, []).append((row, cell))
     if a.sequential:
         notes.append("cells ran one after the other (--sequential), each in its own process")
     else:
-        notes.append("the cells of each (workload, optimizer, threads) group ran interleaved: their "
+        notes.append(f"the cells of each {_GROUP_BY[a.group_by]} group ran interleaved: their "
                      "processes set up together, then one epoch at a time (warm-ups in turn, timed "
                      "epochs round-robin with the order rotated every round, so the same machine "
                      "phases hit every implementation); rounds: "

@@ -377,3 +377,30 @@ def test_peer_batch_norm_matches_cgrad(tmp_path, impl):
         cell["epochs_total"] = 3
         res[name] = compare.run_cell(cell)
     assert res[impl]["test"]["loss"] == pytest.approx(res["cgrad"]["test"]["loss"], rel=1e-5)
+
+
+def test_group_by_threads_interleaves_across_workloads(tmp_path, monkeypatch):
+    """--group-by threads: the cells of W2 and of a custom workload with another repeat
+    count share one group; each keeps its own repeats and its own ratio to cgrad."""
+    _no_peers(monkeypatch)
+    out = tmp_path / "g"
+    assert compare.main(["--quick", "--workloads", "W2", "--sizes", "2,16,1", "--batch", "32",
+                         "--optimizer", "sgd", "--impls", "numpy,cgrad", "--threads", "1",
+                         "--peak", "50", "--settle", "0", "--group-by", "threads",
+                         "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert len(doc["results"]) == 4 and all(r["status"] == "ok" for r in doc["results"])
+    for r in doc["results"]:
+        c = next(x for x in doc["results"] if x["impl"] == "cgrad" and x["workload"] == r["workload"])
+        assert r["ratio_to_cgrad"] == pytest.approx(r["median"] / c["median"])
+    assert any("each threads group ran interleaved" in n for n in doc["meta"]["notes"])
+    with pytest.raises(SystemExit):
+        compare.main(["--sequential", "--group-by", "threads"])
+    with pytest.raises(SystemExit):
+        compare.main(["--workloads", "W1", "--batch-norm"])
+
+
+def test_lockstep_schedule_per_worker_repeats():
+    plan = compare.lockstep_schedule(3, [1, 3, 2])
+    assert [i for c, i in plan if c == "epoch"] == [0, 1, 2, 1, 2, 1]
+    assert compare.lockstep_schedule(2, [2, 2]) == compare.lockstep_schedule(2, 2)
