@@ -404,3 +404,19 @@ def test_lockstep_schedule_per_worker_repeats():
     plan = compare.lockstep_schedule(3, [1, 3, 2])
     assert [i for c, i in plan if c == "epoch"] == [0, 1, 2, 1, 2, 1]
     assert compare.lockstep_schedule(2, [2, 2]) == compare.lockstep_schedule(2, 2)
+
+
+def test_accuracy_bn_script_smoke(tmp_path):
+    """benchmarks/accuracy_bn.py: cgrad's plain and BN+dropout W1 networks, scored in eval
+    mode after each epoch (one epoch on 2048 images here)."""
+    from conftest import require_mnist
+    pytest.importorskip("cgrad")
+    from benchmarks import accuracy_bn
+    out = tmp_path / "acc.json"
+    acc = accuracy_bn.main(["--epochs", "1", "--impls", "cgrad", "--samples", "2048",
+                            "--data", str(require_mnist().parent), "--out", str(out)])
+    assert set(acc) == {"cgrad plain", "cgrad bn+dropout"}
+    assert all(0.6 < a[0] <= 1.0 for a in acc.values())
+    doc = json.loads(out.read_text())
+    assert len(doc["results"]["cgrad bn+dropout"][0]["curve"]) == 1
+    assert "| cgrad bn+dropout |" in "\n".join(doc["table"])
