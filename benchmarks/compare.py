@@ -26,6 +26,11 @@ FTZ/DAZ set in MXCSR before NumPy loads), ``numpy-noftz`` (the same without FTZ/
 ``torch`` (eager, fused optimizer where the CPU supports it, ``set_flush_denormal``),
 ``jax-step`` (``jax.jit`` of one step), ``jax-scan`` (the epoch as one ``lax.scan``),
 ``sklearn`` (``MLPClassifier`` / ``MLPRegressor`` ``partial_fit``).
+Workload W1bn is W1's network with, per hidden layer, Linear -> BatchNorm1d -> ReLU ->
+Dropout(0.2) (Adam): cgrad (``MLP(batch_norm=True, dropout=0.2)``), torch
+(``nn.BatchNorm1d`` / ``nn.Dropout`` in ``train()``) and JAX (batch statistics with the
+running update, ``jax.random`` masks) build it; the NumPy and scikit-learn cells are
+skipped.  ``--batch-norm`` / ``--dropout P`` do the same to a custom ``--sizes`` network.
 Threads: every cell's process is pinned to its first n CPUs (``os.sched_setaffinity``),
 ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` are n, and each
 library gets its own knob as well (``cgrad.set_num_threads``, ``torch.set_num_threads``,
@@ -47,7 +52,10 @@ and a worker that raises, dies or times out is killed and becomes an error row w
 the rest of its group goes on.  Every worker times its own epochs, as before, so rows
 are the same either way.  Memory: a whole group is alive at once (W3: up to 7
 processes each holding MNIST, a few GB in all).  ``--sequential`` runs one cell after
-the other instead (each still set up, warmed and timed in its own process).
+the other instead (each still set up, warmed and timed in its own process);
+``--group-by threads`` (or ``all``) interleaves every cell of a thread count (or of the
+run) in one group, so ratios between workloads (W1bn against W1) come from the same
+rounds too.
 
 Usage (from the repository root)::
 
@@ -55,6 +63,7 @@ Usage (from the repository root)::
     python -m benchmarks.compare --sizes 784,512,10 --batch 64 --optimizer adam
     python -m benchmarks.compare --quick --impls numpy,torch
     python -m benchmarks.compare --workloads W2 --sequential   # cells one after the other
+    python -m benchmarks.compare --workloads W1,W1bn --optimizer adam --group-by threads
 """
 import argparse
 import gzip
@@ -100,8 +109,13 @@ WORKLOADS = {
     "W3": dict(key="W3", name="wide", sizes=[784, 1024, 1024, 10], activation="relu",
                task="classification", batch=256, data="mnist", optimizers=["adam"],
                repeats=2),
+    # W1's network with, per hidden layer, Linear -> BatchNorm1d -> ReLU -> Dropout(0.2)
+    "W1bn": dict(key="W1bn", name="mnist-bn", sizes=[784, 256, 128, 64, 10], activation="relu",
+                 task="classification", batch=128, data="mnist", optimizers=["adam"],
+                 repeats=3, batch_norm=True, dropout=0.2),
 }
 _ALIASES = {w["name"]: k for k, w in WORKLOADS.items()}
+_KEYS = {k.lower(): k for k in WORKLOADS}
 
 IMPLS = ["cgrad", "cgrad-dense", "numpy", "numpy-noftz", "torch", "jax-step", "jax-scan", "sklearn"]
 _IMPL_PACKAGE = {"torch": "torch", "jax-step": "jax", "jax-scan": "jax", "sklearn": "sklearn"}
@@ -110,6 +124,7 @@ LR = {"adam": 1e-3, "sgd": 0.05}
 MOMENTUM = 0.9
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
+BN_MOMENTUM, BN_EPS = 0.1, 1e-5     # torch.nn.BatchNorm1d's and cgrad.nn.BatchNorm1d's defaults
 QUICK_TRAIN, QUICK_TEST = 4096, 1024
 SYNTH_TEST = 10_000
 
@@ -178,15 +193,53 @@ def synthetic_regression(n, n_in=2, n_out=1, seed=0, noise=0.05):
     return X.astype(np.float32), y.astype(np.float32)
 
 
-def glorot_init(sizes, seed=0):
-    """[W0, b0, W1, b1, ...]: W (in, out) ~ U(+-sqrt(6 / (in + out))), b = 0, float32."""
+def glorot_init(sizes, seed=0, batch_norm=False):
+    """[W0, b0, W1, b1, ...]: W (in, out) ~ U(+-sqrt(6 / (in + out))), b = 0, float32.
+
+    ``batch_norm``: every hidden layer's b is followed by its BatchNorm1d's gamma (ones)
+    and beta (zeros), the layout of ``cgrad.MLP(batch_norm=True).get_weights()``; the W
+    are the same draws either way."""
     rng = np.random.default_rng(seed)
     out = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    last = len(sizes) - 2
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         lim = math.sqrt(6.0 / (a + b))
         out.append(rng.uniform(-lim, lim, size=(a, b)).astype(np.float32))
         out.append(np.zeros(b, dtype=np.float32))
+        if batch_norm and i < last:
+            out += [np.ones(b, dtype=np.float32), np.zeros(b, dtype=np.float32)]
     return out
+
+
+def layer_params(init, n_layers, batch_norm=False):
+    """The flat initial-weight list split per Dense layer: (W, b), or (W, b, gamma, beta)
+    for the hidden layers of a batch-norm network (the layout of :func:`glorot_init`)."""
+    out, k = [], 0
+    for i in range(n_layers):
+        n = 4 if batch_norm and i < n_layers - 1 else 2
+        out.append(tuple(init[k:k + n]))
+        k += n
+    if k != len(init):
+        raise ValueError(f"{len(init)} initial arrays for {n_layers} layers "
+                         f"(batch_norm={batch_norm}): expected {k}")
+    return out
+
+
+def _mlp_layer_kw(w):
+    """cgrad.MLP's keywords for the workload's extra layers (none for a plain MLP)."""
+    kw = {}
+    if w.get("batch_norm"):
+        kw["batch_norm"] = True
+    if w.get("dropout"):
+        kw["dropout"] = float(w["dropout"])
+    return kw
+
+
+def _extra_layers(w):
+    """The workload's layers besides Linear and activation: [] for a plain MLP, else
+    e.g. ['BatchNorm1d', 'Dropout(0.2)']."""
+    return ((["BatchNorm1d"] if w.get("batch_norm") else [])
+            + ([f"Dropout({w['dropout']:g})"] if w.get("dropout") else []))
 
 
 def _epoch_perm(n, epoch, seed):
@@ -296,14 +349,19 @@ def _batches(perm, B):
 
 
 class _Runner:
-    """One implementation on one workload: ``epoch(e)`` trains, ``evaluate()`` scores."""
+    """One implementation on one workload: ``epoch(e)`` trains, ``evaluate()`` scores.
+
+    ``layers``: the runner builds the workload's BatchNorm1d / Dropout layers (else its
+    cells of such a workload are skipped)."""
     notes = ()
+    layers = False
 
     def __init__(self, cell, data, init):
         self.cell, self.init = cell, init
         self.Xtr, self.ytr, self.Xte, self.yte = data
         w = cell["workload"]
         self.B, self.task, self.act, self.sizes = w["batch"], w["task"], w["activation"], w["sizes"]
+        self.bn, self.p_drop = bool(w.get("batch_norm", False)), float(w.get("dropout", 0.0))
         self.opt, self.lr, self.mom = cell["optimizer"], cell["lr"], cell["momentum"]
         self.n_threads, self.seed = cell["threads"], cell["seed"]
         self.impl = cell["impl"]
@@ -333,12 +391,14 @@ class _NumpyRunner(_Runner):
 
 
 class _CgradRunner(_Runner):
+    layers = True
+
     def setup(self):
         import cgrad
         cgrad.set_num_threads(self.n_threads)
         self.m = cgrad.MLP(self.sizes, activation=self.act,
                            output="softmax" if self.task == "classification" else "identity",
-                           dtype="float32", seed=self.seed)
+                           dtype="float32", seed=self.seed, **_mlp_layer_kw(self.cell["workload"]))
         self.m.set_weights([np.array(w) for w in self.init])
         self.optimizer = (cgrad.optim.Adam(lr=self.lr) if self.opt == "adam"
                           else cgrad.optim.SGD(lr=self.lr, momentum=self.mom))
@@ -365,6 +425,8 @@ class _CgradRunner(_Runner):
 
 
 class _TorchRunner(_Runner):
+    layers = True
+
     def setup(self):
         import torch
         self.torch = torch
@@ -375,16 +437,28 @@ class _TorchRunner(_Runner):
             pass
         if torch.set_flush_denormal(True):
             self.notes.append("set_flush_denormal(True)")
+        torch.manual_seed(self.seed)            # the dropout masks
         layers = []
-        for i in range(len(self.sizes) - 1):
+        n_layers = len(self.sizes) - 1
+        for i, p in enumerate(layer_params(self.init, n_layers, self.bn)):
             lin = torch.nn.Linear(self.sizes[i], self.sizes[i + 1])
             with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(self.init[2 * i].T)))
-                lin.bias.copy_(torch.from_numpy(self.init[2 * i + 1]))
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(p[0].T)))
+                lin.bias.copy_(torch.from_numpy(p[1]))
             layers.append(lin)
-            if i < len(self.sizes) - 2:
-                layers.append(torch.nn.ReLU() if self.act == "relu" else torch.nn.Tanh())
+            if i == n_layers - 1:
+                break
+            if self.bn:
+                norm = torch.nn.BatchNorm1d(self.sizes[i + 1], eps=BN_EPS, momentum=BN_MOMENTUM)
+                with torch.no_grad():
+                    norm.weight.copy_(torch.from_numpy(p[2]))
+                    norm.bias.copy_(torch.from_numpy(p[3]))
+                layers.append(norm)
+            layers.append(torch.nn.ReLU() if self.act == "relu" else torch.nn.Tanh())
+            if self.p_drop > 0:
+                layers.append(torch.nn.Dropout(self.p_drop))
         self.model = torch.nn.Sequential(*layers)
+        self.model.train()
         self.loss_fn = (torch.nn.CrossEntropyLoss() if self.task == "classification"
                         else torch.nn.MSELoss())
         self.optimizer = self._make_optimizer(self.model.parameters())
@@ -421,13 +495,16 @@ class _TorchRunner(_Runner):
             self.optimizer.step()
 
     def evaluate(self):
+        self.model.eval()                      # running statistics, no dropout
         with self.torch.no_grad():
             Z = self.model(self.torch.from_numpy(self.Xte)).numpy()
+        self.model.train()
         return _metrics(Z, self.yte, self.task)
 
 
 class _JaxRunner(_Runner):
     scan = False
+    layers = True
 
     def setup(self):
         import jax
@@ -437,28 +514,59 @@ class _JaxRunner(_Runner):
                           f"cpus_visible={len(os.sched_getaffinity(0))}")
         act = jax.nn.relu if self.act == "relu" else jnp.tanh
         task, opt, lr, mom = self.task, self.opt, self.lr, self.mom
+        bn, p_drop = self.bn, self.p_drop
         b1, b2 = ADAM_BETAS
 
-        def forward(params, x):
-            for i, (W, b) in enumerate(params):
-                x = x @ W + b
-                if i < len(params) - 1:
-                    x = act(x)
-            return x
+        def forward(params, stats, x, train, key=None):
+            """(output, running statistics after this batch). params: per layer (W, b),
+            or (W, b, gamma, beta) for a batch-norm hidden layer; stats: per such layer
+            (running mean, running var), [] without batch norm.  ``train``: batch
+            statistics and their running update, dropout with ``key`` (as
+            torch.nn.BatchNorm1d / Dropout in train()); else the running statistics."""
+            new_stats = []
+            for i, layer in enumerate(params):
+                x = x @ layer[0] + layer[1]
+                if i == len(params) - 1:
+                    break
+                if bn:
+                    rm, rv = stats[i]
+                    if train:
+                        mean = jnp.mean(x, axis=0)
+                        var = jnp.mean(jnp.square(x - mean), axis=0)   # biased, normalises
+                        n = x.shape[0]
+                        new_stats.append(((1 - BN_MOMENTUM) * rm + BN_MOMENTUM * mean,
+                                          (1 - BN_MOMENTUM) * rv
+                                          + BN_MOMENTUM * var * (n / (n - 1))))  # unbiased
+                    else:
+                        mean, var = rm, rv
+                        new_stats.append((rm, rv))
+                    x = (x - mean) * jax.lax.rsqrt(var + BN_EPS) * layer[2] + layer[3]
+                x = act(x)
+                if train and p_drop > 0:
+                    keep = jax.random.bernoulli(jax.random.fold_in(key, i), 1.0 - p_drop, x.shape)
+                    x = jnp.where(keep, x / (1.0 - p_drop), 0.0)
+            return x, new_stats
 
-        def loss_fn(params, x, y):
-            z = forward(params, x)
+        def loss_fn(params, stats, x, y, key):
+            z, stats = forward(params, stats, x, True, key)
             if task == "classification":
                 logp = jax.nn.log_softmax(z)
-                return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-            return jnp.mean((z - y) ** 2)
+                return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1)), stats
+            return jnp.mean((z - y) ** 2), stats
 
-        def step(params, state, X, Y, idx):
-            g = jax.grad(loss_fn)(params, X[idx], Y[idx])
+        def step(params, state, aux, X, Y, idx):
+            """aux: (running statistics, dropout key); both () for a plain network."""
+            stats, key = aux
+            if p_drop > 0:
+                key, sub = jax.random.split(key)
+            else:
+                sub = None
+            g, stats = jax.grad(loss_fn, has_aux=True)(params, stats, X[idx], Y[idx], sub)
+            stats = stats if bn else ()
             tmap = jax.tree_util.tree_map
             if opt == "sgd":
                 buf = tmap(lambda b_, g_: mom * b_ + g_, state, g)
-                return tmap(lambda p, b_: p - lr * b_, params, buf), buf
+                return tmap(lambda p, b_: p - lr * b_, params, buf), buf, (stats, key)
             m, v, t = state
             t = t + 1.0
             m = tmap(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
@@ -467,26 +575,29 @@ class _JaxRunner(_Runner):
             sqrt_bc2 = jnp.sqrt(1 - b2 ** t)
             params = tmap(lambda p, m_, v_: p - stepsize * m_ / (jnp.sqrt(v_) / sqrt_bc2 + ADAM_EPS),
                           params, m, v)
-            return params, (m, v, t)
+            return params, (m, v, t), (stats, key)
 
-        def epoch_scan(params, state, X, Y, batches):
+        def epoch_scan(params, state, aux, X, Y, batches):
             def body(carry, idx):
-                return step(carry[0], carry[1], X, Y, idx), None
-            return jax.lax.scan(body, (params, state), batches)[0]
+                return step(*carry, X, Y, idx), None
+            return jax.lax.scan(body, (params, state, aux), batches)[0]
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.step = jax.jit(step, donate_argnums=(0, 1))
-            self.epoch_scan = jax.jit(epoch_scan, donate_argnums=(0, 1))
-        self.forward = jax.jit(forward)
-        self.params = [(jnp.asarray(self.init[2 * i]), jnp.asarray(self.init[2 * i + 1]))
-                       for i in range(len(self.init) // 2)]
+            self.step = jax.jit(step, donate_argnums=(0, 1, 2))
+            self.epoch_scan = jax.jit(epoch_scan, donate_argnums=(0, 1, 2))
+        self.forward = jax.jit(lambda params, stats, x: forward(params, stats, x, False)[0])
+        self.params = [tuple(jnp.asarray(a) for a in p)
+                       for p in layer_params(self.init, len(self.sizes) - 1, bn)]
         zeros = jax.tree_util.tree_map(jnp.zeros_like, self.params)
         if opt == "sgd":
             self.state = zeros
         else:
             self.state = (zeros, jax.tree_util.tree_map(jnp.zeros_like, self.params),
                           jnp.asarray(0.0, dtype=jnp.float32))
+        stats = ([(jnp.zeros(n, jnp.float32), jnp.ones(n, jnp.float32)) for n in self.sizes[1:-1]]
+                 if bn else ())
+        self.aux = (stats, jax.random.PRNGKey(self.seed) if p_drop > 0 else ())
         self.X = jnp.asarray(self.Xtr)
         self.Y = jnp.asarray(self.ytr.astype(np.int32) if task == "classification" else self.ytr)
 
@@ -494,18 +605,20 @@ class _JaxRunner(_Runner):
         full, rest = _batches(self.perm(e).astype(np.int32), self.B)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            carry = (self.params, self.state, self.aux)
             if self.scan:
-                self.params, self.state = self.epoch_scan(self.params, self.state, self.X,
-                                                          self.Y, self.jnp.asarray(full))
+                carry = self.epoch_scan(*carry, self.X, self.Y, self.jnp.asarray(full))
             else:
                 for idx in full:
-                    self.params, self.state = self.step(self.params, self.state, self.X, self.Y, idx)
+                    carry = self.step(*carry, self.X, self.Y, idx)
             if len(rest):
-                self.params, self.state = self.step(self.params, self.state, self.X, self.Y, rest)
-        self.jax.block_until_ready(self.params)
+                carry = self.step(*carry, self.X, self.Y, rest)
+            self.params, self.state, self.aux = carry
+        self.jax.block_until_ready((self.params, self.aux))
 
     def evaluate(self):
-        Z = np.asarray(self.forward(self.params, self.jnp.asarray(self.Xte)))
+        Z = np.asarray(self.forward(self.params, self.aux[0] if self.bn else [],
+                                    self.jnp.asarray(self.Xte)))
         return _metrics(Z, self.yte, self.task)
 
 
@@ -720,10 +833,13 @@ def round_order(n, r):
 def lockstep_schedule(n, repeats):
     """The parent's actions for one group, in order: [(command, worker index)]: each
     worker's warm-up in turn, ``repeats`` rounds of one timed epoch per worker in
-    :func:`round_order`, then each worker's final phase in turn."""
+    :func:`round_order`, then each worker's final phase in turn.  ``repeats`` may be a
+    list, one count per worker (a group across workloads, ``--group-by``): a worker
+    sits out the rounds past its count."""
+    reps = list(repeats) if isinstance(repeats, (list, tuple)) else [repeats] * n
     plan = [("warmup", i) for i in range(n)]
-    for r in range(repeats):
-        plan += [("epoch", i) for i in round_order(n, r)]
+    for r in range(max(reps, default=0)):
+        plan += [("epoch", i) for i in round_order(n, r) if r < reps[i]]
     return plan + [("final", i) for i in range(n)]
 
 
@@ -845,7 +961,7 @@ def _run_group(cells, timeout, trace=None, settle=0.0):
                     raise _WorkerFailed(f"reported {reply!r} in setup")
             except _WorkerFailed as exc:
                 w.fail(str(exc))
-        for cmd, i in lockstep_schedule(len(workers), cells[0]["repeats"] if cells else 0):
+        for cmd, i in lockstep_schedule(len(workers), [c["repeats"] for c in cells]):
             w = workers[i]
             if w.result is not None:
                 continue
@@ -954,7 +1070,7 @@ def _parse_args(argv):
                                 description="Train the same MLP with cgrad and its peers; "
                                             "print and save a comparison table.")
     p.add_argument("--workloads", default=None,
-                   help="comma-separated: W1,W2,W3 (or mnist,tiny,wide); default all, "
+                   help="comma-separated: W1,W2,W3,W1bn (or mnist,tiny,wide,mnist-bn); default all, "
                         "or only the custom one when --sizes is given")
     p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated from {IMPLS}")
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,ncpu)")
@@ -977,6 +1093,11 @@ def _parse_args(argv):
     p.add_argument("--batch", type=int, default=64, help="custom workload batch size")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh"],
                    help="custom workload hidden activation")
+    p.add_argument("--batch-norm", action="store_true",
+                   help="custom workload: a BatchNorm1d after every hidden Linear (before "
+                        "the activation)")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="custom workload: Dropout(P) after every hidden activation")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {LR})")
     p.add_argument("--momentum", type=float, default=MOMENTUM, help="SGD momentum")
     p.add_argument("--seed", type=int, default=0)
@@ -989,7 +1110,22 @@ def _parse_args(argv):
     p.add_argument("--sequential", action="store_true",
                    help="run the cells one after the other instead of interleaving the cells "
                         "of each (workload, optimizer, threads) group epoch by epoch")
+    p.add_argument("--group-by", default="workload", choices=list(_GROUP_BY),
+                   help="which cells are interleaved with each other: 'workload' (default) "
+                        "those of one (workload, optimizer, threads); 'threads' every cell "
+                        "of one thread count, across workloads and optimizers (ratios between "
+                        "workloads, e.g. W1bn against W1, then come from the same rounds); "
+                        "'all' every cell in one group")
     return p.parse_args(argv)
+
+
+_GROUP_BY = {"workload": "(workload, optimizer, threads)", "threads": "threads",
+             "all": "run (one group)"}
+
+
+def _group_key(group_by, wkey, opt, n):
+    """The interleaved group a cell belongs to."""
+    return {"workload": (wkey, opt, n), "threads": (n,), "all": ()}[group_by]
 
 
 def _select_workloads(a):
@@ -997,7 +1133,7 @@ def _select_workloads(a):
     if a.workloads:
         for k in a.workloads.split(","):
             k = k.strip()
-            k = _ALIASES.get(k, k.upper())
+            k = _ALIASES.get(k) or _KEYS.get(k.lower(), k)
             if k not in WORKLOADS:
                 raise SystemExit(f"unknown workload {k!r}; choose from {list(WORKLOADS)}")
             keys.append(k)
@@ -1015,7 +1151,13 @@ def _select_workloads(a):
                         activation=a.activation, batch=a.batch,
                         task="classification" if mnist else "regression",
                         data="mnist" if mnist else "synthetic", n_train=100_000,
-                        optimizers=["adam"], repeats=3))
+                        optimizers=["adam"], repeats=3, batch_norm=a.batch_norm,
+                        dropout=a.dropout))
+    elif a.batch_norm or a.dropout:
+        raise SystemExit("--batch-norm / --dropout shape the custom (--sizes) workload; "
+                         "W1bn is W1 with both")
+    if not 0.0 <= a.dropout < 1.0:
+        raise SystemExit(f"--dropout must be in [0, 1), got {a.dropout}")
     if a.optimizer:
         opts = [o.strip() for o in a.optimizer.split(",")]
         bad = [o for o in opts if o not in LR]
@@ -1058,9 +1200,10 @@ def _initial_weights(w, seed, cgrad_mod):
     if cgrad_mod is not None:
         m = cgrad_mod.MLP(w["sizes"], activation=w["activation"],
                           output="softmax" if w["task"] == "classification" else "identity",
-                          dtype="float32", seed=seed)
+                          dtype="float32", seed=seed, **_mlp_layer_kw(w))
         return [np.ascontiguousarray(x, dtype=np.float32) for x in m.get_weights()], "cgrad.MLP(seed)"
-    return glorot_init(w["sizes"], seed), "NumPy Glorot-uniform (seeded)"
+    return (glorot_init(w["sizes"], seed, batch_norm=bool(w.get("batch_norm"))),
+            "NumPy Glorot-uniform (seeded)")
 
 
 def _import_cgrad():
@@ -1075,6 +1218,8 @@ def _import_cgrad():
 
 def main(argv=None):
     a = _parse_args(argv)
+    if a.sequential and a.group_by != "workload":
+        raise SystemExit("--sequential runs every cell on its own: it takes no --group-by")
     impls = [i.strip() for i in a.impls.split(",") if i.strip()]
     bad = [i for i in impls if i not in IMPLS]
     if bad:
@@ -1172,6 +1317,10 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                     if n > ncpu:
                         row.update(status="skipped", reason=f"only {ncpu} CPUs available")
                         continue
+                    if _extra_layers(w) and not _RUNNERS[impl].layers:
+                        row.update(status="skipped", reason=f"the {impl} runner has no "
+                                   + " / ".join(_extra_layers(w)) + " layers")
+                        continue
                     cell = dict(workload=w, optimizer=opt, lr=lr, momentum=a.momentum, impl=impl,
                                 threads=n, repeats=repeats, epochs_total=a.epochs_accuracy or 0,
                                 seed=a.seed, workdir=str(wd), root=str(ROOT), helper_lib=helper,
@@ -1179,12 +1328,13 @@ def _run(a, impls, threads, ncpu, wls, out, notes, skipped, cgrad_mod, wd, argv)
                                 cpus=cpus_all[:n] if cpus_all and n < len(cpus_all) else None)
                     # The cells compared with each other (same workload, optimizer, threads)
                     # run together, interleaved; --sequential: every cell on its own.
-                    key = (w["key"], opt, impl, n) if a.sequential else (w["key"], opt, n)
+                    key = ((w["key"], opt, impl, n) if a.sequential
+                           else _group_key(a.group_by, w["key"], opt, n))
                     groups.setdefault(key, []).append((row, cell))
     if a.sequential:
         notes.append("cells ran one after the other (--sequential), each in its own process")
     else:
-        notes.append("the cells of each (workload, optimizer, threads) group ran interleaved: their "
+        notes.append(f"the cells of each {_GROUP_BY[a.group_by]} group ran interleaved: their "
                      "processes set up together, then one epoch at a time (warm-ups in turn, timed "
                      "epochs round-robin with the order rotated every round, so the same machine "
                      "phases hit every implementation); rounds: "

@@ -299,3 +299,124 @@ def test_settle_pauses_before_every_epoch(tmp_path):
     spans = sorted(tuple(map(float, rep.split()[2:])) for c, _, rep in trace if c == "epoch")
     assert len(spans) == 4
     assert all(b0 - a1 >= 0.3 for (_, a1), (b0, _) in zip(spans, spans[1:]))
+
+
+# ------------------------------------------------ W1bn: BatchNorm1d + Dropout workload
+
+def test_w1bn_quick_run(tmp_path, monkeypatch):
+    """W1bn (784-256-128-64-10, Linear -> BatchNorm1d -> ReLU -> Dropout(0.2)) on a quick
+    slice of MNIST: cgrad and cgrad-dense train from the same initial weights (cgrad's
+    BN layout: W, b, gamma, beta per hidden layer); the NumPy loop, which has no BN,
+    is skipped with the reason; the workload key is case-insensitive."""
+    from conftest import require_mnist
+    data = require_mnist().parent
+    _no_peers(monkeypatch)
+    out = tmp_path / "bn"
+    rc = compare.main(["--quick", "--workloads", "w1bn", "--impls", "cgrad,cgrad-dense,numpy,torch",
+                       "--threads", "1", "--peak", "50", "--settle", "0", "--data", str(data),
+                       "--out", str(out)])
+    assert rc == 0
+    doc = json.loads((out / "results.json").read_text())
+    rows = {r["impl"]: r for r in doc["results"]}
+    assert rows["numpy"]["status"] == "skipped"
+    assert rows["numpy"]["reason"] == "the numpy runner has no BatchNorm1d / Dropout(0.2) layers"
+    assert "not installed" in rows["torch"]["reason"]
+    for impl in ("cgrad", "cgrad-dense"):
+        r = rows[impl]
+        assert r["status"] == "ok", r.get("error")
+        assert r["workload"] == "W1bn" and r["optimizer"] == "adam" and r["epochs_trained"] == 2
+        assert r["init"] == "cgrad.MLP(seed)"
+        assert 0.5 < r["test"]["accuracy"] <= 1.0   # 2 epochs on 4096 images, scored in eval mode
+    # sparse first layer or not: the same bits (dropout masks keyed by seed and step)
+    assert rows["cgrad"]["test"] == rows["cgrad-dense"]["test"]
+    assert "| W1bn mnist-bn | adam | cgrad | 1 |" in (out / "results.md").read_text()
+
+
+def test_batch_norm_init_layout():
+    sizes = [5, 4, 3, 2]
+    plain, bn = compare.glorot_init(sizes, seed=1), compare.glorot_init(sizes, seed=1, batch_norm=True)
+    assert [x.shape for x in bn] == [(5, 4), (4,), (4,), (4,), (4, 3), (3,), (3,), (3,), (3, 2), (2,)]
+    np.testing.assert_array_equal(bn[2], 1.0)
+    np.testing.assert_array_equal(bn[3], 0.0)
+    for a, b in zip(plain[::2], [bn[0], bn[4], bn[8]]):  # the same W draws
+        np.testing.assert_array_equal(a, b)
+    layers = compare.layer_params(bn, 3, batch_norm=True)
+    assert [len(p) for p in layers] == [4, 4, 2] and layers[1][0] is bn[4]
+    assert [len(p) for p in compare.layer_params(plain, 3)] == [2, 2, 2]
+    with pytest.raises(ValueError, match="expected 10"):
+        compare.layer_params(bn[:-1], 3, batch_norm=True)
+    cgrad = pytest.importorskip("cgrad")
+    m = cgrad.MLP(sizes, seed=1, batch_norm=True, dropout=0.2)
+    assert [w.shape for w in m.get_weights()] == [x.shape for x in bn]
+
+
+@pytest.mark.parametrize("impl", ["torch", "jax-scan", "jax-step"])
+def test_peer_batch_norm_matches_cgrad(tmp_path, impl):
+    """Without dropout, a BatchNorm1d network trained by the torch / JAX runners from the
+    same weights on the same batches ends where cgrad's does: batch statistics in
+    training, the running statistics' update, and eval mode all agree.  SGD, not Adam:
+    the Linear bias before a BatchNorm1d has a zero gradient up to rounding, which Adam
+    scales up to steps of size lr, different bits in every library (the eval loss then
+    differs by about 1% after a few epochs; SGD leaves that bias alone)."""
+    pytest.importorskip("cgrad")
+    pytest.importorskip("torch" if impl == "torch" else "jax")
+    X, y = compare.synthetic_regression(1024 + 256, n_in=3, seed=4)
+    np.savez(tmp_path / "data_s.npz", Xtr=X[:1024], ytr=y[:1024], Xte=X[1024:], yte=y[1024:])
+    sizes = (3, 16, 8, 1)
+    w = dict(key="custom", name="bn", sizes=list(sizes), activation="tanh", task="regression",
+             batch=32, data_id="s", batch_norm=True)
+    import cgrad
+    m = cgrad.MLP(list(sizes), activation="tanh", output="identity", seed=0, batch_norm=True)
+    init = m.get_weights()
+    init[2] += 0.5     # gamma and beta away from their defaults
+    init[3] -= 0.25
+    np.savez(tmp_path / "init_custom.npz", *init)
+    res = {}
+    for name in ("cgrad", impl):
+        cell = dict(_cell(tmp_path, name, repeats=1), workload=w)   # SGD 0.05 + momentum 0.9
+        cell["epochs_total"] = 3
+        res[name] = compare.run_cell(cell)
+    assert res[impl]["test"]["loss"] == pytest.approx(res["cgrad"]["test"]["loss"], rel=1e-5)
+
+
+def test_group_by_threads_interleaves_across_workloads(tmp_path, monkeypatch):
+    """--group-by threads: the cells of W2 and of a custom workload with another repeat
+    count share one group; each keeps its own repeats and its own ratio to cgrad."""
+    _no_peers(monkeypatch)
+    out = tmp_path / "g"
+    assert compare.main(["--quick", "--workloads", "W2", "--sizes", "2,16,1", "--batch", "32",
+                         "--optimizer", "sgd", "--impls", "numpy,cgrad", "--threads", "1",
+                         "--peak", "50", "--settle", "0", "--group-by", "threads",
+                         "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert len(doc["results"]) == 4 and all(r["status"] == "ok" for r in doc["results"])
+    for r in doc["results"]:
+        c = next(x for x in doc["results"] if x["impl"] == "cgrad" and x["workload"] == r["workload"])
+        assert r["ratio_to_cgrad"] == pytest.approx(r["median"] / c["median"])
+    assert any("each threads group ran interleaved" in n for n in doc["meta"]["notes"])
+    with pytest.raises(SystemExit):
+        compare.main(["--sequential", "--group-by", "threads"])
+    with pytest.raises(SystemExit):
+        compare.main(["--workloads", "W1", "--batch-norm"])
+
+
+def test_lockstep_schedule_per_worker_repeats():
+    plan = compare.lockstep_schedule(3, [1, 3, 2])
+    assert [i for c, i in plan if c == "epoch"] == [0, 1, 2, 1, 2, 1]
+    assert compare.lockstep_schedule(2, [2, 2]) == compare.lockstep_schedule(2, 2)
+
+
+def test_accuracy_bn_script_smoke(tmp_path):
+    """benchmarks/accuracy_bn.py: cgrad's plain and BN+dropout W1 networks, scored in eval
+    mode after each epoch (one epoch on 2048 images here)."""
+    from conftest import require_mnist
+    pytest.importorskip("cgrad")
+    from benchmarks import accuracy_bn
+    out = tmp_path / "acc.json"
+    acc = accuracy_bn.main(["--epochs", "1", "--impls", "cgrad", "--samples", "2048",
+                            "--data", str(require_mnist().parent), "--out", str(out)])
+    assert set(acc) == {"cgrad plain", "cgrad bn+dropout"}
+    assert all(0.6 < a[0] <= 1.0 for a in acc.values())
+    doc = json.loads(out.read_text())
+    assert len(doc["results"]["cgrad bn+dropout"][0]["curve"]) == 1
+    assert "| cgrad bn+dropout |" in "\n".join(doc["table"])
