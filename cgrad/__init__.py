@@ -24,7 +24,8 @@ from . import ops, reference  # noqa: E402,F401
 from ._config import get_num_threads, set_num_threads, show_config, openmp_enabled  # noqa: E402
 from . import callbacks, datasets, losses, metrics, nn, optim, schedules  # noqa: E402,F401
 from .model import MLP, Sequential, load  # noqa: E402
+from .onnx import export_onnx  # noqa: E402  (imports the onnx package only when called)
 
-__all__ = ["__version__", "MLP", "Sequential", "load", "nn", "get_num_threads", "set_num_threads", "show_config",
+__all__ = ["__version__", "MLP", "Sequential", "load", "export_onnx", "nn", "get_num_threads", "set_num_threads", "show_config",
            "openmp_enabled", "ops", "reference", "optim", "losses", "callbacks", "datasets",
            "metrics", "schedules"]

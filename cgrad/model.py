@@ -32,6 +32,7 @@ LOGIT_OUTPUTS = ("softmax", "sigmoid")          # forward() returns logits for t
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _RELU_LIKE = ("relu", "leaky_relu", "elu", "gelu")
 PREDICT_BLOCK = 1024                             # rows per block of predict/evaluate
+SAVE_FORMATS = ("npz", "safetensors")
 
 
 # What each parameterised layer kind owns: (parameter views, gradient views).
@@ -602,32 +603,59 @@ class Sequential:
         appended = self.output not in LOGIT_OUTPUTS and self.output != "identity"
         return self.specs()[:-1] if appended else self.specs()
 
-    def save(self, path, optimizer=None, epoch=None):
-        """Write architecture, weights, running statistics (+ optimizer state) to one
-        .npz, atomically: a temporary file in the same folder, fsync, a rename over
-        ``path``, fsync of the folder.  Loading never runs code (no pickle).  ``epoch``:
-        the epochs done (a checkpoint's; ``load`` gives it back as ``saved_epoch``)."""
-        path = os.fspath(path)
-        if not path.endswith(".npz"):
-            path += ".npz"
+    def _payload(self, optimizer=None, epoch=None):
+        """What save() writes, in either format: ({name: JSON string} -- the model config
+        and the optimizer's metadata --, {name: array} -- params, buffers and the
+        optimizer's state slots ``optimizer_state_<i>``)."""
         cfg = self.config()
         if epoch is not None:
             cfg["epoch"] = positive_int("epoch", epoch, minimum=0)
-        arrays = {"config": np.array(json.dumps(cfg)), "params": self.flat_params,
-                  "buffers": self.flat_buffers}
+        meta = {"config": json.dumps(cfg)}
+        arrays = {"params": self.flat_params, "buffers": self.flat_buffers}
         if optimizer is not None:
             st = optimizer.state_dict()
-            meta = {k: v for k, v in st.items() if k != "states"}
-            meta["class"] = type(optimizer).__name__
-            arrays["optimizer"] = np.array(json.dumps(meta))
+            opt_meta = {k: v for k, v in st.items() if k != "states"}
+            opt_meta["class"] = type(optimizer).__name__
+            meta["optimizer"] = json.dumps(opt_meta)
             for i, s in enumerate(st["states"]):
                 if s is not None:
                     arrays[f"optimizer_state_{i}"] = s
+        return meta, arrays
+
+    def save(self, path, optimizer=None, epoch=None, format=None):
+        """Write architecture, weights, running statistics (+ optimizer state) to one
+        .npz (or, with ``format="safetensors"``, one .safetensors file: the arrays as
+        tensors, the config and optimizer metadata as JSON strings in its header
+        metadata, with a SHA-256 of the tensors; needs the safetensors package),
+        atomically: a temporary file in the same folder, fsync, a rename over ``path``,
+        fsync of the folder.  ``format=None``: safetensors if ``path`` ends with
+        .safetensors, else npz.  Loading never runs code (no pickle).  ``epoch``: the epochs
+        done (a checkpoint's; ``load`` gives it back as ``saved_epoch``)."""
+        path = os.fspath(path)
+        if format is None:
+            format = "safetensors" if path.endswith(".safetensors") else "npz"
+        if format not in SAVE_FORMATS:
+            raise ValueError(f"format must be one of {SAVE_FORMATS}, got {format!r}")
+        if not path.endswith("." + format):
+            path += "." + format
+        meta, arrays = self._payload(optimizer, epoch)
+        if format == "npz":
+            members = {"config": np.array(meta.pop("config"))}
+            members.update(params=arrays.pop("params"), buffers=arrays.pop("buffers"))
+            members.update({k: np.array(v) for k, v in meta.items()}, **arrays)
+
+            def write(f):
+                np.savez(f, **members)
+        else:
+            data = _safetensors_bytes(meta, arrays)
+
+            def write(f):
+                f.write(data)
         folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".cgrad-", suffix=".npz.tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".cgrad-", suffix=f".{format}.tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
+                write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -637,6 +665,65 @@ class Sequential:
             raise
         _fsync_folder(folder)                  # the rename itself survives a crash
         return path
+
+
+def _import_safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError as exc:
+        raise ImportError('the safetensors format needs the safetensors package: pip install '
+                          f'"cgrad[safetensors]" (or pip install safetensors): {exc}') from exc
+    return safetensors
+
+
+def _tensors_digest(arrays):
+    """SHA-256 over the tensors (name, dtype, shape, bytes, in name order): safetensors
+    has no checksum of its own, and a flipped bit in the data would load silently."""
+    import hashlib
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _safetensors_bytes(meta, arrays):
+    st = _import_safetensors()
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    return st.numpy.save(arrays, metadata={**meta, "sha256": _tensors_digest(arrays)})
+
+
+def _is_safetensors(path):
+    """By extension, else by content: an 8-byte header length then a JSON object (a .npz
+    is a zip: it starts with PK)."""
+    if path.endswith(".safetensors"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and not head.startswith(b"PK") and head[8:9] == b"{"
+
+
+def _read_safetensors(path):
+    """({name: JSON string}, {name: array}) of a .safetensors file, its checksum verified."""
+    st = _import_safetensors()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        arrays = st.numpy.load(data)
+    except st.SafetensorError as exc:
+        raise ValueError(str(exc)) from None
+    n = int.from_bytes(data[:8], "little")     # valid: load() parsed this header
+    meta = json.loads(data[8:8 + n].decode("utf-8")).get("__metadata__") or {}
+    if "config" not in meta or "params" not in arrays:
+        raise ValueError(f"{path} is not a cgrad model (metadata: {sorted(meta)}, "
+                         f"tensors: {sorted(arrays)})")
+    if meta.get("sha256") != _tensors_digest(arrays):
+        raise ValueError(f"{path}: corrupt file: the tensors do not match their checksum")
+    return meta, arrays
 
 
 def _fsync_folder(folder):
@@ -859,62 +946,79 @@ def _model_from_config(cfg, path):
 
 def load(path, with_optimizer=False):
     """Load a model saved by ``save`` (validated; version-1 files of earlier cgrad
-    releases too); with ``with_optimizer=True`` return ``(model, optimizer or None)``
+    releases too), from a .npz or a .safetensors file (told apart by the extension, else
+    by the content); with ``with_optimizer=True`` return ``(model, optimizer or None)``
     with the optimizer state restored for resuming.  A truncated, corrupted, unknown or
     mismatched file raises ValueError; nothing is unpickled."""
     import zipfile
     import zlib
     path = os.fspath(path)
-    if not path.endswith(".npz") and not os.path.exists(path) and os.path.exists(path + ".npz"):
-        path += ".npz"                        # as save() names it
+    if not os.path.exists(path):
+        for ext in (".npz", ".safetensors"):    # as save() names it
+            if not path.endswith(ext) and os.path.exists(path + ext):
+                path += ext
+                break
+    kind = "safetensors" if _is_safetensors(path) else "npz"
     try:
-        return _load(path, with_optimizer)
+        return _load(path, with_optimizer, kind)
     except ValueError as exc:
         if str(exc).startswith(path):          # ours: it names the file and the problem
             raise
-        raise ValueError(f"{path} is not a readable cgrad .npz file: {exc}") from exc
+        raise ValueError(f"{path} is not a readable cgrad .{kind} file: {exc}") from exc
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ValueError(f"{path} is not a readable cgrad .npz file: {exc}") from exc
+        raise ValueError(f"{path} is not a readable cgrad .{kind} file: {exc}") from exc
 
 
-def _load(path, with_optimizer):
+def _load(path, with_optimizer, kind="npz"):
+    if kind == "safetensors":
+        meta, arrays = _read_safetensors(path)
+        return _from_payload(path, meta, arrays, with_optimizer)
     data = np.load(path, allow_pickle=False)
     with data:
         if "config" not in data or "params" not in data:
             raise ValueError(f"{path} is not a cgrad model (keys: {sorted(data.files)})")
-        try:
-            cfg = json.loads(str(data["config"]))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: corrupt model config: {exc}") from exc
-        if not isinstance(cfg, dict):
-            raise ValueError(f"{path}: corrupt model config")
-        model = _model_from_config(cfg, path)
-        model.saved_epoch = cfg.get("epoch")
-        arrays = [("params", "parameters", model.flat_params)]
-        if cfg.get("format") == FORMAT_VERSION:
-            arrays.append(("buffers", "running statistics", model.flat_buffers))
-        checked = []
-        for key, what, mine in arrays:         # all checked before anything is copied
-            if key not in data:
-                raise ValueError(f"{path}: the file lacks its {what} ({key!r})")
-            stored = data[key]
-            if stored.shape != mine.shape:
-                raise ValueError(f"{path}: {stored.size} {what} stored, the architecture "
-                                 f"needs {mine.size}")
-            if not np.isfinite(stored).all():
-                raise ValueError(f"{path}: the stored {what} contain NaN or inf")
-            checked.append((mine, stored))
-        for mine, stored in checked:
-            mine[...] = stored
-        opt = None
+        meta = {"config": str(data["config"])}
         if with_optimizer and "optimizer" in data:
-            meta = json.loads(str(data["optimizer"]))
-            known = {c.__name__: c for c in OPTIMIZERS.values()}
-            if meta.get("class") not in known:
-                raise ValueError(f"{path}: unknown optimizer class {meta.get('class')!r}")
-            cls = known[meta["class"]]
-            opt = cls(model, **meta["hyperparams"])
-            states = [data[f"optimizer_state_{i}"] if f"optimizer_state_{i}" in data else None
-                      for i in range(3)]
-            opt.load_state_dict({"kind": meta["kind"], "t": meta["t"], "states": states})
+            meta["optimizer"] = str(data["optimizer"])
+        return _from_payload(path, meta, data, with_optimizer)
+
+
+def _from_payload(path, meta, arrays, with_optimizer):
+    """The model (and optimizer) of what save() wrote, either format: ``meta`` {name: JSON
+    string}, ``arrays`` a mapping of name -> array; everything checked before use."""
+    try:
+        cfg = json.loads(meta["config"])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt model config: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: corrupt model config")
+    model = _model_from_config(cfg, path)
+    model.saved_epoch = cfg.get("epoch")
+    checks = [("params", "parameters", model.flat_params)]
+    if cfg.get("format") == FORMAT_VERSION:
+        checks.append(("buffers", "running statistics", model.flat_buffers))
+    checked = []
+    for key, what, mine in checks:             # all checked before anything is copied
+        if key not in arrays:
+            raise ValueError(f"{path}: the file lacks its {what} ({key!r})")
+        stored = arrays[key]
+        if stored.shape != mine.shape:
+            raise ValueError(f"{path}: {stored.size} {what} stored, the architecture "
+                             f"needs {mine.size}")
+        if not np.isfinite(stored).all():
+            raise ValueError(f"{path}: the stored {what} contain NaN or inf")
+        checked.append((mine, stored))
+    for mine, stored in checked:
+        mine[...] = stored
+    opt = None
+    if with_optimizer and "optimizer" in meta:
+        opt_meta = json.loads(meta["optimizer"])
+        known = {c.__name__: c for c in OPTIMIZERS.values()}
+        if opt_meta.get("class") not in known:
+            raise ValueError(f"{path}: unknown optimizer class {opt_meta.get('class')!r}")
+        cls = known[opt_meta["class"]]
+        opt = cls(model, **opt_meta["hyperparams"])
+        states = [arrays[f"optimizer_state_{i}"] if f"optimizer_state_{i}" in arrays else None
+                  for i in range(3)]
+        opt.load_state_dict({"kind": opt_meta["kind"], "t": opt_meta["t"], "states": states})
     return (model, opt) if with_optimizer else model
