@@ -365,6 +365,29 @@ cdef class Trainer:
         return {PHASE_NAMES[i]: self.s.phase_s[i] for i in range(N_PHASES)}
 
     @property
+    def l1(self):
+        """The L1 strength on the Dense weights from the next step on (settable: a
+        per-batch penalty such as scikit-learn's alpha / rows-in-batch)."""
+        return self.s.l1
+
+    @l1.setter
+    def l1(self, double value):
+        if not value >= 0:
+            raise ValueError(f"l1 must be >= 0, got {value}")
+        self.s.l1 = value
+
+    @property
+    def l2(self):
+        """The L2 strength on the Dense weights from the next step on (settable)."""
+        return self.s.l2
+
+    @l2.setter
+    def l2(self, double value):
+        if not value >= 0:
+            raise ValueError(f"l2 must be >= 0, got {value}")
+        self.s.l2 = value
+
+    @property
     def lr(self):
         return self.s.opt.lr
 
