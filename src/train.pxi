@@ -41,6 +41,7 @@ cdef struct TrainState:
     double layer_sq[MAX_LAYERS]      # scratch: this step's squared gradient norm per layer
     double layer_norm_s[MAX_LAYERS]  # sum over the sampled steps of each layer's norm
     Py_ssize_t norm_steps            # steps sampled
+    double penalty_rows              # sum over the steps of run() of rows * L1/L2 penalty
 
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
@@ -148,13 +149,14 @@ cdef double _penalties(TrainState* s, floating* params, floating* grads) noexcep
 
 
 cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
-                             bint sample) noexcept nogil:
-    """The penalties, the per-layer gradient norms (before clipping; when `sample`),
-    clipping; returns the global norm before clipping."""
+                             bint sample, Py_ssize_t rows) noexcept nogil:
+    """The penalties (their value times the batch's rows summed into penalty_rows), the
+    per-layer gradient norms (before clipping; when `sample`), clipping; returns the
+    global norm before clipping."""
     cdef Net* n = s.net
     cdef int l
     cdef int nt = s.n_threads
-    _penalties(s, params, grads)
+    s.penalty_rows += rows * _penalties(s, params, grads)
     if sample:
         net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
         for l in range(s.n_norms):
@@ -228,7 +230,8 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # the per-layer norms are one more pass over the gradients: every step when
         # profiling, else every NORM_STRIDE-th step of a chunk (its first included)
         stats[3] += _regularise_clip(s, params, grads,
-                                     s.timing or (bi - first_batch) % NORM_STRIDE == 0)
+                                     s.timing or (bi - first_batch) % NORM_STRIDE == 0,
+                                     rows)
         stats[4] += 1
         s.opt.t += 1
         if s.timing:
@@ -365,6 +368,13 @@ cdef class Trainer:
         return {PHASE_NAMES[i]: self.s.phase_s[i] for i in range(N_PHASES)}
 
     @property
+    def penalty_sum(self):
+        """Over the steps of the last run(): the sum of each batch's rows times its L1/L2
+        penalty, taken at the weights the step started from (so (loss_sum + penalty_sum)
+        / rows is the epoch's mean of the per-batch objectives)."""
+        return self.s.penalty_rows
+
+    @property
     def l1(self):
         """The L1 strength on the Dense weights from the next step on (settable: a
         per-batch penalty such as scikit-learn's alpha / rows-in-batch)."""
@@ -420,6 +430,7 @@ cdef class Trainer:
         for i in range(self.s.n_norms):
             self.s.layer_norm_s[i] = 0.0
         self.s.norm_steps = 0
+        self.s.penalty_rows = 0.0
         self._enter(n_threads)
         self._compiled(first_batch, n_batches, stats)
         return (tuple(stats[i] for i in range(N_STATS)),
