@@ -60,12 +60,12 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from . import _core, nn
 from ._config import get_num_threads
 from .callbacks import _as_callback
 from .model import MLP, Sequential, _model_from_config
-from .ops.activations import ACTIVATION_CODES
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from .schedules import Schedule, get_schedule
 
@@ -131,15 +131,6 @@ def _weights_penalty(model, alpha, l1):
             g += l1 * np.sign(W64)
         grads.append(g)
     return value, grads
-
-
-def _squared_weights(model):
-    return float(sum(np.dot(W.ravel().astype(np.float64), W.ravel().astype(np.float64))
-                     for W in model.W))
-
-
-def _abs_weights(model):
-    return float(sum(np.abs(W).sum(dtype=np.float64) for W in model.W))
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,7 +256,8 @@ class _BaseMLP(BaseEstimator):
     def _to_dense(self, X):
         if scipy.sparse.issparse(X):
             X = X.toarray()
-        return np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
+        X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
+        return X if X.flags.writeable else X.copy()     # the core takes writable arrays
 
     def _check_X_predict(self, X):
         check_is_fitted(self)
@@ -417,7 +409,7 @@ class _BaseMLP(BaseEstimator):
         T = T if rows is None else T[rows]
         if self._kind == "ce":
             return None, np.ascontiguousarray(T.argmax(axis=1), dtype=np.int64)
-        return np.ascontiguousarray(T, dtype=np.dtype(self.dtype)), None
+        return np.array(T, dtype=np.dtype(self.dtype), order="C"), None   # a writable copy
 
     def _fused(self, sw):
         return sw is None and self._kind != "poisson"
@@ -516,13 +508,9 @@ class _BaseMLP(BaseEstimator):
             else:
                 data_loss = self._run_host_epoch(X, T_host, sw, sample_idx, batch, c, alpha,
                                                  l1, clip, nt)
-            penalty = 0.0                  # the host epoch's loss has its penalties
-            if fused and (alpha or l1):
-                penalty = n_batches * (0.5 * alpha * _squared_weights(model) +
-                                       (l1 * _abs_weights(model) if l1 else 0.0)) / n
             seconds = time.perf_counter() - t0
             self.n_iter_ += 1
-            self.loss_ = float(data_loss + penalty)
+            self.loss_ = float(data_loss)        # with each batch's penalty, as scikit-learn
             self.t_ += n
             self.loss_curve_.append(self.loss_)
             if self.verbose:
@@ -560,18 +548,19 @@ class _BaseMLP(BaseEstimator):
 
     def _run_fused(self, trainer, n_batches, batch, last_rows, c, alpha, l1, nt):
         """One epoch in the compiled loop; the last, smaller batch gets its own penalty
-        (scikit-learn divides alpha by the rows of each batch).  Returns the summed loss."""
+        (scikit-learn divides alpha by the rows of each batch).  Returns the sum over the
+        batches of rows * (mean loss + penalty), in the compiled objective's scale."""
         if last_rows == batch:
             stats, _, _ = trainer.run(0, n_batches, nt)
-            return stats[0]
+            return stats[0] + trainer.penalty_sum
         total = 0.0
         if n_batches > 1:
             stats, _, _ = trainer.run(0, n_batches - 1, nt)
-            total += stats[0]
+            total += stats[0] + trainer.penalty_sum
         trainer.l2, trainer.l1 = alpha / (c * last_rows), l1 / (c * last_rows)
         stats, _, _ = trainer.run(n_batches - 1, 1, nt)
         trainer.l2, trainer.l1 = alpha / (c * batch), l1 / (c * batch)
-        return total + stats[0]
+        return total + stats[0] + trainer.penalty_sum
 
     def _host_objective(self, xb, tb, wb, c, alpha, l1, nt):
         """Training-mode forward, host loss (weighted), backward and the penalty: the
@@ -666,39 +655,10 @@ class _BaseMLP(BaseEstimator):
 
     # -- full-batch solvers --------------------------------------------------------------
     def _fit_full_batch(self, X, T, y_raw, sw, validation):
-        model, c = self.model_, self._scale()
-        n = X.shape[0]
+        model = self.model_
         nt = self._threads()
-        alpha, l1 = float(self.alpha), float(self.l1)
-        fused = self._fused(sw)
-        if fused:
-            Yf, Yi = self._targets(T)
-            trainer = _core.Trainer(model._net, X, Yf=Yf, Yi=Yi, batch=n,
-                                    loss=self._compiled_loss_code(),
-                                    opt=SGD(lr=0.0).fused_spec(),
-                                    reg={"l1": l1 / (c * n), "l2": alpha / (c * n)})
-        else:
-            T_host = T.argmax(axis=1) if self._kind == "ce" else T.astype(np.float64)
-        flat, grads, dtype = model.flat_params, model.flat_grads, model.dtype
-        evals = {"n": 0, "best": (np.inf, flat.astype(np.float64))}
-
-        def fun(x):
-            if evals["n"] >= self.max_fun and self.solver == "cg":
-                raise _MaxFunReached
-            evals["n"] += 1
-            flat[...] = x
-            if fused:
-                value, _ = trainer.objective(nt)
-                f = c * value
-            else:
-                value, pen = self._host_objective(X, T_host, sw, c, alpha, l1, nt)
-                f = value + pen
-            g = c * grads.astype(np.float64)
-            if f < evals["best"][0]:
-                evals["best"] = (f, np.array(x, dtype=np.float64))
-            evals["last"] = (f, x)
-            return f, g
-
+        fun, evals = self._objective(X, T, sw)
+        flat = model.flat_params
         curve = []
 
         def callback(xk, *args):
@@ -709,21 +669,26 @@ class _BaseMLP(BaseEstimator):
                     print("Iteration %d, loss = %.8f" % (len(curve), last[0]))
 
         x0 = flat.astype(np.float64)
-        if self.solver == "lbfgs":
-            res = scipy.optimize.minimize(
-                fun, x0, method="L-BFGS-B", jac=True, callback=callback,
-                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
-            x, f, nit, ok, msg = res.x, res.fun, res.nit, res.status == 0, res.message
-        else:
-            try:
+        # the solver's vector work is far too small for threads: a multi-threaded BLAS only
+        # fights the objective's OpenMP threads for the cores (measured: 20-100x slower
+        # fits on a busy 2-core machine)
+        with threadpool_limits(1, user_api="blas"):
+            if self.solver == "lbfgs":
                 res = scipy.optimize.minimize(
-                    fun, x0, method="CG", jac=True, callback=callback,
-                    options={"maxiter": self.max_iter, "gtol": self.tol})
+                    fun, x0, method="L-BFGS-B", jac=True, callback=callback,
+                    options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                             "gtol": self.tol})
                 x, f, nit, ok, msg = res.x, res.fun, res.nit, res.status == 0, res.message
-            except _MaxFunReached:
-                f, x = evals["best"]
-                nit, ok = len(curve), False
-                msg = f"STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT ({self.max_fun})"
+            else:
+                try:
+                    res = scipy.optimize.minimize(
+                        fun, x0, method="CG", jac=True, callback=callback,
+                        options={"maxiter": self.max_iter, "gtol": self.tol})
+                    x, f, nit, ok, msg = res.x, res.fun, res.nit, res.status == 0, res.message
+                except _MaxFunReached:
+                    f, x = evals["best"]
+                    nit, ok = len(curve), False
+                    msg = f"STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT ({self.max_fun})"
         if not ok:
             warnings.warn(f"{self.solver} failed to converge after {nit} iteration(s) "
                           f"(status: {msg}). Increase the number of iterations (max_iter) or "
@@ -744,9 +709,50 @@ class _BaseMLP(BaseEstimator):
                 else None
             self._best_validation_loss = vloss
 
+    def _objective(self, X, T, sw):
+        """fun(x) -> (objective, gradient) in float64 over the flat parameter buffer:
+        scikit-learn's full-batch loss with its penalties, one compiled call per evaluation
+        (Trainer.objective) or, with row weights or the Poisson loss, a forward/backward
+        pass with the loss on the host.  Also returns the evaluation record."""
+        model, c = self.model_, self._scale()
+        n = X.shape[0]
+        nt = self._threads()
+        alpha, l1 = float(self.alpha), float(self.l1)
+        fused = self._fused(sw)
+        if fused:
+            Yf, Yi = self._targets(T)
+            trainer = _core.Trainer(model._net, X, Yf=Yf, Yi=Yi, batch=n,
+                                    loss=self._compiled_loss_code(),
+                                    opt=SGD(lr=0.0).fused_spec(),
+                                    reg={"l1": l1 / (c * n), "l2": alpha / (c * n)})
+        else:
+            T_host = T.argmax(axis=1) if self._kind == "ce" else T.astype(np.float64)
+        flat, grads = model.flat_params, model.flat_grads
+        evals = {"n": 0, "best": (np.inf, flat.astype(np.float64))}
+
+        def fun(x):
+            if evals["n"] >= self.max_fun and self.solver == "cg":
+                raise _MaxFunReached
+            evals["n"] += 1
+            flat[...] = x
+            if fused:
+                value, _ = trainer.objective(nt)
+                f = c * value
+            else:
+                value, pen = self._host_objective(X, T_host, sw, c, alpha, l1, nt)
+                f = value + pen
+            g = c * grads.astype(np.float64)
+            if f < evals["best"][0]:
+                evals["best"] = (f, np.array(x, dtype=np.float64))
+            evals["last"] = (f, x)
+            return f, g
+
+        return fun, evals
+
     def _set_batchnorm_statistics(self, X, nt):
         """After a full-batch solve: the running statistics of every BatchNorm1d become the
-        full data's (one training-mode pass of a copy with momentum 1)."""
+        full data's mean and (biased, as the objective used) variance: one training-mode
+        pass of a copy with momentum 1."""
         m = self.model_
         layers = []
         for spec in m._user_specs():
@@ -758,6 +764,10 @@ class _BaseMLP(BaseEstimator):
         tmp.train()
         tmp.forward(X, n_threads=nt)
         m.flat_buffers[...] = tmp.flat_buffers
+        n = X.shape[0]
+        for layer in m.layers:          # the objective normalised by the biased variance
+            if isinstance(layer, nn.BatchNorm1d) and n > 1:
+                layer.running_var[...] *= (n - 1) / n
 
     # -- inference ----------------------------------------------------------------------
     def _output(self, X):
