@@ -29,6 +29,15 @@ from cgrad.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These fits are tiny: one OpenMP thread (threadpoolctl, which cgrad follows) keeps
+    them fast on a busy machine; n_threads= still overrides (the determinism test)."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1, user_api="openmp"):
+        yield
+
+
 def _expected_failures(est):
     if est.solver in ("lbfgs", "cg"):
         return {}
@@ -297,3 +306,21 @@ def test_parameter_errors():
             MLPClassifier(**bad).fit(X, y)
     with pytest.raises(ValueError, match="early_stopping"):
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
+
+
+def test_readme_sklearn_block_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from test_readme import sklearn_blocks
+    finally:
+        sys.path.pop(0)
+    blocks = sklearn_blocks()
+    if not blocks:
+        pytest.skip("README.md is not next to the tests (installed test tree)")
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), ns)
+    assert ns["clf"].score(ns["X_test"], ns["y_test"]) > 0.9
+    assert ns["search"].score(ns["X_test"], ns["y_test"]) > 0.9
