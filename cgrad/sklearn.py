@@ -387,6 +387,7 @@ class _BaseMLP(BaseEstimator):
     def _fit_once(self, X, T, y_raw, sw, incremental, first_pass, validation=None):
         rs = check_random_state(self._seed())
         self._random_state = rs
+        self.n_threads_ = self._threads()         # this fit's OpenMP thread budget
         if first_pass:
             self._initialize(T, X.shape[1], rs)
         else:
@@ -833,10 +834,14 @@ _SK_PARAMS_DOC = """
         stopping on them.
     dtype : 'float32' (default) or 'float64': the network's and the computation's type.
     n_threads : OpenMP threads (None: cgrad.get_num_threads(), which follows
-        OMP_NUM_THREADS and threadpoolctl).
+        OMP_NUM_THREADS and threadpoolctl, so a joblib/Dask worker's budget); the fit's
+        count is in ``n_threads_``.
     n_restarts : fit this many seeds (drawn from random_state) on the same training rows
         and keep the one with the lowest loss on the held-out validation_fraction.
-    n_jobs : joblib workers for the restarts (None: one, in this process).
+    n_jobs : joblib workers for the restarts (None: one, in this process); they run
+        on the active joblib backend: loky processes by default (never a fork after
+        OpenMP started), a dask.distributed cluster inside
+        ``joblib.parallel_config(backend="dask")``.
     deterministic : results are already bitwise the same for any thread count;
         deterministic=True also makes random_state=None mean 0, so every fit is repeatable.
 """

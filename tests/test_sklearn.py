@@ -324,3 +324,33 @@ def test_readme_sklearn_block_runs(tmp_path, monkeypatch):
         exec(compile(code, "README.md", "exec"), ns)
     assert ns["clf"].score(ns["X_test"], ns["y_test"]) > 0.9
     assert ns["search"].score(ns["X_test"], ns["y_test"]) > 0.9
+
+
+def _worker_fit(X, y):
+    import os
+
+    import cgrad
+    est = MLPClassifier((16,), max_iter=2, random_state=0).fit(X, y)
+    return os.environ.get("OMP_NUM_THREADS"), cgrad.get_num_threads(), est.n_threads_
+
+
+def test_grid_search_and_restarts_on_a_dask_cluster(digits):
+    """A real LocalCluster on 127.0.0.1 (2 worker processes, 1 thread each, no dashboard):
+    GridSearchCV and n_restarts through joblib's Dask backend, and inside a worker cgrad
+    keeps to the worker's budget (Dask starts workers with OMP_NUM_THREADS=1)."""
+    pytest.importorskip("distributed")
+    import joblib
+    from dask.distributed import Client, LocalCluster
+    X, y = digits
+    X, y = X[:300], y[:300]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert client.submit(_worker_fit, X, y).result(timeout=120) == ("1", 1, 1)
+        with joblib.parallel_config(backend="dask"):
+            grid = GridSearchCV(MLPClassifier((8,), max_iter=3, random_state=0),
+                                {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=-1).fit(X, y)
+            est = MLPClassifier((8,), max_iter=3, n_restarts=2, n_jobs=-1,
+                                random_state=0).fit(X, y)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+    serial = MLPClassifier((8,), max_iter=3, n_restarts=2, random_state=0).fit(X, y)
+    assert est.restart_validation_losses_ == serial.restart_validation_losses_
