@@ -162,10 +162,16 @@ class _MaxFunReached(Exception):
 
 
 def _fit_restart(est, X, T, y_raw, sw, val, seed):
-    """One restart of n_restarts (run in a joblib worker, or in this process)."""
+    """One restart of n_restarts (run in a joblib worker, or in this process); a restart
+    that diverges comes back with its error instead of ending the others."""
     est = copy.copy(est)
     est.random_state = seed
-    est._fit_once(X, T, y_raw, sw, incremental=False, first_pass=True, validation=val)
+    try:
+        est._fit_once(X, T, y_raw, sw, incremental=False, first_pass=True, validation=val)
+    except (ValueError, FloatingPointError) as exc:
+        if "non-finite" not in str(exc):
+            raise
+        est._restart_error = str(exc)
     return est
 
 
@@ -275,7 +281,7 @@ class _BaseMLP(BaseEstimator):
         sample_weight = self._class_weighted(sample_weight, y_raw)
         X = self._to_dense(X)
         self._hidden = hidden
-        if self.n_restarts > 1 and first_pass:
+        if self.n_restarts > 1 and first_pass and not incremental:
             return self._fit_restarts(X, T, y_raw, sample_weight)
         self._fit_once(X, T, y_raw, sample_weight, incremental, first_pass)
         return self
@@ -300,10 +306,13 @@ class _BaseMLP(BaseEstimator):
         proto.n_restarts, proto.record_validation = 1, True
         fits = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_restart)(proto, Xtr, Ttr, ytr, swtr, val, s) for s in seeds)
-        losses = [f.validation_loss_curve_[-1] if not f.early_stopping else
-                  f._best_validation_loss for f in fits]
-        best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan))) \
-            if np.isfinite(losses).any() else 0
+        losses = [np.inf if hasattr(f, "_restart_error") else
+                  f._best_validation_loss if f.early_stopping else f.validation_loss_curve_[-1]
+                  for f in fits]
+        finite = np.isfinite(losses)
+        if not finite.any():
+            raise ValueError(f"every restart failed: {fits[0]._restart_error}")
+        best = int(np.argmin(np.where(finite, losses, np.inf)))
         for key, value in vars(fits[best]).items():
             if key not in self._get_param_names():
                 setattr(self, key, value)
@@ -540,6 +549,7 @@ class _BaseMLP(BaseEstimator):
                               ConvergenceWarning)
         for cb in cbs:
             cb.on_train_end(logs)
+            cb.set_model(None)          # the estimator (its callbacks) stays picklable
         if self.early_stopping and validation is not None:
             model._restore(self._best_snapshot)
 
@@ -827,8 +837,8 @@ _SK_PARAMS_DOC = """
     l1 : L1 strength on the weights, divided by the sample size like alpha.
     schedule : a cgrad.schedules.Schedule or name, the learning rate per epoch (overrides
         learning_rate).
-    callbacks : cgrad callbacks called after every epoch (EarlyStopping, ...); their
-        model is the compiled network ``model_``.
+    callbacks : cgrad callbacks called after every epoch (EarlyStopping, ...); during
+        fit their model is the compiled network ``model_`` (detached afterwards).
     record_validation : hold out validation_fraction as early_stopping does and record
         ``validation_scores_`` and ``validation_loss_curve_`` every epoch, without
         stopping on them.

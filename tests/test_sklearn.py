@@ -264,7 +264,10 @@ def test_callbacks_stop_training(digits):
     X, y = digits
     stop = cgrad.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
     est = MLPClassifier((8,), max_iter=50, callbacks=[stop], random_state=0).fit(X, y)
-    assert est.n_iter_ == 2
+    assert est.n_iter_ == 2 and stop.stopped_epoch == 1
+    copy = pickle.loads(pickle.dumps(est))             # callbacks detached from the model
+    np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+    assert clone(est).get_params()["callbacks"][0].patience == 0
 
 
 def test_deterministic_any_thread_count(digits):
@@ -284,6 +287,8 @@ def test_restarts_in_loky_workers_after_training_in_the_parent(digits):
     est = MLPClassifier((8,), max_iter=5, n_restarts=3, n_jobs=2, random_state=0).fit(X, y)
     losses = est.restart_validation_losses_
     assert len(losses) == 3 and est.best_restart_ == int(np.argmin(losses))
+    import os
+    assert est.n_threads_ * 2 <= max(2, os.cpu_count())   # joblib's per-worker budget
     serial = MLPClassifier((8,), max_iter=5, n_restarts=3, random_state=0).fit(X, y)
     assert serial.restart_validation_losses_ == losses
     np.testing.assert_array_equal(serial.predict_proba(X), est.predict_proba(X))
