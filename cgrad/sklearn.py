@@ -473,11 +473,16 @@ class _BaseMLP(BaseEstimator):
         nt = self._threads()
         alpha, l1 = self._l2_alpha(), float(self.l1)
         fused = self._fused(sw)
-        sched = None
-        if self.schedule is not None:
-            kw = {"t_max": self.max_iter} if self.schedule == "cosine" else {}
-            sched = get_schedule(copy.deepcopy(self.schedule) if isinstance(self.schedule, Schedule)
-                                 else self.schedule, self.learning_rate_init, **kw)
+        sched, epoch0 = None, 0
+        if self.schedule is not None:       # partial_fit: one schedule over all its calls
+            if incremental and getattr(self, "_schedule", None) is not None:
+                epoch0 = len(self.loss_curve_)
+            else:
+                kw = {"t_max": self.max_iter} if self.schedule == "cosine" else {}
+                self._schedule = get_schedule(
+                    copy.deepcopy(self.schedule) if isinstance(self.schedule, Schedule)
+                    else self.schedule, self.learning_rate_init, **kw)
+            sched = self._schedule
         cbs = [_as_callback(cb) for cb in (self.callbacks or [])]
         for cb in cbs:
             cb.set_model(model)
@@ -501,7 +506,7 @@ class _BaseMLP(BaseEstimator):
         logs = {}
         for it in range(self.max_iter):
             if sched is not None:
-                self._lr = float(sched(it))
+                self._lr = float(sched(epoch0 + it))
             opt.lr = self._lr * (c if self.solver == "sgd" else 1.0)
             if self.shuffle:
                 # sklearn.utils.shuffle(sample_idx, random_state=rs), without its checks

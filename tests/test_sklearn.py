@@ -359,3 +359,17 @@ def test_grid_search_and_restarts_on_a_dask_cluster(digits):
     assert len(grid.cv_results_["mean_test_score"]) == 2
     serial = MLPClassifier((8,), max_iter=3, n_restarts=2, random_state=0).fit(X, y)
     assert est.restart_validation_losses_ == serial.restart_validation_losses_
+
+
+def test_schedule_runs_across_partial_fit_calls(digits):
+    import cgrad
+    X, y = digits
+    lrs = []
+    est = MLPClassifier((8,), schedule=cgrad.schedules.StepDecay(0.01, 1, 0.5),
+                        callbacks=[lambda epoch, logs: lrs.append(logs["lr"])], random_state=0)
+    for _ in range(3):
+        est.partial_fit(X[:200], y[:200], classes=np.arange(10))
+    assert lrs == pytest.approx([0.01, 0.005, 0.0025])
+    lrs.clear()
+    est.set_params(max_iter=2).fit(X[:200], y[:200])          # fit starts the schedule anew
+    assert lrs == pytest.approx([0.01, 0.005])
