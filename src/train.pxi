@@ -60,6 +60,7 @@ cdef struct TrainState:
     Py_ssize_t stop_batch            # the batch a run() stopped at
     bint stop_loss_finite
     bint params_finite               # the weights at the stop (an update can overflow)
+    double penalty_rows              # sum over the steps of run() of rows * L1/L2 penalty
 
 
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
@@ -167,13 +168,14 @@ cdef double _penalties(TrainState* s, floating* params, floating* grads) noexcep
 
 
 cdef double _regularise_clip(TrainState* s, floating* params, floating* grads,
-                             bint sample) noexcept nogil:
-    """The penalties, the per-layer gradient norms (before clipping; when `sample`),
-    clipping; returns the global norm before clipping."""
+                             bint sample, Py_ssize_t rows) noexcept nogil:
+    """The penalties (their value times the batch's rows summed into penalty_rows), the
+    per-layer gradient norms (before clipping; when `sample`), clipping; returns the
+    global norm before clipping."""
     cdef Net* n = s.net
     cdef int l
     cdef int nt = s.n_threads
-    _penalties(s, params, grads)
+    s.penalty_rows += rows * _penalties(s, params, grads)
     s.grads_ok = True
     if sample or s.clip_value > 0:       # clipping by value would hide an inf: look first
         net_grad_sq_norms(n, <const floating*> grads, s.layer_sq, nt)
@@ -273,7 +275,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
         # the per-layer norms are one more pass over the gradients: every step when
         # profiling, else every NORM_STRIDE-th step of a chunk (its first included)
         norm = _regularise_clip(s, params, grads,
-                                s.timing or (bi - first_batch) % NORM_STRIDE == 0)
+                                s.timing or (bi - first_batch) % NORM_STRIDE == 0, rows)
         if not (_finite(loss) and _finite(norm) and s.grads_ok):
             s.skipped += 1
             if s.policy == NONFINITE_SKIP:
@@ -424,6 +426,36 @@ cdef class Trainer:
         return {PHASE_NAMES[i]: self.s.phase_s[i] for i in range(N_PHASES)}
 
     @property
+    def penalty_sum(self):
+        """Over the steps of the last run(): the sum of each batch's rows times its L1/L2
+        penalty, taken at the weights the step started from (so (loss_sum + penalty_sum)
+        / rows is the epoch's mean of the per-batch objectives)."""
+        return self.s.penalty_rows
+
+    @property
+    def l1(self):
+        """The L1 strength on the Dense weights from the next step on (settable: a
+        per-batch penalty such as scikit-learn's alpha / rows-in-batch)."""
+        return self.s.l1
+
+    @l1.setter
+    def l1(self, double value):
+        if not value >= 0:
+            raise ValueError(f"l1 must be >= 0, got {value}")
+        self.s.l1 = value
+
+    @property
+    def l2(self):
+        """The L2 strength on the Dense weights from the next step on (settable)."""
+        return self.s.l2
+
+    @l2.setter
+    def l2(self, double value):
+        if not value >= 0:
+            raise ValueError(f"l2 must be >= 0, got {value}")
+        self.s.l2 = value
+
+    @property
     def lr(self):
         return self.s.opt.lr
 
@@ -463,6 +495,7 @@ cdef class Trainer:
             self.s.layer_norm_s[i] = 0.0
         self.s.norm_steps = self.s.skipped = 0
         self.s.stop_reason = STOP_NONE
+        self.s.penalty_rows = 0.0
         self._enter(n_threads)
         with Interruptible(False):
             self._compiled(first_batch, n_batches, stats)

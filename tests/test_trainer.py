@@ -186,3 +186,25 @@ def test_a_trainer_refuses_to_run_after_a_later_one_reconfigured_its_network():
     _trainer(network=net, batch=2)
     with pytest.raises(RuntimeError, match="reconfigured this network"):
         first.run(0, 1, 1)
+
+
+def test_penalty_strengths_settable_and_penalty_sum(rng):
+    """l1/l2 can change between run() calls (a smaller last batch gets its own penalty)
+    and penalty_sum adds each step's rows times its penalty at the weights it started
+    from (lr 0: the weights never move, so every step's penalty is the same)."""
+    import cgrad
+    X, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    m = cgrad.MLP([3, 4, 2], dtype="float64", seed=0)
+    t = _core.Trainer(m._net, X, Yi=y.astype(np.int64), batch=4, loss=3,
+                      opt=cgrad.optim.SGD(m, lr=0.0).fused_spec(), reg={"l2": 0.5})
+    pen = sum(0.5 * (w ** 2).sum() for w in m.W)
+    t.run(0, 2, 1)
+    assert t.l2 == 0.5 and t.penalty_sum == pytest.approx(8 * 0.5 * pen, rel=1e-12)
+    t.l2, t.l1 = 0.25, 0.1
+    t.run(2, 1, 1)                                  # the last batch: 2 rows
+    want = 2 * (0.25 * pen + 0.1 * sum(np.abs(w).sum() for w in m.W))
+    assert t.penalty_sum == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
+        t.l2 = -1.0
+    with pytest.raises(ValueError, match="l1 must be >= 0"):
+        t.l1 = float("nan")
