@@ -84,6 +84,19 @@ _LOSS_KINDS = {"ce": ("softmax_cross_entropy", "softmax"), "bce": ("bce", "sigmo
 
 # ---------------------------------------------------------------------------------------
 # the losses in scikit-learn's scale, computed on the host (weighted rows, Poisson)
+def _run_chunk(trainer, first, n_batches, nt):
+    """Batches of the compiled loop; their row-weighted loss sum.  Ctrl-C and a NaN/inf
+    step (stopped before its update) raise here."""
+    res = trainer.run(first, n_batches, nt)
+    if res["stop"] == "interrupt":
+        raise KeyboardInterrupt
+    if res["stop"] == "nonfinite":
+        raise FloatingPointError(f"NaN or inf in the loss or gradients at step "
+                                 f"{res['batch'] + 1} of the epoch; the weights are those "
+                                 f"of the last finite step: lower learning_rate_init")
+    return res["stats"][0]
+
+
 def _host_loss(kind, z, T, w):
     """(value, d value / d z) of the mean loss in scikit-learn's scale for network outputs
     ``z`` (logits for ce/bce, log-mean for poisson), targets ``T`` (int labels for ce,
@@ -567,16 +580,14 @@ class _BaseMLP(BaseEstimator):
         (scikit-learn divides alpha by the rows of each batch).  Returns the sum over the
         batches of rows * (mean loss + penalty), in the compiled objective's scale."""
         if last_rows == batch:
-            stats, _, _ = trainer.run(0, n_batches, nt)
-            return stats[0] + trainer.penalty_sum
+            return _run_chunk(trainer, 0, n_batches, nt) + trainer.penalty_sum
         total = 0.0
         if n_batches > 1:
-            stats, _, _ = trainer.run(0, n_batches - 1, nt)
-            total += stats[0] + trainer.penalty_sum
+            total += _run_chunk(trainer, 0, n_batches - 1, nt) + trainer.penalty_sum
         trainer.l2, trainer.l1 = alpha / (c * last_rows), l1 / (c * last_rows)
-        stats, _, _ = trainer.run(n_batches - 1, 1, nt)
+        loss_sum = _run_chunk(trainer, n_batches - 1, 1, nt)
         trainer.l2, trainer.l1 = alpha / (c * batch), l1 / (c * batch)
-        return total + stats[0] + trainer.penalty_sum
+        return total + loss_sum + trainer.penalty_sum
 
     def _host_objective(self, xb, tb, wb, c, alpha, l1, nt):
         """Training-mode forward, host loss (weighted), backward and the penalty: the
