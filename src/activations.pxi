@@ -227,60 +227,68 @@ cdef void _softmax_backward_row(const floating* y, const floating* dy, floating*
         dz[j] = y[j] * (dy[j] - <floating> s)
 
 
+# act_forward/act_backward's arguments for their chunk bodies: a chunk is a row
+# (softmax) or REDUCE_CHUNK elements of the flat arrays (elementwise activations).
+cdef struct _ActArgs:
+    int act
+    double alpha
+    const void* z       # backward only (the forward's z is the typed input)
+    const void* y       # backward only
+    void* out           # y (forward) or dz (backward)
+    Py_ssize_t n, cols
+
+
+cdef void _act_forward_chunk(const void* ctx, const floating* z, Py_ssize_t c) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _act_forward_span(a.act, a.alpha, z + lo, <floating*> a.out + lo,
+                      min(REDUCE_CHUNK, a.n - lo))
+
+
+cdef void _softmax_forward_chunk(const void* ctx, const floating* z, Py_ssize_t i) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    _softmax_forward_row(z + i * a.cols, <floating*> a.out + i * a.cols, a.cols)
+
+
 cdef void act_forward(int act, double alpha, const floating* z, floating* y,
                       Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """y = act(z); z, y: (rows, cols), y may alias z."""
-    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(n, n_threads)
+    cdef _ActArgs a
+    cdef int nt = _threads_for(rows * cols, n_threads)
+    a.act, a.alpha, a.out, a.n, a.cols = act, alpha, y, rows * cols, cols
     if act == ACT_SOFTMAX:
-        if nt > 1:
-            for i in prange(rows, schedule="static", num_threads=nt):
-                _softmax_forward_row(z + i * cols, y + i * cols, cols)
-        else:                  # no parallel region at all: entering one costs a syscall
-            for i in range(rows):
-                _softmax_forward_row(z + i * cols, y + i * cols, cols)
-        return
-    if act == ACT_IDENTITY and y == z:
-        return
-    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    if nt == 1:             # serial: the same chunks, without entering a parallel region
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            _act_forward_span(act, alpha, z + lo, y + lo, min(REDUCE_CHUNK, n - lo))
-        return
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _act_forward_span(act, alpha, z + lo, y + lo, hi - lo)
+        for_chunks(_softmax_forward_chunk[floating], &a, z, rows, nt)
+    elif act != ACT_IDENTITY or y != z:
+        for_chunks(_act_forward_chunk[floating], &a, z,
+                   (a.n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, nt)
+
+
+cdef void _act_backward_chunk(const void* ctx, const floating* dy, Py_ssize_t c) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _act_backward_span(a.act, a.alpha, <const floating*> a.z + lo, <const floating*> a.y + lo,
+                       dy + lo, <floating*> a.out + lo, min(REDUCE_CHUNK, a.n - lo))
+
+
+cdef void _softmax_backward_chunk(const void* ctx, const floating* dy,
+                                  Py_ssize_t i) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t o = i * a.cols
+    _softmax_backward_row(<const floating*> a.y + o, dy + o, <floating*> a.out + o, a.cols)
 
 
 cdef void act_backward(int act, double alpha, const floating* z, const floating* y,
                        const floating* dy, floating* dz,
                        Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """dz = dy * act'(z); all (rows, cols); dz may alias dy."""
-    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(n, n_threads)
+    cdef _ActArgs a
+    cdef int nt = _threads_for(rows * cols, n_threads)
+    a.act, a.alpha, a.z, a.y, a.out, a.n, a.cols = act, alpha, z, y, dz, rows * cols, cols
     if act == ACT_SOFTMAX:
-        if nt > 1:
-            for i in prange(rows, schedule="static", num_threads=nt):
-                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
-        else:
-            for i in range(rows):
-                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
-        return
-    if act == ACT_IDENTITY and dz == dy:
-        return
-    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    if nt == 1:
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo,
-                               min(REDUCE_CHUNK, n - lo))
-        return
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo, hi - lo)
+        for_chunks(_softmax_backward_chunk[floating], &a, dy, rows, nt)
+    elif act != ACT_IDENTITY or dz != dy:
+        for_chunks(_act_backward_chunk[floating], &a, dy,
+                   (a.n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, nt)
 
 
 cdef int _check_act(int act) except -1:
