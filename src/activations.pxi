@@ -26,34 +26,14 @@ cdef double GELU_C = 0.7978845608028654      # sqrt(2 / pi)
 cdef double GELU_A = 0.044715
 
 
-cdef inline floating _sigmoid(floating z) noexcept nogil:
-    """1 / (1 + exp(-z)), without overflow for either sign of z."""
-    cdef floating e
-    if floating is float:
-        if z >= 0:
-            return 1.0 / (1.0 + expf(-z))
-        e = expf(z)
-        return e / (1.0 + e)
-    else:
-        if z >= 0:
-            return 1.0 / (1.0 + exp(-z))
-        e = exp(z)
-        return e / (1.0 + e)
-
-
-cdef inline floating _tanh(floating z) noexcept nogil:
-    if floating is float:
-        return tanhf(z)
-    else:
-        return tanh(z)
-
-
-cdef inline floating _expm1_neg(floating z) noexcept nogil:
-    """exp(z) - 1 for z <= 0, via expm1: exp(z) - 1 cancels for small |z|."""
-    if floating is float:
-        return expm1f(z)
-    else:
-        return expm1(z)
+cdef inline double _sigmoid(double z) noexcept nogil:
+    """1 / (1 + exp(-z)), without overflow for either sign of z (float64: float32 goes
+    through vmath)."""
+    cdef double e
+    if z >= 0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
 
 
 cdef void _elu_backward_f(float a, const float* z, const float* dy, float* dz,
@@ -117,14 +97,14 @@ cdef void _act_forward_span(int act, double alpha, const floating* z, floating* 
             cgrad_vtanhf(z, y, n)
         else:
             for i in range(n):
-                y[i] = _tanh(z[i])
+                y[i] = tanh(z[i])
     elif act == ACT_ELU:
         if floating is float:
             cgrad_velu_f(z, y, n, a)
         else:
-            for i in range(n):
+            for i in range(n):      # expm1: exp(z) - 1 cancels for small |z|
                 v = z[i]
-                y[i] = v if v > 0 else a * _expm1_neg(v)
+                y[i] = v if v > 0 else a * expm1(v)
     elif act == ACT_GELU:
         # 0.5 z (1 + tanh u) == z sigmoid(2u): no cancellation for z << 0
         if floating is float:
@@ -176,8 +156,6 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
         for i in range(n):      # a*exp(z), not y + a: that cancels for z << 0
             if z[i] > 0:
                 dz[i] = dy[i]
-            elif floating is float:
-                dz[i] = dy[i] * a * expf(z[i])
             else:
                 dz[i] = dy[i] * a * exp(z[i])
     elif act == ACT_GELU:

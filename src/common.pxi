@@ -1,12 +1,12 @@
 # common.pxi -- fused float type, the OpenMP shim, FP-mode control, shared constants.
 cimport cython
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset, memcpy
-from libc.stdint cimport int32_t, int64_t, uint64_t, uint32_t
-from libc.math cimport (exp, expf, log, logf, log1p, log1pf, tanh, tanhf, sqrt, sqrtf,
-                        fabs, fabsf, isnan, isinf, INFINITY, NAN, expm1, expm1f)
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.math cimport (exp, expf, log, logf, log1p, tanh, sqrt, sqrtf, fabs, fabsf, isnan,
+                        isinf, NAN, expm1)
 
 # OpenMP shim (sklearn _openmp_helpers idea): a build without OpenMP still compiles,
 # serial, and reports openmp_enabled() == False.

@@ -23,13 +23,6 @@ cdef enum:
     N_LOSSES = 6
 
 
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
 cdef inline double _bce_term(floating o, double td, floating e, double log1p_e,
                              floating* d, double gscale) noexcept nogil:
     """BCE-with-logits loss of one element from e = exp(-|o|) and log1p(e);
@@ -183,7 +176,7 @@ cdef double _softmax_ce_row(const floating* z, const floating* t, int64_t label,
             j0 += nb
     else:
         for j in range(n):
-            e = _exp(z[j] - m)
+            e = exp(z[j] - m)
             s += e
             if d != NULL:
                 d[j] = e

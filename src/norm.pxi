@@ -220,9 +220,8 @@ cdef void _bn_train_block(const floating* x, const floating* gamma, const floati
     cdef double s[BN_BLOCK]
     cdef double m[BN_BLOCK]
     cdef double a[BN_BLOCK]
-    cdef double d, var, istd
-    cdef Py_ssize_t i, j
-    cdef const floating* xr
+    cdef double var, istd
+    cdef Py_ssize_t j
     _bn_col_sums(x, NULL, s, N, C, j0, w)       # sum x
     for j in range(w):
         m[j] = s[j] / N

@@ -44,6 +44,8 @@ int cgrad_isa_init(void);
  * too (one thread: unpacked; several: unpacked column blocks, one per thread).
  * Blocking (BLIS names): MR x NR register tile, KC depth of a packed panel, MC rows of
  * the packed A block, NC columns of the packed B panel; one row per ISA in dispatch.c.
+ * cgrad_?gemm is the plain call for C programs (a benchmark harness links it); the
+ * package itself calls cgrad_?gemm_ex.
  */
 void cgrad_sgemm(int transA, int transB, long M, long N, long K, float alpha,
                  const float *A, long lda, const float *B, long ldb, float beta,
