@@ -141,10 +141,11 @@ cdef inline void for_chunks(
         const void* ctx, const floating* x, Py_ssize_t n_chunks, int nt) noexcept nogil:
     """body(ctx, x, c) for every chunk c in [0, n_chunks), split statically over nt threads.
     x is the body's main input (its type picks the body's dtype); ctx holds the rest.
-    nt <= 1 runs a plain loop: entering a parallel region costs ~0.4 us even on one
-    thread or under if(0) (prange's use_threads_if), and a small MLP's 15 us step runs
-    about ten of these loops.  The parallel loop is a function of its own so that this
-    one stays small enough to inline, where body is a direct call."""
+    nt <= 1 runs a plain loop: entering a parallel region costs tens of times a small
+    loop's work even on one thread or under if(0) (prange's use_threads_if), and a small
+    MLP's step runs about ten of these loops (benchmarks/RESULTS.md).  The parallel loop
+    is a function of its own so that this one stays small enough to inline, where body
+    is a direct call."""
     cdef Py_ssize_t c
     if nt > 1:
         _for_chunks_parallel(body, ctx, x, n_chunks, nt)
@@ -286,8 +287,8 @@ cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads) noexcep
 
 def all_finite(const floating[::1] x, int n_threads=1):
     """True if the flat buffer x holds no NaN or inf.  The input checks of fit/predict
-    use it instead of np.isfinite(X).all(), which allocates a bool array as big as X
-    (47 MB for MNIST, page faults included: ~20 ms per fit call)."""
+    use it instead of np.isfinite(X).all(), which allocates and faults in a bool array
+    as big as X on every call (47 MB for MNIST; benchmarks/RESULTS.md)."""
     cdef bint ok = True
     if x.shape[0] == 0:
         return True
@@ -302,8 +303,9 @@ ALIGN_BYTES = 64
 def aligned_empty(shape, dtype, Py_ssize_t align=ALIGN_BYTES):
     """An uninitialised C-contiguous array whose data starts on an `align`-byte boundary
     (a view into a slightly larger byte buffer, which it keeps alive).  NumPy aligns to
-    16 bytes; a 64-byte vector row split across two cache lines costs double: the W2
-    step's GEMMs took 11.2 us on 16-byte-aligned buffers and 9.1 us on 64-byte ones."""
+    16 bytes, and a 64-byte vector load split across two cache lines costs two: the
+    GEMMs of a small MLP's step are measurably faster on 64-byte-aligned buffers
+    (benchmarks/RESULTS.md)."""
     import numpy as np
     dtype = np.dtype(dtype)
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)

@@ -181,7 +181,7 @@ void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, floa
 void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
                                  long ldc, int accumulate);
 
-/* ---- sparse first layer (sparse*.c; driver in gemm_driver.h) ---------------------
+/* ---- Dense layers on compressed input rows (sparse*.c; driver in gemm_driver.h) --
  *
  *   C = S @ B      S: M x K sparse, compressed rows: row m's terms are e in
  *                  [ptr[m], ptr[m+1]), column key[e] (increasing within a row), value
