@@ -10,7 +10,6 @@
 # softmax splits rows.  No kernel sums across threads.  float32 exp/tanh/sigmoid go
 # through the SIMD vector math of vmath.pxi (src/c/vmath.h); float64 keeps libm.
 
-# Activation codes; the same numbers in cgrad/ops/activations.py (ACTIVATION_CODES).
 cdef enum:
     ACT_IDENTITY = 0
     ACT_RELU = 1
@@ -21,6 +20,13 @@ cdef enum:
     ACT_ELU = 6
     ACT_GELU = 7
     N_ACTIVATIONS = 8
+
+# The codes by name: the one table of activation names and numbers (cgrad.ops.activations,
+# cgrad.nn and cgrad.model read it from here).
+ACTIVATION_CODES = {"identity": ACT_IDENTITY, "relu": ACT_RELU, "leaky_relu": ACT_LEAKY_RELU,
+                    "sigmoid": ACT_SIGMOID, "tanh": ACT_TANH, "softmax": ACT_SOFTMAX,
+                    "elu": ACT_ELU, "gelu": ACT_GELU}
+assert sorted(ACTIVATION_CODES.values()) == list(range(N_ACTIVATIONS))
 
 cdef double GELU_C = 0.7978845608028654      # sqrt(2 / pi)
 cdef double GELU_A = 0.044715

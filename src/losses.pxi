@@ -12,7 +12,6 @@
 # bitwise identical for any thread count.  Threads split row chunks; the gradient of a
 # row depends on that row only.
 
-# Loss codes; the same numbers in cgrad/ops/losses.py (LOSS_CODES).
 cdef enum:
     LOSS_MSE = 0
     LOSS_MAE = 1
@@ -21,6 +20,13 @@ cdef enum:
     LOSS_HINGE_MULTI = 4
     LOSS_HINGE_BINARY = 5
     N_LOSSES = 6
+
+# The codes by name: the one table of loss names and numbers (cgrad.ops.losses, whose
+# functions carry these names, and cgrad.losses read it from here).
+LOSS_CODES = {"mse": LOSS_MSE, "mae": LOSS_MAE, "bce_with_logits": LOSS_BCE_LOGITS,
+              "softmax_cross_entropy": LOSS_SOFTMAX_CE, "hinge_multiclass": LOSS_HINGE_MULTI,
+              "hinge_binary": LOSS_HINGE_BINARY}
+assert sorted(LOSS_CODES.values()) == list(range(N_LOSSES))
 
 
 cdef inline double _bce_term(floating o, double td, floating e, double log1p_e,
