@@ -9,16 +9,22 @@ import numpy as np
 
 from . import ops
 from ._validation import labels as _labels
+from .ops.losses import LOSS_CODES
 
 __all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "Hinge",
            "BinaryHinge", "get_loss", "LOSSES"]
 
 
 class Loss:
-    name = None
+    name = None              # its key in LOSS_CODES (the compiled loss it runs)
     on_logits = False        # takes raw scores (logits)
     classification = False
     uses_labels = False      # integer class labels (else float targets)
+
+    @property
+    def code(self):
+        """The compiled loss code (the fused training loop's)."""
+        return LOSS_CODES[self.name]
 
     def __call__(self, out, y):
         """(mean loss, d loss / d out) for the batch ``out`` against ``y``."""
@@ -50,7 +56,6 @@ class Loss:
 class MSE(Loss):
     """mean((out - y)^2)"""
     name = "mse"
-    code = 0                # LOSS_* in src/losses.pxi
 
     def _compute(self, out, y):
         return ops.mse(out, y.astype(out.dtype, copy=False))
@@ -59,7 +64,6 @@ class MSE(Loss):
 class MAE(Loss):
     """mean(|out - y|)"""
     name = "mae"
-    code = 1                # LOSS_* in src/losses.pxi
 
     def _compute(self, out, y):
         return ops.mae(out, y.astype(out.dtype, copy=False))
@@ -67,8 +71,7 @@ class MAE(Loss):
 
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy from logits (sigmoid fused, stable); y in [0, 1]."""
-    name = "bce"
-    code = 2                # LOSS_* in src/losses.pxi
+    name = "bce_with_logits"
     on_logits = True
     classification = True
 
@@ -86,7 +89,6 @@ class BinaryCrossEntropy(Loss):
 class SoftmaxCrossEntropy(Loss):
     """Softmax cross-entropy from logits (fused, stable): integer labels or one-hot rows."""
     name = "softmax_cross_entropy"
-    code = 3                # LOSS_* in src/losses.pxi
     on_logits = True
     classification = True
     uses_labels = True
@@ -105,8 +107,7 @@ class SoftmaxCrossEntropy(Loss):
 
 class Hinge(Loss):
     """Multi-class hinge (Crammer-Singer) on raw scores; integer labels."""
-    name = "hinge"
-    code = 4                # LOSS_* in src/losses.pxi
+    name = "hinge_multiclass"
     on_logits = True
     classification = True
     uses_labels = True
@@ -120,8 +121,7 @@ class Hinge(Loss):
 
 class BinaryHinge(Loss):
     """Binary hinge mean(max(0, 1 - y * out)); y in {-1, +1} (0/1 labels are mapped)."""
-    name = "binary_hinge"
-    code = 5                # LOSS_* in src/losses.pxi
+    name = "hinge_binary"
     on_logits = True
     classification = True
 
@@ -138,10 +138,13 @@ class BinaryHinge(Loss):
         return ops.hinge_binary(out, y.astype(out.dtype, copy=False))
 
 
-LOSSES = {"mse": MSE, "mae": MAE, "bce": BinaryCrossEntropy,
-          "binary_cross_entropy": BinaryCrossEntropy,
-          "softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy,
-          "hinge": Hinge, "binary_hinge": BinaryHinge}
+# Every name get_loss takes: each class's own name, and the other names users may know
+# it by.
+LOSSES = {cls.name: cls for cls in (MSE, MAE, BinaryCrossEntropy, SoftmaxCrossEntropy, Hinge,
+                                    BinaryHinge)}
+LOSSES.update({"bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy,
+               "cross_entropy": SoftmaxCrossEntropy, "hinge": Hinge,
+               "binary_hinge": BinaryHinge})
 
 
 def get_loss(loss):

@@ -310,7 +310,7 @@ class Sequential:
         if self.output == "softmax":
             return "softmax_cross_entropy"
         if self.output == "sigmoid":
-            return "bce"
+            return "bce_with_logits"
         return "mse"
 
     def _resolve_loss(self, loss):
@@ -321,7 +321,7 @@ class Sequential:
                              f"output='identity' for regression losses")
         if loss.name == "softmax_cross_entropy" and self.output not in ("softmax", "identity"):
             raise ValueError(f"softmax cross-entropy needs output='softmax', got {self.output!r}")
-        if loss.name == "bce" and self.output not in ("sigmoid", "identity"):
+        if loss.name == "bce_with_logits" and self.output not in ("sigmoid", "identity"):
             raise ValueError(f"binary cross-entropy needs output='sigmoid', got {self.output!r}")
         if loss.name == "softmax_cross_entropy" and self.n_outputs < 2:
             raise ValueError("softmax cross-entropy needs at least 2 outputs")
@@ -567,7 +567,7 @@ class Sequential:
         res = {"loss": float(value)}
         if self._has_accuracy(loss_fn):
             if z.shape[1] == 1:
-                truth = (t[:, 0] > (0 if loss_fn.name == "binary_hinge" else 0.5)).astype(np.int64)
+                truth = (t[:, 0] > (0 if loss_fn.name == "hinge_binary" else 0.5)).astype(np.int64)
                 pred = (z[:, 0] > 0).astype(np.int64)
             else:
                 truth = t if t.ndim == 1 else t.argmax(axis=1)
@@ -584,7 +584,7 @@ class Sequential:
         """Accuracy is single-label: one class per row (softmax/hinge) or one binary output.
         Several sigmoid outputs are multi-label, where an argmax 'accuracy' means nothing."""
         return loss_fn.classification and (self.n_outputs == 1 or loss_fn.name in
-                                           ("softmax_cross_entropy", "hinge"))
+                                           ("softmax_cross_entropy", "hinge_multiclass"))
 
     def score(self, X, y):
         """Accuracy for classifiers, R^2 for regressors."""

@@ -10,7 +10,6 @@
 # softmax splits rows.  No kernel sums across threads.  float32 exp/tanh/sigmoid go
 # through the SIMD vector math of vmath.pxi (src/c/vmath.h); float64 keeps libm.
 
-# Activation codes; the same numbers in cgrad/ops/activations.py (ACTIVATION_CODES).
 cdef enum:
     ACT_IDENTITY = 0
     ACT_RELU = 1
@@ -22,38 +21,25 @@ cdef enum:
     ACT_GELU = 7
     N_ACTIVATIONS = 8
 
+# The codes by name: the one table of activation names and numbers (cgrad.ops.activations,
+# cgrad.nn and cgrad.model read it from here).
+ACTIVATION_CODES = {"identity": ACT_IDENTITY, "relu": ACT_RELU, "leaky_relu": ACT_LEAKY_RELU,
+                    "sigmoid": ACT_SIGMOID, "tanh": ACT_TANH, "softmax": ACT_SOFTMAX,
+                    "elu": ACT_ELU, "gelu": ACT_GELU}
+assert sorted(ACTIVATION_CODES.values()) == list(range(N_ACTIVATIONS))
+
 cdef double GELU_C = 0.7978845608028654      # sqrt(2 / pi)
 cdef double GELU_A = 0.044715
 
 
-cdef inline floating _sigmoid(floating z) noexcept nogil:
-    """1 / (1 + exp(-z)), without overflow for either sign of z."""
-    cdef floating e
-    if floating is float:
-        if z >= 0:
-            return 1.0 / (1.0 + expf(-z))
-        e = expf(z)
-        return e / (1.0 + e)
-    else:
-        if z >= 0:
-            return 1.0 / (1.0 + exp(-z))
-        e = exp(z)
-        return e / (1.0 + e)
-
-
-cdef inline floating _tanh(floating z) noexcept nogil:
-    if floating is float:
-        return tanhf(z)
-    else:
-        return tanh(z)
-
-
-cdef inline floating _expm1_neg(floating z) noexcept nogil:
-    """exp(z) - 1 for z <= 0, via expm1: exp(z) - 1 cancels for small |z|."""
-    if floating is float:
-        return expm1f(z)
-    else:
-        return expm1(z)
+cdef inline double _sigmoid(double z) noexcept nogil:
+    """1 / (1 + exp(-z)), without overflow for either sign of z (float64: float32 goes
+    through vmath)."""
+    cdef double e
+    if z >= 0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
 
 
 cdef void _elu_backward_f(float a, const float* z, const float* dy, float* dz,
@@ -117,14 +103,14 @@ cdef void _act_forward_span(int act, double alpha, const floating* z, floating* 
             cgrad_vtanhf(z, y, n)
         else:
             for i in range(n):
-                y[i] = _tanh(z[i])
+                y[i] = tanh(z[i])
     elif act == ACT_ELU:
         if floating is float:
             cgrad_velu_f(z, y, n, a)
         else:
-            for i in range(n):
+            for i in range(n):      # expm1: exp(z) - 1 cancels for small |z|
                 v = z[i]
-                y[i] = v if v > 0 else a * _expm1_neg(v)
+                y[i] = v if v > 0 else a * expm1(v)
     elif act == ACT_GELU:
         # 0.5 z (1 + tanh u) == z sigmoid(2u): no cancellation for z << 0
         if floating is float:
@@ -150,7 +136,7 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
         cgrad_vsigmoid_grad_f(y, dy, dz, n)
     elif floating is float and act == ACT_TANH:
         cgrad_vtanh_grad_f(y, dy, dz, n)
-    elif act == ACT_RELU:
+    elif act == ACT_RELU:           # float64 here (float32 relu/sigmoid/tanh: above)
         for i in range(n):          # unconditional loads: the loop vectorises to a blend
             v = dy[i]
             dz[i] = v if y[i] > 0 else 0
@@ -159,8 +145,6 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
             v = dy[i]
             dz[i] = v if z[i] > 0 else a * v
     elif act == ACT_SIGMOID:
-        # <floating> 1: a bare 1 is a C double to Cython, and promoted the float32 loop to
-        # double (scalar converts, 2 lanes: 7% of a W2 step)
         for i in range(n):
             v = y[i]
             dz[i] = dy[i] * v * (<floating> 1 - v)
@@ -176,8 +160,6 @@ cdef void _act_backward_span(int act, double alpha, const floating* z, const flo
         for i in range(n):      # a*exp(z), not y + a: that cancels for z << 0
             if z[i] > 0:
                 dz[i] = dy[i]
-            elif floating is float:
-                dz[i] = dy[i] * a * expf(z[i])
             else:
                 dz[i] = dy[i] * a * exp(z[i])
     elif act == ACT_GELU:
@@ -227,60 +209,68 @@ cdef void _softmax_backward_row(const floating* y, const floating* dy, floating*
         dz[j] = y[j] * (dy[j] - <floating> s)
 
 
+# act_forward/act_backward's arguments for their chunk bodies: a chunk is a row
+# (softmax) or REDUCE_CHUNK elements of the flat arrays (elementwise activations).
+cdef struct _ActArgs:
+    int act
+    double alpha
+    const void* z       # backward only (the forward's z is the typed input)
+    const void* y       # backward only
+    void* out           # y (forward) or dz (backward)
+    Py_ssize_t n, cols
+
+
+cdef void _act_forward_chunk(const void* ctx, const floating* z, Py_ssize_t c) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _act_forward_span(a.act, a.alpha, z + lo, <floating*> a.out + lo,
+                      min(REDUCE_CHUNK, a.n - lo))
+
+
+cdef void _softmax_forward_chunk(const void* ctx, const floating* z, Py_ssize_t i) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    _softmax_forward_row(z + i * a.cols, <floating*> a.out + i * a.cols, a.cols)
+
+
 cdef void act_forward(int act, double alpha, const floating* z, floating* y,
                       Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """y = act(z); z, y: (rows, cols), y may alias z."""
-    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(n, n_threads)
+    cdef _ActArgs a
+    cdef int nt = _threads_for(rows * cols, n_threads)
+    a.act, a.alpha, a.out, a.n, a.cols = act, alpha, y, rows * cols, cols
     if act == ACT_SOFTMAX:
-        if nt > 1:
-            for i in prange(rows, schedule="static", num_threads=nt):
-                _softmax_forward_row(z + i * cols, y + i * cols, cols)
-        else:                  # no parallel region at all: entering one costs a syscall
-            for i in range(rows):
-                _softmax_forward_row(z + i * cols, y + i * cols, cols)
-        return
-    if act == ACT_IDENTITY and y == z:
-        return
-    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    if nt == 1:             # serial: the same chunks, without entering a parallel region
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            _act_forward_span(act, alpha, z + lo, y + lo, min(REDUCE_CHUNK, n - lo))
-        return
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _act_forward_span(act, alpha, z + lo, y + lo, hi - lo)
+        for_chunks(_softmax_forward_chunk[floating], &a, z, rows, nt)
+    elif act != ACT_IDENTITY or y != z:
+        for_chunks(_act_forward_chunk[floating], &a, z,
+                   (a.n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, nt)
+
+
+cdef void _act_backward_chunk(const void* ctx, const floating* dy, Py_ssize_t c) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _act_backward_span(a.act, a.alpha, <const floating*> a.z + lo, <const floating*> a.y + lo,
+                       dy + lo, <floating*> a.out + lo, min(REDUCE_CHUNK, a.n - lo))
+
+
+cdef void _softmax_backward_chunk(const void* ctx, const floating* dy,
+                                  Py_ssize_t i) noexcept nogil:
+    cdef const _ActArgs* a = <const _ActArgs*> ctx
+    cdef Py_ssize_t o = i * a.cols
+    _softmax_backward_row(<const floating*> a.y + o, dy + o, <floating*> a.out + o, a.cols)
 
 
 cdef void act_backward(int act, double alpha, const floating* z, const floating* y,
                        const floating* dy, floating* dz,
                        Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     """dz = dy * act'(z); all (rows, cols); dz may alias dy."""
-    cdef Py_ssize_t n = rows * cols, c, lo, hi, n_chunks, i
-    cdef int nt = _threads_for(n, n_threads)
+    cdef _ActArgs a
+    cdef int nt = _threads_for(rows * cols, n_threads)
+    a.act, a.alpha, a.z, a.y, a.out, a.n, a.cols = act, alpha, z, y, dz, rows * cols, cols
     if act == ACT_SOFTMAX:
-        if nt > 1:
-            for i in prange(rows, schedule="static", num_threads=nt):
-                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
-        else:
-            for i in range(rows):
-                _softmax_backward_row(y + i * cols, dy + i * cols, dz + i * cols, cols)
-        return
-    if act == ACT_IDENTITY and dz == dy:
-        return
-    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    if nt == 1:
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo,
-                               min(REDUCE_CHUNK, n - lo))
-        return
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _act_backward_span(act, alpha, z + lo, y + lo, dy + lo, dz + lo, hi - lo)
+        for_chunks(_softmax_backward_chunk[floating], &a, dy, rows, nt)
+    elif act != ACT_IDENTITY or dz != dy:
+        for_chunks(_act_backward_chunk[floating], &a, dy,
+                   (a.n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, nt)
 
 
 cdef int _check_act(int act) except -1:

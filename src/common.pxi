@@ -1,12 +1,12 @@
 # common.pxi -- fused float type, the OpenMP shim, FP-mode control, shared constants.
 cimport cython
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset, memcpy
-from libc.stdint cimport int32_t, int64_t, uint64_t, uint32_t
-from libc.math cimport (exp, expf, log, logf, log1p, log1pf, tanh, tanhf, sqrt, sqrtf,
-                        fabs, fabsf, isnan, isinf, INFINITY, NAN, expm1, expm1f)
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.math cimport (exp, expf, log, logf, log1p, tanh, sqrt, sqrtf, fabs, fabsf, isnan,
+                        isinf, NAN, expm1)
 
 # OpenMP shim (sklearn _openmp_helpers idea): a build without OpenMP still compiles,
 # serial, and reports openmp_enabled() == False.
@@ -197,6 +197,53 @@ cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     return n_threads
 
 
+cdef void _for_chunks_parallel(
+        void (*body)(const void*, const floating*, Py_ssize_t) noexcept nogil,
+        const void* ctx, const floating* x, Py_ssize_t n_chunks, int nt) noexcept nogil:
+    cdef Py_ssize_t c
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        body(ctx, x, c)
+
+
+cdef inline void for_chunks(
+        void (*body)(const void*, const floating*, Py_ssize_t) noexcept nogil,
+        const void* ctx, const floating* x, Py_ssize_t n_chunks, int nt) noexcept nogil:
+    """body(ctx, x, c) for every chunk c in [0, n_chunks), split statically over nt threads.
+    x is the body's main input (its type picks the body's dtype); ctx holds the rest.
+    nt <= 1 runs a plain loop: entering a parallel region costs tens of times a small
+    loop's work even on one thread or under if(0) (prange's use_threads_if), and a small
+    MLP's step runs about ten of these loops (benchmarks/RESULTS.md).  The parallel loop
+    is a function of its own so that this one stays small enough to inline, where body
+    is a direct call."""
+    cdef Py_ssize_t c
+    if nt > 1:
+        _for_chunks_parallel(body, ctx, x, n_chunks, nt)
+        return
+    for c in range(n_chunks):
+        body(ctx, x, c)
+
+
+cdef inline double sum_over_chunks(
+        void (*body)(const void*, const floating*, Py_ssize_t) noexcept nogil,
+        const void* ctx, double** part, double* stack_part, const floating* x,
+        Py_ssize_t n_chunks, int nt) noexcept nogil:
+    """The sum, in chunk order, of the values body(ctx, x, c) stores at (*part)[c] for
+    every chunk c, so that it does not depend on the thread count.  *part, a field of
+    ctx, is pointed at stack_part (the caller's STACK_CHUNKS doubles: a stack array
+    here would keep this function from being inlined) or, past that, at a counted
+    malloc.  NaN if that allocation fails."""
+    cdef double total = 0.0
+    cdef Py_ssize_t c
+    part[0] = chunk_partials(stack_part, n_chunks)
+    if part[0] == NULL:
+        return NAN
+    for_chunks(body, ctx, x, n_chunks, nt)
+    for c in range(n_chunks):
+        total += part[0][c]
+    free_partials(part[0], stack_part)
+    return total
+
+
 cdef extern from "cgrad.h" nogil:
     void cgrad_ssum_chunks(const float *x, long n, long chunk, int power, double *out)
     void cgrad_dsum_chunks(const double *x, long n, long chunk, int power, double *out)
@@ -215,33 +262,33 @@ cdef inline void _chunk_sums(const floating* x, Py_ssize_t n, Py_ssize_t chunk, 
         cgrad_dsum_chunks(x, n, chunk, power, out)
 
 
+cdef struct _SumArgs:
+    double* part
+    Py_ssize_t n
+    int power
+
+
+cdef void _sum_chunk(const void* ctx, const floating* x, Py_ssize_t c) noexcept nogil:
+    cdef const _SumArgs* a = <const _SumArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _chunk_sums(x + lo, min(REDUCE_CHUNK, a.n - lo), REDUCE_CHUNK, a.power, a.part + c)
+
+
 cdef double chunked_sum(const floating* x, Py_ssize_t n, int power, int n_threads) noexcept nogil:
     """sum(x) (power 1), sum(|x|) (power 0) or sum(x**2) (power 2), in float64, with a
     fixed summation order: the span sum (_chunk_sums) within REDUCE_CHUNK-sized chunks,
     then the chunk sums in index order.  Returns NaN if allocation fails."""
-    cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    cdef Py_ssize_t c, lo
     cdef double total = 0.0
     cdef double stack_part[STACK_CHUNKS]
-    cdef double* part
+    cdef _SumArgs a
     if n <= 0:
         return 0.0
     if n <= REDUCE_CHUNK:
         _chunk_sums(x, n, REDUCE_CHUNK, power, &total)
         return total
-    part = chunk_partials(stack_part, n_chunks)
-    if part == NULL:
-        return NAN
-    if _threads_for(n, n_threads) == 1:      # no parallel region for serial work
-        _chunk_sums(x, n, REDUCE_CHUNK, power, part)
-    else:
-        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-            lo = c * REDUCE_CHUNK
-            _chunk_sums(x + lo, min(REDUCE_CHUNK, n - lo), REDUCE_CHUNK, power, part + c)
-    for c in range(n_chunks):
-        total += part[c]
-    free_partials(part, stack_part)
-    return total
+    a.n, a.power = n, power
+    return sum_over_chunks(_sum_chunk[floating], &a, &a.part, stack_part, x,
+                           (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, _threads_for(n, n_threads))
 
 
 def chunk_sums(const floating[::1] x, Py_ssize_t chunk, int power):
@@ -279,28 +326,38 @@ cdef enum:
     FINITE_CHUNK = 1 << 16
 
 
+cdef struct _FiniteArgs:
+    double* part            # per chunk: 1 if it holds a NaN or inf, else 0
+    Py_ssize_t n
+
+
+cdef void _finite_chunk(const void* ctx, const floating* x, Py_ssize_t c) noexcept nogil:
+    cdef const _FiniteArgs* a = <const _FiniteArgs*> ctx
+    cdef Py_ssize_t lo = c * FINITE_CHUNK
+    a.part[c] = not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, a.n - lo))
+
+
 cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads) noexcept nogil:
-    """True if all n values are finite: chunks of FINITE_CHUNK, split over threads (an
-    order-free integer count, so any split gives the same answer)."""
-    cdef Py_ssize_t c, lo, n_chunks = (n + FINITE_CHUNK - 1) // FINITE_CHUNK
-    cdef Py_ssize_t bad = 0
-    cdef int nt = _threads_for(n, n_threads)
-    if nt == 1:
-        for c in range(n_chunks):
-            lo = c * FINITE_CHUNK
-            if not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, n - lo)):
-                return False
-        return True
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        lo = c * FINITE_CHUNK
-        bad += not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, n - lo))
-    return bad == 0
+    """True if all n values are finite: chunks of FINITE_CHUNK split over threads, a
+    flag each (order-free, so any split gives the same answer), STACK_CHUNKS chunks at
+    a time so that the flags never need an allocation."""
+    cdef Py_ssize_t lo = 0
+    cdef double flags[STACK_CHUNKS]
+    cdef _FiniteArgs a
+    while lo < n:
+        a.n = min(<Py_ssize_t> STACK_CHUNKS * FINITE_CHUNK, n - lo)
+        if sum_over_chunks(_finite_chunk[floating], &a, &a.part, flags, x + lo,
+                           (a.n + FINITE_CHUNK - 1) // FINITE_CHUNK,
+                           _threads_for(a.n, n_threads)) != 0:
+            return False
+        lo += a.n
+    return True
 
 
 def all_finite(const floating[::1] x, int n_threads=1):
     """True if the flat buffer x holds no NaN or inf.  The input checks of fit/predict
-    use it instead of np.isfinite(X).all(), which allocates a bool array as big as X
-    (47 MB for MNIST, page faults included: ~20 ms per fit call)."""
+    use it instead of np.isfinite(X).all(), which allocates and faults in a bool array
+    as big as X on every call (47 MB for MNIST; benchmarks/RESULTS.md)."""
     cdef bint ok = True
     if x.shape[0] == 0:
         return True
@@ -315,8 +372,9 @@ ALIGN_BYTES = 64
 def aligned_empty(shape, dtype, Py_ssize_t align=ALIGN_BYTES):
     """An uninitialised C-contiguous array whose data starts on an `align`-byte boundary
     (a view into a slightly larger byte buffer, which it keeps alive).  NumPy aligns to
-    16 bytes; a 64-byte vector row split across two cache lines costs double: the W2
-    step's GEMMs took 11.2 us on 16-byte-aligned buffers and 9.1 us on 64-byte ones."""
+    16 bytes, and a 64-byte vector load split across two cache lines costs two: the
+    GEMMs of a small MLP's step are measurably faster on 64-byte-aligned buffers
+    (benchmarks/RESULTS.md)."""
     import numpy as np
     dtype = np.dtype(dtype)
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)

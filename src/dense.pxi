@@ -135,19 +135,26 @@ cdef inline void _column_sums_block(const floating *dz, floating *db, Py_ssize_t
         cgrad_dcolumn_sums(dz + j0, OUT, N, j1 - j0, db + j0, accumulate)
 
 
+cdef struct _ColumnSumArgs:
+    void* db
+    Py_ssize_t N, OUT
+    bint accumulate
+
+
+cdef void _column_sums_chunk(const void* ctx, const floating* dz, Py_ssize_t blk) noexcept nogil:
+    cdef const _ColumnSumArgs* a = <const _ColumnSumArgs*> ctx
+    _column_sums_block(dz, <floating*> a.db, a.N, a.OUT, blk * DB_BLOCK,
+                       min((blk + 1) * DB_BLOCK, a.OUT), a.accumulate)
+
+
 cdef void column_sums(const floating *dz, floating *db, Py_ssize_t N, Py_ssize_t OUT,
                       bint accumulate, int n_threads) noexcept nogil:
     """db (+)= sum(dz, axis=0); threads split columns, never rows (bitwise reproducible)."""
-    cdef Py_ssize_t n_blocks = (OUT + DB_BLOCK - 1) // DB_BLOCK, blk
-    cdef int nt = _threads_for(N * OUT, n_threads) if n_blocks > 1 else 1
-    if nt == 1:                              # no parallel region for serial work
-        for blk in range(n_blocks):
-            _column_sums_block(dz, db, N, OUT, blk * DB_BLOCK,
-                               min((blk + 1) * DB_BLOCK, OUT), accumulate)
-        return
-    for blk in prange(n_blocks, schedule="static", num_threads=nt):
-        _column_sums_block(dz, db, N, OUT, blk * DB_BLOCK, min((blk + 1) * DB_BLOCK, OUT),
-                           accumulate)
+    cdef Py_ssize_t n_blocks = (OUT + DB_BLOCK - 1) // DB_BLOCK
+    cdef _ColumnSumArgs a
+    a.db, a.N, a.OUT, a.accumulate = db, N, OUT, accumulate
+    for_chunks(_column_sums_chunk[floating], &a, dz, n_blocks,
+               _threads_for(N * OUT, n_threads) if n_blocks > 1 else 1)
 
 
 cdef void dense_forward(const floating* x, const floating* W, const floating* b, floating* z,

@@ -12,7 +12,6 @@
 # bitwise identical for any thread count.  Threads split row chunks; the gradient of a
 # row depends on that row only.
 
-# Loss codes; the same numbers in cgrad/ops/losses.py (LOSS_CODES).
 cdef enum:
     LOSS_MSE = 0
     LOSS_MAE = 1
@@ -22,12 +21,12 @@ cdef enum:
     LOSS_HINGE_BINARY = 5
     N_LOSSES = 6
 
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
+# The codes by name: the one table of loss names and numbers (cgrad.ops.losses, whose
+# functions carry these names, and cgrad.losses read it from here).
+LOSS_CODES = {"mse": LOSS_MSE, "mae": LOSS_MAE, "bce_with_logits": LOSS_BCE_LOGITS,
+              "softmax_cross_entropy": LOSS_SOFTMAX_CE, "hinge_multiclass": LOSS_HINGE_MULTI,
+              "hinge_binary": LOSS_HINGE_BINARY}
+assert sorted(LOSS_CODES.values()) == list(range(N_LOSSES))
 
 
 cdef inline double _bce_term(floating o, double td, floating e, double log1p_e,
@@ -183,7 +182,7 @@ cdef double _softmax_ce_row(const floating* z, const floating* t, int64_t label,
             j0 += nb
     else:
         for j in range(n):
-            e = _exp(z[j] - m)
+            e = exp(z[j] - m)
             s += e
             if d != NULL:
                 d[j] = e
@@ -247,6 +246,27 @@ cdef double _loss_rows(int loss, const floating* out, const floating* target,
     return s
 
 
+cdef struct _LossArgs:
+    int loss
+    const void* target
+    const int64_t* labels
+    void* dout
+    double* part            # per chunk: the sum of its rows' losses
+    Py_ssize_t rows, cols, per
+    double gscale
+
+
+cdef void _loss_chunk(const void* ctx, const floating* out, Py_ssize_t c) noexcept nogil:
+    """Rows [c * per, (c + 1) * per) of loss_forward_backward."""
+    cdef const _LossArgs* a = <const _LossArgs*> ctx
+    cdef Py_ssize_t lo = c * a.per, cols = a.cols
+    a.part[c] = _loss_rows(a.loss, out + lo * cols,
+                           (<const floating*> a.target + lo * cols) if a.target != NULL else NULL,
+                           (a.labels + lo) if a.labels != NULL else NULL,
+                           (<floating*> a.dout + lo * cols) if a.dout != NULL else NULL,
+                           min(lo + a.per, a.rows) - lo, cols, a.gscale)
+
+
 cdef double loss_forward_backward(int loss,
                                   const floating* out,      # IN  (N, OUT) output / logits
                                   const floating* target,   # IN  (N, OUT) or NULL
@@ -258,10 +278,9 @@ cdef double loss_forward_backward(int loss,
     mse/mae/bce_logits/hinge_binary need target; hinge_multi needs labels; softmax_ce
     uses target if not NULL, else labels.  Labels are trusted to be in [0, cols).
     Returns NaN for an unknown code, a missing input or a failed allocation."""
-    cdef Py_ssize_t per, n_chunks, c, lo, hi
-    cdef double divisor, gscale, total = 0.0
+    cdef double divisor, total
     cdef double stack_part[STACK_CHUNKS]
-    cdef double* part
+    cdef _LossArgs a
     if loss < 0 or loss >= N_LOSSES or rows <= 0 or cols <= 0:
         return NAN
     if loss == LOSS_HINGE_MULTI or (loss == LOSS_SOFTMAX_CE and target == NULL):
@@ -274,36 +293,10 @@ cdef double loss_forward_backward(int loss,
         divisor = <double> rows
     else:
         divisor = <double> rows * <double> cols
-    gscale = 1.0 / divisor
-    per = REDUCE_CHUNK // cols
-    if per < 1:
-        per = 1
-    n_chunks = (rows + per - 1) // per
-    part = chunk_partials(stack_part, n_chunks)
-    if part == NULL:
-        return NAN
-    if _threads_for(rows * cols, n_threads) == 1:   # no parallel region for serial work
-        for c in range(n_chunks):
-            lo = c * per
-            hi = min(lo + per, rows)
-            part[c] = _loss_rows(loss, out + lo * cols,
-                                 (target + lo * cols) if target != NULL else NULL,
-                                 (labels + lo) if labels != NULL else NULL,
-                                 (dout + lo * cols) if dout != NULL else NULL,
-                                 hi - lo, cols, gscale)
-    else:
-        for c in prange(n_chunks, schedule="static",
-                        num_threads=_threads_for(rows * cols, n_threads)):
-            lo = c * per
-            hi = min(lo + per, rows)
-            part[c] = _loss_rows(loss, out + lo * cols,
-                                 (target + lo * cols) if target != NULL else NULL,
-                                 (labels + lo) if labels != NULL else NULL,
-                                 (dout + lo * cols) if dout != NULL else NULL,
-                                 hi - lo, cols, gscale)
-    for c in range(n_chunks):
-        total += part[c]
-    free_partials(part, stack_part)
+    a.loss, a.target, a.labels, a.dout = loss, target, labels, dout
+    a.rows, a.cols, a.per, a.gscale = rows, cols, max(REDUCE_CHUNK // cols, 1), 1.0 / divisor
+    total = sum_over_chunks(_loss_chunk[floating], &a, &a.part, stack_part, out,
+                            (rows + a.per - 1) // a.per, _threads_for(rows * cols, n_threads))
     return total / divisor
 
 

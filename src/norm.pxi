@@ -53,25 +53,35 @@ cdef void _dropout_span(const floating* x, floating* y, Py_ssize_t lo, Py_ssize_
         y[i] = x[i] * (scale * <floating> (1 - <int> ((k - thresh) >> 63)))
 
 
+cdef struct _DropoutArgs:
+    void* y
+    Py_ssize_t n
+    uint64_t base, thresh
+    double scale
+
+
+cdef void _dropout_chunk(const void* ctx, const floating* x, Py_ssize_t c) noexcept nogil:
+    cdef const _DropoutArgs* a = <const _DropoutArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK
+    _dropout_span(x, <floating*> a.y, lo, min(lo + REDUCE_CHUNK, a.n), a.base, a.thresh,
+                  <floating> a.scale)
+
+
 cdef void dropout_forward(const floating* x, floating* y, Py_ssize_t n, double p,
                           uint64_t seed, int n_threads) noexcept nogil:
     """y = x * keep / (1 - p).  x: IN (n,); y: OUT (n,), may alias x.  p in [0, 1)."""
-    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    cdef uint64_t base, thresh
-    cdef floating scale
+    cdef _DropoutArgs a
     if p <= 0.0:                        # every u >= 0: keep all, scale 1
         if y != x:
             memcpy(y, x, n * sizeof(floating))
         return
     # u = k * 2^-53 >= p  <=>  k >= ceil(p * 2^53): exact (p * 2^53 < 2^53 is exact), and
     # an integer compare avoids a uint64 -> double conversion per element.
-    thresh = <uint64_t> ceil(p * 9007199254740992.0)
-    base = seed * CGRAD_NORM_SM64_GAMMA
-    scale = <floating> (1.0 / (1.0 - p))
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        _dropout_span(x, y, lo, hi, base, thresh, scale)
+    a.thresh = <uint64_t> ceil(p * 9007199254740992.0)
+    a.base = seed * CGRAD_NORM_SM64_GAMMA
+    a.y, a.n, a.scale = y, n, 1.0 / (1.0 - p)
+    for_chunks(_dropout_chunk[floating], &a, x, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 
 cdef void dropout_backward(const floating* dy, floating* dx, Py_ssize_t n, double p,
@@ -86,6 +96,33 @@ cdef inline Py_ssize_t _bn_block_width(Py_ssize_t C, int nt) noexcept nogil:
     cdef Py_ssize_t w = (C + nt - 1) // nt
     w = (w + 15) // 16 * 16
     return w if w < BN_BLOCK else BN_BLOCK
+
+
+# The batch-norm kernels' arguments for their column-block bodies; each kernel fills the
+# fields its body reads.
+cdef struct _BnArgs:
+    const void* x           # the backward passes' x (the forward's x is the typed input)
+    const void* gamma
+    const void* beta
+    void* out               # y (forward) or dx (backward)
+    void* mean              # the batch statistics: OUT (train forward), IN (backward)
+    void* invstd
+    void* running_mean
+    void* running_var
+    void* dgamma
+    void* dbeta
+    Py_ssize_t N, C, w      # w: columns per block
+    double momentum, eps
+
+
+cdef inline void _bn_run(
+        void (*body)(const void*, const floating*, Py_ssize_t) noexcept nogil,
+        _BnArgs* a, const floating* x, Py_ssize_t N, Py_ssize_t C, int n_threads) noexcept nogil:
+    """body(a, x, b) on every column block b of an (N, C) batch, blocks sized for the
+    threads that run them."""
+    cdef int nt = _threads_for(N * C, n_threads)
+    a.N, a.C, a.w = N, C, _bn_block_width(C, nt)
+    for_chunks(body, a, x, (C + a.w - 1) // a.w, nt)
 
 
 # The column sums below read BN_ROWS = 4 rows per sweep of the accumulators (a quarter of
@@ -183,9 +220,8 @@ cdef void _bn_train_block(const floating* x, const floating* gamma, const floati
     cdef double s[BN_BLOCK]
     cdef double m[BN_BLOCK]
     cdef double a[BN_BLOCK]
-    cdef double d, var, istd
-    cdef Py_ssize_t i, j
-    cdef const floating* xr
+    cdef double var, istd
+    cdef Py_ssize_t j
     _bn_col_sums(x, NULL, s, N, C, j0, w)       # sum x
     for j in range(w):
         m[j] = s[j] / N
@@ -204,6 +240,15 @@ cdef void _bn_train_block(const floating* x, const floating* gamma, const floati
     _bn_normalize_block(x, y, m, a, beta, N, C, j0, w)
 
 
+cdef void _bn_train_chunk(const void* ctx, const floating* x, Py_ssize_t b) noexcept nogil:
+    cdef const _BnArgs* a = <const _BnArgs*> ctx
+    cdef Py_ssize_t j0 = b * a.w
+    _bn_train_block(x, <const floating*> a.gamma, <const floating*> a.beta, <floating*> a.out,
+                    <floating*> a.mean, <floating*> a.invstd, <floating*> a.running_mean,
+                    <floating*> a.running_var, a.N, a.C, j0, min(a.w, a.C - j0), a.momentum,
+                    a.eps)
+
+
 cdef void batchnorm_forward_train(const floating* x, const floating* gamma,
                                   const floating* beta, floating* y, floating* mean,
                                   floating* invstd, floating* running_mean,
@@ -213,12 +258,10 @@ cdef void batchnorm_forward_train(const floating* x, const floating* gamma,
     x: IN (N, C), N >= 2; gamma, beta: IN (C,); y: OUT (N, C), may alias x;
     mean, invstd: OUT (C,), saved for backward;
     running_mean, running_var: INOUT (C,), both NULL to skip the update."""
-    cdef int nt = _threads_for(N * C, n_threads)
-    cdef Py_ssize_t w = _bn_block_width(C, nt), b, j0
-    for b in prange((C + w - 1) // w, schedule="static", num_threads=nt):
-        j0 = b * w
-        _bn_train_block(x, gamma, beta, y, mean, invstd, running_mean, running_var,
-                        N, C, j0, min(w, C - j0), momentum, eps)
+    cdef _BnArgs a
+    a.gamma, a.beta, a.out, a.mean, a.invstd = gamma, beta, y, mean, invstd
+    a.running_mean, a.running_var, a.momentum, a.eps = running_mean, running_var, momentum, eps
+    _bn_run(_bn_train_chunk[floating], &a, x, N, C, n_threads)
 
 
 cdef void _bn_eval_block(const floating* x, const floating* gamma, const floating* beta,
@@ -234,6 +277,14 @@ cdef void _bn_eval_block(const floating* x, const floating* gamma, const floatin
     _bn_normalize_block(x, y, m, a, beta, N, C, j0, w)
 
 
+cdef void _bn_eval_chunk(const void* ctx, const floating* x, Py_ssize_t b) noexcept nogil:
+    cdef const _BnArgs* a = <const _BnArgs*> ctx
+    cdef Py_ssize_t j0 = b * a.w
+    _bn_eval_block(x, <const floating*> a.gamma, <const floating*> a.beta, <floating*> a.out,
+                   <const floating*> a.running_mean, <const floating*> a.running_var, a.N, a.C,
+                   j0, min(a.w, a.C - j0), a.eps)
+
+
 cdef void batchnorm_forward_eval(const floating* x, const floating* gamma,
                                  const floating* beta, floating* y,
                                  const floating* running_mean, const floating* running_var,
@@ -241,12 +292,10 @@ cdef void batchnorm_forward_eval(const floating* x, const floating* gamma,
                                  int n_threads) noexcept nogil:
     """y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
     x: IN (N, C); gamma, beta, running_mean, running_var: IN (C,); y: OUT (N, C), may alias x."""
-    cdef int nt = _threads_for(N * C, n_threads)
-    cdef Py_ssize_t w = _bn_block_width(C, nt), b, j0
-    for b in prange((C + w - 1) // w, schedule="static", num_threads=nt):
-        j0 = b * w
-        _bn_eval_block(x, gamma, beta, y, running_mean, running_var, N, C, j0,
-                       min(w, C - j0), eps)
+    cdef _BnArgs a
+    a.gamma, a.beta, a.out, a.eps = gamma, beta, y, eps
+    a.running_mean, a.running_var = <void*> running_mean, <void*> running_var
+    _bn_run(_bn_eval_chunk[floating], &a, x, N, C, n_threads)
 
 
 cdef void _bn_backward_block(const floating* dy, const floating* x, const floating* gamma,
@@ -282,6 +331,15 @@ cdef void _bn_backward_block(const floating* dy, const floating* x, const floati
             dxr[j] = <floating> (k[j] * (N * <double> gr[j] - sdy[j] - xhat * sdyx[j]))
 
 
+cdef void _bn_backward_chunk(const void* ctx, const floating* dy, Py_ssize_t b) noexcept nogil:
+    cdef const _BnArgs* a = <const _BnArgs*> ctx
+    cdef Py_ssize_t j0 = b * a.w
+    _bn_backward_block(dy, <const floating*> a.x, <const floating*> a.gamma,
+                       <const floating*> a.mean, <const floating*> a.invstd, <floating*> a.out,
+                       <floating*> a.dgamma, <floating*> a.dbeta, a.N, a.C, j0,
+                       min(a.w, a.C - j0))
+
+
 cdef void batchnorm_backward(const floating* dy, const floating* x, const floating* gamma,
                              const floating* mean, const floating* invstd, floating* dx,
                              floating* dgamma, floating* dbeta, Py_ssize_t N, Py_ssize_t C,
@@ -290,12 +348,10 @@ cdef void batchnorm_backward(const floating* dy, const floating* x, const floati
     dgamma += sum(dy*xhat), dbeta += sum(dy).
     dy, x: IN (N, C); gamma, mean, invstd: IN (C,) (mean, invstd from the forward);
     dx: OUT (N, C), may alias dy; dgamma, dbeta: INOUT (C,), accumulated."""
-    cdef int nt = _threads_for(N * C, n_threads)
-    cdef Py_ssize_t w = _bn_block_width(C, nt), b, j0
-    for b in prange((C + w - 1) // w, schedule="static", num_threads=nt):
-        j0 = b * w
-        _bn_backward_block(dy, x, gamma, mean, invstd, dx, dgamma, dbeta, N, C, j0,
-                           min(w, C - j0))
+    cdef _BnArgs a
+    a.x, a.gamma, a.mean, a.invstd = x, gamma, <void*> mean, <void*> invstd
+    a.out, a.dgamma, a.dbeta = dx, dgamma, dbeta
+    _bn_run(_bn_backward_chunk[floating], &a, dy, N, C, n_threads)
 
 
 cdef void _bn_backward_eval_block(const floating* dy, const floating* x,
@@ -328,6 +384,16 @@ cdef void _bn_backward_eval_block(const floating* dy, const floating* x,
             dxr[j] = <floating> (gr[j] * a[j])
 
 
+cdef void _bn_backward_eval_chunk(const void* ctx, const floating* dy,
+                                  Py_ssize_t b) noexcept nogil:
+    cdef const _BnArgs* a = <const _BnArgs*> ctx
+    cdef Py_ssize_t j0 = b * a.w
+    _bn_backward_eval_block(dy, <const floating*> a.x, <const floating*> a.gamma,
+                            <const floating*> a.running_mean, <const floating*> a.running_var,
+                            <floating*> a.out, <floating*> a.dgamma, <floating*> a.dbeta, a.N,
+                            a.C, j0, min(a.w, a.C - j0), a.eps)
+
+
 cdef void batchnorm_backward_eval(const floating* dy, const floating* x,
                                   const floating* gamma, const floating* running_mean,
                                   const floating* running_var, floating* dx,
@@ -337,12 +403,11 @@ cdef void batchnorm_backward_eval(const floating* dy, const floating* x,
     dx = dy * gamma / sqrt(running_var + eps), dgamma += sum(dy * xhat), dbeta += sum(dy).
     dy, x: IN (N, C); gamma, running_mean, running_var: IN (C,); dx: OUT (N, C), may
     alias dy; dgamma, dbeta: INOUT (C,), accumulated."""
-    cdef int nt = _threads_for(N * C, n_threads)
-    cdef Py_ssize_t w = _bn_block_width(C, nt), b, j0
-    for b in prange((C + w - 1) // w, schedule="static", num_threads=nt):
-        j0 = b * w
-        _bn_backward_eval_block(dy, x, gamma, running_mean, running_var, dx, dgamma, dbeta,
-                                N, C, j0, min(w, C - j0), eps)
+    cdef _BnArgs a
+    a.x, a.gamma, a.eps = x, gamma, eps
+    a.running_mean, a.running_var = <void*> running_mean, <void*> running_var
+    a.out, a.dgamma, a.dbeta = dx, dgamma, dbeta
+    _bn_run(_bn_backward_eval_chunk[floating], &a, dy, N, C, n_threads)
 
 
 # ---- Python-visible wrappers: shape checks, then the kernel without the GIL -------------

@@ -8,10 +8,11 @@
 # (1 on the first step).
 #
 # Scalar algebra (bias corrections, decayed learning rates) is done once per call in
-# double; the elementwise work is done in the buffer dtype.  Each kernel is one prange over
-# fixed REDUCE_CHUNK-sized blocks of the flat buffer (one thread below PAR_MIN_WORK
-# elements).  No element depends on another, so results are bitwise identical for any
-# thread count.  Options that change the shape of the update (momentum on/off, first step,
+# double; the elementwise work is done in the buffer dtype.  Each kernel fills an argument
+# struct once and runs its chunk body on fixed REDUCE_CHUNK-sized blocks of the flat buffer
+# (for_chunks; one thread below PAR_MIN_WORK elements); the body takes g, which every rule
+# reads, as its typed argument.  No element depends on another, so results are bitwise
+# identical for any thread count.  Options that change the shape of the update (momentum on/off, first step,
 # nesterov, amsgrad, centered) select a separate loop before the loop starts; the weight
 # decay test in _decayed is loop-invariant and unswitched by the compiler (-O3).
 
@@ -40,31 +41,45 @@ cdef inline floating _decayed(floating g, floating p, floating wd, bint has_wd) 
 
 
 # ---------------------------------------------------------------------------------- SGD
-cdef void _sgd_span(floating* p, const floating* g, floating* buf, Py_ssize_t n,
-                    floating lr, floating momentum, floating keep, floating wd, bint has_wd,
-                    bint use_buf, bint first, bint nesterov) noexcept nogil:
-    """One block of sgd_step; keep = 1 - dampening."""
-    cdef Py_ssize_t i
+cdef struct _SgdArgs:
+    void* p
+    void* buf                   # NULL without momentum
+    Py_ssize_t n
+    double lr, momentum, keep, wd
+    bint has_wd, first, nesterov
+
+
+cdef void _sgd_chunk(const void* ctx, const floating* g_all, Py_ssize_t c) noexcept nogil:
+    """Chunk c of sgd_step; keep = 1 - dampening."""
+    cdef const _SgdArgs* a = <const _SgdArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK, i
+    cdef Py_ssize_t n = min(REDUCE_CHUNK, a.n - lo)
+    cdef floating* p = <floating*> a.p + lo
+    cdef const floating* g = g_all + lo
+    cdef floating* buf = (<floating*> a.buf + lo) if a.buf != NULL else NULL
+    cdef floating lr = <floating> a.lr, momentum = <floating> a.momentum
+    cdef floating keep = <floating> a.keep, wd = <floating> a.wd
+    cdef bint has_wd = a.has_wd
     cdef floating gi, b
     if floating is float:       # the same loops in C, on the widest vectors (optim_*.c)
-        cgrad_sgd_block_f(p, g, buf if use_buf else NULL, n, lr, momentum, keep, wd, has_wd,
-                          first, nesterov)
+        cgrad_sgd_block_f(p, g, buf, n, lr, momentum, keep, wd, has_wd, a.first,
+                          a.nesterov)
         return
-    if not use_buf:
+    if buf == NULL:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)
             p[i] = p[i] - lr * gi
-    elif first and nesterov:
+    elif a.first and a.nesterov:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)
             buf[i] = gi
             p[i] = p[i] - lr * (gi + momentum * gi)
-    elif first:
+    elif a.first:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)
             buf[i] = gi
             p[i] = p[i] - lr * gi
-    elif nesterov:
+    elif a.nesterov:
         for i in range(n):
             gi = _decayed(g[i], p[i], wd, has_wd)
             b = momentum * buf[i] + keep * gi
@@ -84,32 +99,40 @@ cdef void sgd_step(floating* p, const floating* g, floating* buf, Py_ssize_t n, 
     """torch.optim.SGD:  g' = g + wd*p;  buf = g' (t == 1) | momentum*buf + (1-dampening)*g';
     d = g' + momentum*buf (nesterov) | buf (momentum != 0) | g';  p -= lr*d.
     p: INOUT (n,); g: IN (n,); buf: INOUT (n,), used iff momentum != 0 (else may be NULL)."""
-    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    cdef bint use_buf = momentum != 0.0
-    cdef bint nest = nesterov and use_buf
-    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
-                      <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
-                      <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
-    else:
-        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _sgd_span(p + lo, g + lo, (buf + lo) if use_buf else NULL, hi - lo,
-                      <floating> lr, <floating> momentum, <floating> (1.0 - dampening),
-                      <floating> weight_decay, weight_decay != 0.0, use_buf, t <= 1, nest)
+    cdef _SgdArgs a
+    a.p, a.buf, a.n = p, buf if momentum != 0.0 else NULL, n
+    a.lr, a.momentum, a.keep, a.wd = lr, momentum, 1.0 - dampening, weight_decay
+    a.has_wd, a.first, a.nesterov = weight_decay != 0.0, t <= 1, nesterov and a.buf != NULL
+    for_chunks(_sgd_chunk[floating], &a, g, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 # ------------------------------------------------------------------------- Adam / AdamW
-cdef void _adam_span(floating* p, const floating* g, floating* m, floating* v,
-                     floating* vmax, Py_ssize_t n, floating b1, floating c1, floating b2,
-                     floating c2, floating eps, floating wd, bint has_wd, floating p_scale,
-                     floating step_size, floating inv_bc2_sqrt) noexcept nogil:
-    """One block of adam_step; c1 = 1 - beta1, c2 = 1 - beta2, p_scale = 1 - lr*wd (AdamW)
+cdef struct _AdamArgs:
+    void* p
+    void* m
+    void* v
+    void* vmax                  # NULL without amsgrad
+    Py_ssize_t n
+    double b1, c1, b2, c2, eps, wd, p_scale, step_size, inv_bc2_sqrt
+    bint has_wd
+
+
+cdef void _adam_chunk(const void* ctx, const floating* g_all, Py_ssize_t c) noexcept nogil:
+    """Chunk c of adam_step; c1 = 1 - beta1, c2 = 1 - beta2, p_scale = 1 - lr*wd (AdamW)
     or 1, step_size = lr / (1 - beta1^t), inv_bc2_sqrt = 1 / sqrt(1 - beta2^t)."""
-    cdef Py_ssize_t i
+    cdef const _AdamArgs* a = <const _AdamArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK, i
+    cdef Py_ssize_t n = min(REDUCE_CHUNK, a.n - lo)
+    cdef floating* p = <floating*> a.p + lo
+    cdef const floating* g = g_all + lo
+    cdef floating* m = <floating*> a.m + lo
+    cdef floating* v = <floating*> a.v + lo
+    cdef floating* vmax = (<floating*> a.vmax + lo) if a.vmax != NULL else NULL
+    cdef floating b1 = <floating> a.b1, c1 = <floating> a.c1, b2 = <floating> a.b2
+    cdef floating c2 = <floating> a.c2, eps = <floating> a.eps, wd = <floating> a.wd
+    cdef floating p_scale = <floating> a.p_scale, step_size = <floating> a.step_size
+    cdef floating inv_bc2_sqrt = <floating> a.inv_bc2_sqrt
+    cdef bint has_wd = a.has_wd
     cdef floating gi, mi, vi, vm
     if floating is float:       # the same formula in C, on the widest vectors (optim_*.c)
         cgrad_adam_block_f(p, g, m, v, vmax, n, b1, c1, b2, c2, eps, wd, has_wd, p_scale,
@@ -143,41 +166,44 @@ cdef void adam_step(floating* p, const floating* g, floating* m, floating* v, fl
     m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;  vmax = max(vmax, v) (amsgrad);
     p -= lr/(1-b1^t) * m / (sqrt(v or vmax)/sqrt(1-b2^t) + eps).
     p: INOUT (n,); g: IN (n,); m, v: INOUT (n,); vmax: INOUT (n,) or NULL (no amsgrad)."""
-    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef double bc1 = 1.0 - beta1 ** <double> t
     cdef double bc2 = 1.0 - beta2 ** <double> t
-    cdef double step_size = lr / bc1
-    cdef double inv_bc2_sqrt = 1.0 / sqrt(bc2)
-    cdef double p_scale = 1.0
-    cdef double l2 = 0.0
-    if decoupled:
-        p_scale = 1.0 - lr * weight_decay
-    else:
-        l2 = weight_decay
-    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
-                       hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
-                       <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
-                       <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
-    else:
-        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _adam_span(p + lo, g + lo, m + lo, v + lo, (vmax + lo) if vmax != NULL else NULL,
-                       hi - lo, <floating> beta1, <floating> (1.0 - beta1), <floating> beta2,
-                       <floating> (1.0 - beta2), <floating> eps, <floating> l2, l2 != 0.0,
-                       <floating> p_scale, <floating> step_size, <floating> inv_bc2_sqrt)
+    cdef _AdamArgs a
+    a.p, a.m, a.v, a.vmax, a.n = p, m, v, vmax, n
+    a.b1, a.c1, a.b2, a.c2, a.eps = beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps
+    a.wd = 0.0 if decoupled else weight_decay
+    a.has_wd = a.wd != 0.0
+    a.p_scale = 1.0 - lr * weight_decay if decoupled else 1.0
+    a.step_size = lr / bc1
+    a.inv_bc2_sqrt = 1.0 / sqrt(bc2)
+    for_chunks(_adam_chunk[floating], &a, g, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 # ------------------------------------------------------------------------------ RMSprop
-cdef void _rmsprop_span(floating* p, const floating* g, floating* sq, floating* mbuf,
-                        floating* gavg, Py_ssize_t n, floating lr, floating alpha,
-                        floating c, floating eps, floating wd, bint has_wd,
-                        floating momentum) noexcept nogil:
-    """One block of rmsprop_step; c = 1 - alpha."""
-    cdef Py_ssize_t i
+cdef struct _RmspropArgs:
+    void* p
+    void* sq
+    void* mbuf                  # NULL without momentum
+    void* gavg                  # NULL unless centered
+    Py_ssize_t n
+    double lr, alpha, c, eps, wd, momentum
+    bint has_wd
+
+
+cdef void _rmsprop_chunk(const void* ctx, const floating* g_all, Py_ssize_t k) noexcept nogil:
+    """Chunk k of rmsprop_step; c = 1 - alpha."""
+    cdef const _RmspropArgs* a = <const _RmspropArgs*> ctx
+    cdef Py_ssize_t lo = k * REDUCE_CHUNK, i
+    cdef Py_ssize_t n = min(REDUCE_CHUNK, a.n - lo)
+    cdef floating* p = <floating*> a.p + lo
+    cdef const floating* g = g_all + lo
+    cdef floating* sq = <floating*> a.sq + lo
+    cdef floating* mbuf = (<floating*> a.mbuf + lo) if a.mbuf != NULL else NULL
+    cdef floating* gavg = (<floating*> a.gavg + lo) if a.gavg != NULL else NULL
+    cdef floating lr = <floating> a.lr, alpha = <floating> a.alpha, c = <floating> a.c
+    cdef floating eps = <floating> a.eps, wd = <floating> a.wd
+    cdef floating momentum = <floating> a.momentum
+    cdef bint has_wd = a.has_wd
     cdef floating gi, si, ai, den, b
     if gavg == NULL and mbuf == NULL:
         for i in range(n):
@@ -227,34 +253,33 @@ cdef void rmsprop_step(floating* p, const floating* g, floating* square_avg,
     p -= lr*g'/(sqrt(v~) + eps).
     p: INOUT (n,); g: IN (n,); square_avg: INOUT (n,); momentum_buf: INOUT (n,), used iff
     momentum > 0 (else may be NULL); grad_avg: INOUT (n,) (centered) or NULL."""
-    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    cdef bint use_buf = momentum > 0.0
-    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _rmsprop_span(p + lo, g + lo, square_avg + lo,
-                          (momentum_buf + lo) if use_buf else NULL,
-                          (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
-                          <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
-                          <floating> eps, <floating> weight_decay, weight_decay != 0.0,
-                          <floating> momentum)
-    else:
-        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _rmsprop_span(p + lo, g + lo, square_avg + lo,
-                          (momentum_buf + lo) if use_buf else NULL,
-                          (grad_avg + lo) if grad_avg != NULL else NULL, hi - lo,
-                          <floating> lr, <floating> alpha, <floating> (1.0 - alpha),
-                          <floating> eps, <floating> weight_decay, weight_decay != 0.0,
-                          <floating> momentum)
+    cdef _RmspropArgs a
+    a.p, a.sq, a.gavg, a.n = p, square_avg, grad_avg, n
+    a.mbuf = momentum_buf if momentum > 0.0 else NULL
+    a.lr, a.alpha, a.c, a.eps, a.wd = lr, alpha, 1.0 - alpha, eps, weight_decay
+    a.momentum, a.has_wd = momentum, weight_decay != 0.0
+    for_chunks(_rmsprop_chunk[floating], &a, g, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 # ------------------------------------------------------------------------------ Adagrad
-cdef void _adagrad_span(floating* p, const floating* g, floating* ss, Py_ssize_t n,
-                        floating clr, floating eps, floating wd, bint has_wd) noexcept nogil:
-    """One block of adagrad_step; clr = lr / (1 + (t-1)*lr_decay)."""
-    cdef Py_ssize_t i
+cdef struct _AdagradArgs:
+    void* p
+    void* ss
+    Py_ssize_t n
+    double clr, eps, wd
+    bint has_wd
+
+
+cdef void _adagrad_chunk(const void* ctx, const floating* g_all, Py_ssize_t c) noexcept nogil:
+    """Chunk c of adagrad_step; clr = lr / (1 + (t-1)*lr_decay)."""
+    cdef const _AdagradArgs* a = <const _AdagradArgs*> ctx
+    cdef Py_ssize_t lo = c * REDUCE_CHUNK, i
+    cdef Py_ssize_t n = min(REDUCE_CHUNK, a.n - lo)
+    cdef floating* p = <floating*> a.p + lo
+    cdef const floating* g = g_all + lo
+    cdef floating* ss = <floating*> a.ss + lo
+    cdef floating clr = <floating> a.clr, eps = <floating> a.eps, wd = <floating> a.wd
+    cdef bint has_wd = a.has_wd
     cdef floating gi, si
     for i in range(n):
         gi = _decayed(g[i], p[i], wd, has_wd)
@@ -270,20 +295,12 @@ cdef void adagrad_step(floating* p, const floating* g, floating* state_sum, Py_s
     state_sum += g'^2;  p -= clr*g'/(sqrt(state_sum) + eps).
     p: INOUT (n,); g: IN (n,); state_sum: INOUT (n,), filled by the caller with
     initial_accumulator_value before the first step."""
-    cdef Py_ssize_t c, lo, hi, n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    cdef double clr = lr / (1.0 + (t - 1) * lr_decay)
-    if _threads_for(n, n_threads) == 1:     # serial: no parallel region (costs a syscall)
-        for c in range(n_chunks):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
-                          <floating> eps, <floating> weight_decay, weight_decay != 0.0)
-    else:
-        for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-            lo = c * REDUCE_CHUNK
-            hi = min(lo + REDUCE_CHUNK, n)
-            _adagrad_span(p + lo, g + lo, state_sum + lo, hi - lo, <floating> clr,
-                          <floating> eps, <floating> weight_decay, weight_decay != 0.0)
+    cdef _AdagradArgs a
+    a.p, a.ss, a.n = p, state_sum, n
+    a.clr, a.eps, a.wd = lr / (1.0 + (t - 1) * lr_decay), eps, weight_decay
+    a.has_wd = weight_decay != 0.0
+    for_chunks(_adagrad_chunk[floating], &a, g, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 # --------------------------------------------------------------- Python-visible wrappers
 # 1-D C-contiguous memoryviews of one dtype; optional state buffers may be None.  These

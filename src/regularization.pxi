@@ -13,43 +13,49 @@
 # any thread count.  Threads split chunks.
 
 
+cdef struct _PenaltyArgs:
+    void* g
+    double* part            # per chunk: its sum of w^2 or |w|
+    Py_ssize_t n
+    int power
+    double lam
+
+
+cdef void _penalty_chunk(const void* ctx, const floating* w, Py_ssize_t c) noexcept nogil:
+    """Chunk c of _penalty_grad: its penalty sum into part[c], its gradient into g."""
+    cdef const _PenaltyArgs* pa = <const _PenaltyArgs*> ctx
+    cdef floating* g = <floating*> pa.g
+    cdef Py_ssize_t i, lo = c * REDUCE_CHUNK, hi = min(lo + REDUCE_CHUNK, pa.n)
+    cdef int power = pa.power
+    cdef double s = 0.0
+    cdef floating v, a = <floating> pa.lam
+    for i in range(lo, hi):
+        v = w[i]                      # read before g[i] is written: g may alias w
+        if power == 2:
+            s = s + <double> v * <double> v
+            g[i] = g[i] + a * v
+        else:
+            s = s + fabs(<double> v)
+            if v > 0:
+                g[i] = g[i] + a
+            elif v < 0:
+                g[i] = g[i] - a
+    pa.part[c] = s
+
+
 cdef double _penalty_grad(int power, const floating* w, floating* g, Py_ssize_t n,
                           double lam, int n_threads) noexcept nogil:
     """sum(w^2) (power 2) or sum|w| (power 0) in chunk order; g += lam * d/dw of the
     penalty's per-element term (w, or sign(w)) in the same pass.  NaN on failed malloc."""
-    cdef Py_ssize_t n_chunks, c, i, lo, hi
-    cdef double s, total = 0.0
     cdef double stack_part[STACK_CHUNKS]
-    cdef double* part
-    cdef floating v, a = <floating> lam
+    cdef _PenaltyArgs a
     if g == NULL:
         return chunked_sum(w, n, power, n_threads)
     if n <= 0:
         return 0.0
-    n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
-    part = chunk_partials(stack_part, n_chunks)
-    if part == NULL:
-        return NAN
-    for c in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        lo = c * REDUCE_CHUNK
-        hi = min(lo + REDUCE_CHUNK, n)
-        s = 0.0
-        for i in range(lo, hi):
-            v = w[i]                      # read before g[i] is written: g may alias w
-            if power == 2:
-                s = s + <double> v * <double> v
-                g[i] = g[i] + a * v
-            else:
-                s = s + fabs(<double> v)
-                if v > 0:
-                    g[i] = g[i] + a
-                elif v < 0:
-                    g[i] = g[i] - a
-        part[c] = s
-    for c in range(n_chunks):
-        total += part[c]
-    free_partials(part, stack_part)
-    return total
+    a.g, a.n, a.power, a.lam = g, n, power, lam
+    return sum_over_chunks(_penalty_chunk[floating], &a, &a.part, stack_part, w,
+                           (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, _threads_for(n, n_threads))
 
 
 cdef double l2_penalty_grad(const floating* w,   # IN    (n,) parameters
@@ -66,22 +72,36 @@ cdef double l1_penalty_grad(const floating* w,   # IN    (n,) parameters
     return lam * _penalty_grad(0, w, g, n, lam, n_threads)
 
 
+cdef struct _ClipArgs:
+    Py_ssize_t n
+    double c
+    bint clip
+
+
+cdef void _clip_chunk(const void* ctx, const floating* g_in, Py_ssize_t k) noexcept nogil:
+    """Chunk k of _scale_or_clip (g_in is the buffer it rewrites)."""
+    cdef const _ClipArgs* ca = <const _ClipArgs*> ctx
+    cdef floating* g = <floating*> g_in
+    cdef floating a = <floating> ca.c
+    cdef Py_ssize_t i, hi = min((k + 1) * REDUCE_CHUNK, ca.n)
+    if ca.clip:
+        for i in range(k * REDUCE_CHUNK, hi):
+            if g[i] > a:            # NaN fails both tests and stays NaN (as np.clip)
+                g[i] = a
+            elif g[i] < -a:
+                g[i] = -a
+    else:
+        for i in range(k * REDUCE_CHUNK, hi):
+            g[i] = g[i] * a
+
+
 cdef void _scale_or_clip(floating* g, Py_ssize_t n, double c, bint clip,
                          int n_threads) noexcept nogil:
     """g = min(max(g, -c), c) if clip else g *= c, split into REDUCE_CHUNK blocks."""
-    cdef Py_ssize_t n_chunks = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK, k, i, hi
-    cdef floating a = <floating> c
-    for k in prange(n_chunks, schedule="static", num_threads=_threads_for(n, n_threads)):
-        hi = min((k + 1) * REDUCE_CHUNK, n)
-        if clip:
-            for i in range(k * REDUCE_CHUNK, hi):
-                if g[i] > a:            # NaN fails both tests and stays NaN (as np.clip)
-                    g[i] = a
-                elif g[i] < -a:
-                    g[i] = -a
-        else:
-            for i in range(k * REDUCE_CHUNK, hi):
-                g[i] = g[i] * a
+    cdef _ClipArgs a
+    a.n, a.c, a.clip = n, c, clip
+    for_chunks(_clip_chunk[floating], &a, g, (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK,
+               _threads_for(n, n_threads))
 
 
 cdef void clip_by_value(floating* g,             # INOUT (n,)

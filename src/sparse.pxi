@@ -1,14 +1,17 @@
-# sparse.pxi -- the first layer on compressed rows when the input is mostly zeros.
+# sparse.pxi -- a Dense layer on compressed input rows when its input is mostly zeros.
 #
 # MNIST's pixels are 81% exact zeros, and the first layer is most of an MLP's matrix
-# work (W1: 76% of the multiply-adds of a step).  The fused loop can compress each
-# batch's rows (their non-zeros and columns) instead of gathering them densely, then
-#   forward   Z_0 = X_b @ W_0 + b_0   over each row's non-zeros          cgrad_?spmm_ex
-#   gradient  dW_0 = X_b.T @ dZ_0     over each column's non-zeros (the batch's CSC)
+# work (W1: 76% of the multiply-adds of a step); a ReLU outputs a zero wherever its input
+# was negative.  So the fused loop can compress a Dense layer's batch of input rows
+# (their non-zeros and columns): the first layer's rows of X, or a ReLU's outputs for the
+# Dense layer it feeds (layers.pxi decides which layers may), then
+#   forward   Z = X_b @ W + b   over each row's non-zeros                 cgrad_?spmm_ex
+#   gradient  dW = X_b.T @ dZ   over each column's non-zeros (the batch's CSC)
 # with the dense GEMM's values (src/c/sparse_impl.h has the argument: the same fma
 # chains; only a zero's sign can differ, and a NaN or inf weight facing an input zero
-# gives NaN dense but nothing here); layer 0 never needs dx.  In "auto" mode a batch
-# denser than the cap runs dense, so the cost is bounded either way.
+# gives NaN dense but nothing here).  dX = dZ @ W.T, which only a hidden layer needs,
+# stays a dense GEMM.  In "auto" mode a batch denser than the cap runs dense, so the
+# cost is bounded either way.
 
 cdef extern from "cgrad.h" nogil:
     void cgrad_sspmm_ex(long M, long N, long K, const int32_t *ptr, const int32_t *key,
@@ -32,11 +35,10 @@ cdef extern from "cgrad.h" nogil:
     int CGRAD_CSR_SLACK
     int cgrad_spmm_force_fallback(int on)
 
-# Densest batch (non-zeros / entries) the sparse path takes in "auto" mode.  The kernel
-# against the dense GEMM on W1's first layer (128x784x256, avx512 float32, C harness,
-# min of 15 x 50 calls, both 1 thread): density 0.19 2.76x faster, 0.3 2.07x, 0.4
-# 1.52x, 0.5 1.27x, 0.6 1.09x, 0.7 0.95x (W3's 256x784x1024: 0.5 1.44x, 0.6 1.24x); the
-# cap leaves room for the compression and, in the backward pass, the transpose.
+# Densest batch (non-zeros / entries) the sparse path takes in "auto" mode: the kernel
+# alone beats the dense GEMM up to a density of about 0.6 on W1's first layer
+# (benchmarks/RESULTS.md), and the cap leaves room for the compression and, in the
+# backward pass, the transpose.
 SPARSE_MAX_DENSITY = 0.50
 # "auto" turns the sparse path on for a fit only when a sample of X's rows is at most this
 # dense (then a batch above SPARSE_MAX_DENSITY still runs dense), and IN >= SPARSE_MIN_IN.

@@ -63,23 +63,30 @@ cdef struct TrainState:
     double penalty_rows              # sum over the steps of run() of rows * L1/L2 penalty
 
 
+cdef struct _GatherArgs:
+    const int64_t* order
+    void* dst
+    Py_ssize_t cols
+
+
+cdef void _gather_row(const void* ctx, const floating* src, Py_ssize_t i) noexcept nogil:
+    cdef const _GatherArgs* a = <const _GatherArgs*> ctx
+    memcpy(<floating*> a.dst + i * a.cols, src + a.order[i] * a.cols, a.cols * sizeof(floating))
+
+
 cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
                               Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
     cdef Py_ssize_t i, j
     cdef const floating* s
-    cdef int nt = _threads_for(rows * cols, n_threads)
+    cdef _GatherArgs a
     if cols <= 16:                    # narrow rows (W2: 2 inputs): a libc call per row costs more
         for i in range(rows):
             s = src + order[i] * cols
             for j in range(cols):
                 dst[i * cols + j] = s[j]
         return
-    if nt == 1:                       # no parallel region for serial work
-        for i in range(rows):
-            memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
-        return
-    for i in prange(rows, schedule="static", num_threads=nt):
-        memcpy(dst + i * cols, src + order[i] * cols, cols * sizeof(floating))
+    a.order, a.dst, a.cols = order, dst, cols
+    for_chunks(_gather_row[floating], &a, src, rows, _threads_for(rows * cols, n_threads))
 
 
 cdef inline void _prefetch_rows(const char* src, const int64_t* order, Py_ssize_t rows,

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cgrad import ops, reference as ref
+from cgrad import _core, ops, reference as ref
 from conftest import ATOL, DTYPES, RTOL, SHAPES, numeric_grad
 
 NAMES = list(ref.ACTIVATIONS)
@@ -145,3 +145,10 @@ def test_gelu_is_the_tanh_form():
     z = np.linspace(-6, 6, 101)
     u = np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)
     assert_allclose(ops.gelu_forward(z), 0.5 * z * (1 + np.tanh(u)), rtol=1e-12, atol=1e-15)
+
+
+def test_codes_come_from_the_compiled_table():
+    """ops reads the activation codes from _core (no second copy), for every activation
+    the reference has."""
+    assert ops.ACTIVATION_CODES is _core.ACTIVATION_CODES
+    assert set(_core.ACTIVATION_CODES) == set(NAMES)

@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from cgrad import _core, ops, reference as ref
+from cgrad.losses import LOSSES, get_loss
 from conftest import ATOL, DTYPES, RTOL, SHAPES, numeric_grad
 
 # "softmax_ce_probs" is softmax_cross_entropy with 2-D probability targets.
@@ -277,3 +278,19 @@ def test_core_wrapper_never_trusts_its_input():
         _core.loss_value_grad(0, z, z.copy(), None, z, 1)
     with pytest.raises(ValueError, match="target has shape"):
         _core.loss_value_grad(0, z, np.zeros((3, 3)), None, None, 1)
+
+
+def test_one_name_per_loss_from_the_compiled_table():
+    """_core.LOSS_CODES is the one table: ops, the Loss classes and the reference use its
+    names, and the other names users know a loss by still resolve to the same class."""
+    assert ops.LOSS_CODES is _core.LOSS_CODES
+    assert set(ref.LOSSES) == set(_core.LOSS_CODES)
+    classes = set(LOSSES.values())
+    assert sorted(cls.name for cls in classes) == sorted(_core.LOSS_CODES)
+    for name, cls in LOSSES.items():
+        loss = get_loss(name)
+        assert type(loss) is cls and loss.code == _core.LOSS_CODES[cls.name], name
+    for alias, name in [("bce", "bce_with_logits"), ("binary_cross_entropy", "bce_with_logits"),
+                        ("cross_entropy", "softmax_cross_entropy"),
+                        ("hinge", "hinge_multiclass"), ("binary_hinge", "hinge_binary")]:
+        assert get_loss(alias).name == name

@@ -10,9 +10,7 @@ import numpy as np
 from .. import _core
 from .._validation import float_array, n_threads_arg, same_shape, writable
 
-# Codes shared with src/activations.pxi
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4,
-                    "softmax": 5, "elu": 6, "gelu": 7}
+ACTIVATION_CODES = _core.ACTIVATION_CODES     # name -> compiled code
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "activation_code"]

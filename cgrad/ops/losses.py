@@ -11,9 +11,7 @@ import numpy as np
 from .. import _core
 from .._validation import float_array, labels as _labels, n_threads_arg, same_shape, writable
 
-# Codes shared with src/losses.pxi
-LOSS_CODES = {"mse": 0, "mae": 1, "bce_with_logits": 2, "softmax_cross_entropy": 3,
-              "hinge_multiclass": 4, "hinge_binary": 5}
+LOSS_CODES = _core.LOSS_CODES     # name (the function's below) -> compiled code
 
 __all__ = ["LOSS_CODES", "mse", "mae", "bce_with_logits", "softmax_cross_entropy",
            "hinge_multiclass", "hinge_binary"]

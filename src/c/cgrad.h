@@ -44,6 +44,8 @@ int cgrad_isa_init(void);
  * too (one thread: unpacked; several: unpacked column blocks, one per thread).
  * Blocking (BLIS names): MR x NR register tile, KC depth of a packed panel, MC rows of
  * the packed A block, NC columns of the packed B panel; one row per ISA in dispatch.c.
+ * cgrad_?gemm is the plain call for C programs (a benchmark harness links it); the
+ * package itself calls cgrad_?gemm_ex.
  */
 void cgrad_sgemm(int transA, int transB, long M, long N, long K, float alpha,
                  const float *A, long lda, const float *B, long ldb, float beta,
@@ -179,7 +181,7 @@ void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, floa
 void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
                                  long ldc, int accumulate);
 
-/* ---- sparse first layer (sparse*.c; driver in gemm_driver.h) ---------------------
+/* ---- Dense layers on compressed input rows (sparse*.c; driver in gemm_driver.h) --
  *
  *   C = S @ B      S: M x K sparse, compressed rows: row m's terms are e in
  *                  [ptr[m], ptr[m+1]), column key[e] (increasing within a row), value

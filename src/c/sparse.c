@@ -1,5 +1,5 @@
 /*
- * sparse.c -- the sparse first layer's helpers: the portable C = S @ B kernel
+ * sparse.c -- the sparse path's helpers: the portable C = S @ B kernel
  * (sparse_impl.h with one-lane "vectors", the plain loops' bits: acc + a * b, no FMA),
  * the compression of a batch's rows (csr_gather) and its transpose (csr_transpose).
  * The driver (threads, K slices, epilogue) is cgrad_?spmm_ex in gemm_driver.h.

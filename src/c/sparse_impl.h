@@ -1,8 +1,9 @@
 /*
  * sparse_impl.h -- C = S @ B for a sparse S given as compressed rows, written once over
  * the vector abstraction (V_*) and included per ISA and dtype (sparse.c: portable, one
- * "lane"; sparse_avx2.c; sparse_avx512.c).  The fused training loop uses it for the
- * first layer when the input rows are mostly zeros (MNIST pixels: about 81%):
+ * "lane"; sparse_avx2.c; sparse_avx512.c).  The fused training loop uses it for a Dense
+ * layer whose input rows are mostly zeros (the first layer on MNIST's pixels, about 81%
+ * zeros; a layer fed by a ReLU):
  *   forward         Z = X @ W        S = the batch's rows,            B = W
  *   weight gradient dW = X.T @ dZ    S = the batch's columns (CSC),   B = dZ
  *
