@@ -459,7 +459,9 @@ def test_a_format_1_file_of_the_hard_wired_mlp_still_loads():
     assert isinstance(m, cgrad.MLP) and m.layer_sizes == [4, 8, 3] and opt.t == 15
     r = np.random.default_rng(0)
     X, y = r.standard_normal((40, 4)).astype(np.float32), r.integers(0, 3, 40)
-    np.testing.assert_array_equal(m.decision_function(X), np.load(DATA / "mlp_format1_logits.npy"))
+    # written on the avx512 path: other ISAs round differently in the last bits
+    assert_allclose(m.decision_function(X), np.load(DATA / "mlp_format1_logits.npy"),
+                    rtol=1e-5, atol=1e-6)
     m.fit(X, y, optimizer=opt, epochs=1, batch_size=8, verbose=0)
     assert opt.t == 20
 
