@@ -294,11 +294,11 @@ def test_restarts_in_loky_workers_after_training_in_the_parent(digits):
     np.testing.assert_array_equal(serial.predict_proba(X), est.predict_proba(X))
 
 
-def test_import_error_names_the_extra():
+def test_import_error_names_the_extra(tmp_path):
     code = ("import sys; sys.modules['sklearn'] = None\n"
             "try:\n    import cgrad.sklearn\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=tmp_path)      # not the source tree's cgrad/
     assert 'pip install "cgrad[sklearn]"' in out.stdout, out.stdout + out.stderr
 
 
