@@ -67,6 +67,8 @@ cdef struct Net:
     int64_t step             # training-mode forward passes so far
     bint training
     bint sparse              # compressed inputs allowed (fit: gradients overwritten)
+    bint stop_on_sigint      # the step API: Ctrl-C stops the layer loops between layers
+    bint interrupted         # ... and did
 
 
 cdef inline uint64_t dropout_step_seed(uint64_t seed, int64_t step, int index) noexcept nogil:
@@ -133,6 +135,9 @@ cdef const floating* net_forward(Net* n, const floating* x, Py_ssize_t rows,
     cdef Layer* L
     cdef const floating* cur = x
     for l in range(n.n_layers):
+        if n.stop_on_sigint and cgrad_sigint_pending():
+            n.interrupted = True
+            return NULL
         L = &n.layers[l]
         if l > 0:
             L.sp_now = n.sparse and L.sp_on and sparse_gather(&L.sp, cur, L.n_in, NULL, rows,
@@ -199,6 +204,9 @@ cdef floating* net_backward(Net* n, floating* dout, Py_ssize_t rows, bint accumu
     cdef floating* dnext = <floating*> n.d1
     cdef floating* tmp
     for l in range(n.n_layers - 1, -1, -1):
+        if n.stop_on_sigint and cgrad_sigint_pending():
+            n.interrupted = True
+            return NULL
         L = &n.layers[l]
         if L.kind == LAYER_DENSE:
             if _dense_backward(n, L, dcur, dnext if l > 0 or need_dx else NULL, rows,
@@ -480,7 +488,9 @@ cdef class Network:
 
     def forward(self, x, bint training, int n_threads=1):
         """The network on x (rows, IN) in training or eval mode (the step API); returns a
-        copy of the output.  backward() then runs through this forward."""
+        copy of the output.  backward() then runs through this forward.  Ctrl-C between
+        two layers raises KeyboardInterrupt (a training-mode forward may then have moved
+        the running statistics of the layers it ran)."""
         cdef Py_ssize_t rows = x.shape[0]
         cdef const void* out
         cdef const void* xp
@@ -491,11 +501,17 @@ cdef class Network:
         self.n.training = training
         self.n.sparse = False
         self.n.layers[0].sp_now = False
-        with nogil:
-            if self.is_f32:
-                out = net_forward(&self.n, <const float*> xp, rows, n_threads)
-            else:
-                out = net_forward(&self.n, <const double*> xp, rows, n_threads)
+        self.n.stop_on_sigint, self.n.interrupted = True, False
+        with Interruptible():             # Ctrl-C between layers: KeyboardInterrupt
+            with nogil:
+                if self.is_f32:
+                    out = net_forward(&self.n, <const float*> xp, rows, n_threads)
+                else:
+                    out = net_forward(&self.n, <const double*> xp, rows, n_threads)
+            self.n.stop_on_sigint = False
+            if self.n.interrupted:        # a partial forward: nothing to backpropagate
+                self._x = None
+                return None
         return self._copy_rows(out, rows, self.n.n_out)
 
     cdef _copy_rows(self, const void* src, Py_ssize_t rows, Py_ssize_t cols):
@@ -507,7 +523,9 @@ cdef class Network:
 
     def backward(self, dout, bint need_dx=True, int n_threads=1):
         """Backpropagate dout (rows, OUT) through the last forward(); parameter gradients
-        accumulate (+=).  Returns d loss / d x (a copy), or None unless need_dx."""
+        accumulate (+=).  Returns d loss / d x (a copy), or None unless need_dx.  Ctrl-C
+        between two layers raises KeyboardInterrupt, with the gradients partly
+        accumulated (zero them before the next step)."""
         cdef Py_ssize_t rows, l
         cdef void* dx
         if self._x is None:
@@ -518,12 +536,18 @@ cdef class Network:
             raise ValueError(f"dout must be C-contiguous ({rows}, {self.n.n_out}) {self.dtype}")
         if rows:
             memcpy(self.n.d0, <void*> <size_t> dout.ctypes.data, dout.nbytes)
-        with nogil:
-            if self.is_f32:
-                dx = net_backward(&self.n, <float*> self.n.d0, rows, True, need_dx, n_threads)
-            else:
-                dx = net_backward(&self.n, <double*> self.n.d0, rows, True, need_dx,
-                                  n_threads)
+        self.n.stop_on_sigint, self.n.interrupted = True, False
+        with Interruptible():             # Ctrl-C between layers: KeyboardInterrupt
+            with nogil:
+                if self.is_f32:
+                    dx = net_backward(&self.n, <float*> self.n.d0, rows, True, need_dx,
+                                      n_threads)
+                else:
+                    dx = net_backward(&self.n, <double*> self.n.d0, rows, True, need_dx,
+                                      n_threads)
+            self.n.stop_on_sigint = False
+            if self.n.interrupted:        # the gradients are partly accumulated
+                return None
         return self._copy_rows(dx, rows, self.n.n_in) if need_dx else None
 
     def invalidate(self):

@@ -239,3 +239,36 @@ def test_truncated_or_corrupted_files_raise_a_clear_value_error(tmp_path):
         (tmp_path / f"{name}.npz").write_bytes(data)
         with pytest.raises(ValueError, match="not a readable cgrad .npz file|corrupt"):
             cgrad.load(tmp_path / f"{name}.npz")
+
+
+def test_ctrl_c_during_a_long_step_api_forward_stops_between_layers():
+    """The step API's forward and backward check for Ctrl-C between layers: a deep
+    network's forward on a large batch stops within a layer's time."""
+    res = _run("""
+        import json, os, signal, threading, time
+        import numpy as np, cgrad
+        from cgrad import nn
+        m = cgrad.Sequential(512, [nn.Dense(512) for _ in range(60)], output="identity",
+                             seed=0)
+        X = np.random.default_rng(0).random((6000, 512)).astype(np.float32)
+        m.forward(X[:16])
+        sent = {}
+        def fire():
+            time.sleep(0.4); sent["t"] = time.perf_counter(); os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=fire, daemon=True).start()
+        t0 = time.perf_counter()
+        try:
+            m.forward(X)
+            out = {"interrupted": False, "took": time.perf_counter() - t0}
+        except KeyboardInterrupt:
+            out = {"interrupted": True, "delay": time.perf_counter() - sent["t"]}
+        try:
+            m.backward(np.ones((6000, 512), np.float32))
+            out["backward"] = "ran"
+        except RuntimeError as exc:
+            out["backward"] = str(exc)
+        out["after"] = m.forward(X[:3]).shape[0]
+        print(json.dumps(out))
+    """)
+    assert res["interrupted"] and res["delay"] < 0.5, res
+    assert "needs a forward() first" in res["backward"] and res["after"] == 3
