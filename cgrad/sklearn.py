@@ -302,9 +302,6 @@ class _BaseMLP(BaseEstimator):
     def _class_weighted(self, sample_weight, y_raw):
         return sample_weight
 
-    def _out_kind(self, T):
-        raise NotImplementedError
-
     def _fit_restarts(self, X, T, y_raw, sw):
         """n_restarts models from different seeds on the same training rows; the one
         with the lowest loss on the held-out validation_fraction is kept."""
