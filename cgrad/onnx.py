@@ -146,6 +146,9 @@ def export_onnx(model, path, *, probabilities=True, label=True, opset=DEFAULT_OP
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an int, got {type(opset).__name__}")
     opset = int(opset)
+    for name, flag in (("probabilities", probabilities), ("label", label)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     if not _MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"opset must be in [{_MIN_OPSET}, {onnx.defs.onnx_opset_version()}], "
                          f"got {opset}")
