@@ -82,7 +82,7 @@ class Loss:
 
 
 class MSE(Loss):
-    """mean((out - y)^2)"""
+    """Mean squared error: ``mean((out - y)^2)``."""
     name = "mse"
 
     def _compute(self, out, y):
@@ -90,7 +90,7 @@ class MSE(Loss):
 
 
 class MAE(Loss):
-    """mean(|out - y|)"""
+    """Mean absolute error: ``mean(|out - y|)``."""
     name = "mae"
 
     def _compute(self, out, y):

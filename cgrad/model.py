@@ -85,9 +85,11 @@ class Sequential:
     Raises
     ------
     TypeError
-        If a layer is not a cgrad.nn layer, or `dtype` is not float32/float64.
+        If `n_inputs` is not an int, a layer is not a cgrad.nn layer, or `dtype` is not
+        float32/float64.
     ValueError
-        If `layers` is empty or repeats an object, or `output` / `init` is unknown.
+        If `n_inputs` < 1, `layers` is empty or repeats an object, or `output` / `init`
+        is unknown.
     """
 
     def __init__(self, n_inputs, layers, output="softmax", init=None, dtype="float32",

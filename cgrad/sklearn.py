@@ -857,7 +857,7 @@ _SK_PARAMS_DOC = """    hidden_layer_sizes : int or sequence of int, default=(10
     tol : float, default=1e-4
         Improvement below which an epoch counts as no improvement, >= 0.
     verbose : bool, default=False
-        Print the loss after every epoch.
+        Print progress messages (the loss of every epoch or iteration).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9

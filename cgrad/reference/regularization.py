@@ -10,7 +10,7 @@ __all__ = ["l2_penalty", "l1_penalty", "clip_by_value", "global_norm",
 
 
 def l2_penalty(w, lam):
-    """(0.5 lam sum(w^2), lam w)
+    """L2 penalty and its gradient: ``(0.5 lam sum(w^2), lam w)``.
 
     Parameters
     ----------
@@ -50,7 +50,7 @@ def l1_penalty(w, lam):
 
 
 def clip_by_value(g, clip):
-    """min(max(g, -clip), clip)
+    """Clip elementwise: ``min(max(g, -clip), clip)``.
 
     Parameters
     ----------
