@@ -429,7 +429,7 @@ class Sequential:
 
         Returns
         -------
-        ndarray, shape (n_samples, n_outputs)
+        ndarray, shape (batch, n_outputs)
             The output, in the model's dtype.
 
         Raises
