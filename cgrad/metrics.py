@@ -364,7 +364,7 @@ def mean_squared_error(y_true, y_pred):
 
 
 def mean_absolute_error(y_true, y_pred):
-    """mean(|y_true - y_pred|) over all samples and outputs.
+    """``mean(|y_true - y_pred|)`` over all samples and outputs.
 
     Parameters
     ----------

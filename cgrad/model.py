@@ -1171,10 +1171,11 @@ class _EpochRunner:
 
 
 class MLP(Sequential):
-    """A multi-layer perceptron ``layer_sizes[0] -> ... -> layer_sizes[-1]``: the
-    shorthand for a Sequential of, per hidden layer, Dense(n, activation) -- or, with
-    ``batch_norm``, Dense(n) -> BatchNorm1d -> Activation(activation) -- then
-    Dropout(dropout) if dropout > 0; and the output Dense.
+    """A multi-layer perceptron: the shorthand for a Sequential of Dense layers.
+
+    ``layer_sizes[0] -> ... -> layer_sizes[-1]``: per hidden layer, Dense(n, activation)
+    -- or, with ``batch_norm``, Dense(n) -> BatchNorm1d -> Activation(activation) --
+    then Dropout(dropout) if dropout > 0; and the output Dense.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ A layer object only describes itself (kind, sizes, hyperparameters) and, once a 
 built from it, holds NumPy views of its parameters in the model's flat buffers.  The
 compiled core runs the network from the table these descriptions make
 (``src/layers.pxi``): one forward and one backward per kind, walked by ``fit``, the step
-API and inference alike.
+API and inference alike::
 
     Dense(n_out, activation="identity")   z = x @ W + b; y = act(z)   W: (IN, OUT)
     Activation(name)                      y = act(x)

@@ -330,7 +330,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """torch.optim.AdamW: decoupled weight decay (p *= 1 - lr * weight_decay).
+    """torch.optim.AdamW: decoupled weight decay (``p *= 1 - lr * weight_decay``).
 
     Parameters
     ----------

@@ -1,13 +1,16 @@
 """Compiled matrix multiply and dense layer with the signatures of cgrad.reference.dense.
 
-gemm(A, B, transA=False, transB=False, alpha=1.0, beta=0.0, C=None, n_threads=None) -> C
-linear_forward(x, W, b=None, out=None, n_threads=None) -> z
-linear_backward(dz, x, W, dW=None, db=None, out=None, need_dx=True, n_threads=None)
-    -> (dx, dW, db); given dW/db buffers are accumulated into (+=), as parameter
-    gradients are; need_dx=False skips dx (returns None: the first layer needs none).
-linear_act_forward(x, W, b, activation, alpha=None, out=None, n_threads=None) -> (z, y)
-linear_act_backward(dy, z, y, x, W, activation, alpha=None, dW=None, db=None, out=None,
-                    need_dx=True, n_threads=None) -> (dx, dW, db)
+::
+
+    gemm(A, B, transA=False, transB=False, alpha=1.0, beta=0.0, C=None, n_threads=None) -> C
+    linear_forward(x, W, b=None, out=None, n_threads=None) -> z
+    linear_backward(dz, x, W, dW=None, db=None, out=None, need_dx=True, n_threads=None)
+        -> (dx, dW, db); given dW/db buffers are accumulated into (+=), as parameter
+        gradients are; need_dx=False skips dx (returns None: the first layer needs none).
+    linear_act_forward(x, W, b, activation, alpha=None, out=None, n_threads=None) -> (z, y)
+    linear_act_backward(dy, z, y, x, W, activation, alpha=None, dW=None, db=None, out=None,
+                        need_dx=True, n_threads=None) -> (dx, dW, db)
+
 All float arguments of one call share a dtype (float32 or float64) and are C-contiguous.
 """
 import numpy as np

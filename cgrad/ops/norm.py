@@ -1,12 +1,15 @@
 """Compiled dropout and batch normalisation with the signatures of cgrad.reference.norm.
 
-dropout_mask(shape, p, seed, n_threads=None) -> keep (bool)
-dropout_forward(x, p, seed, out=None, n_threads=None) -> y
-dropout_backward(dy, p, seed, out=None, n_threads=None) -> dx
-batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
-                  momentum=0.1, eps=1e-5, out=None, n_threads=None) -> (y, cache)
-batchnorm_backward(dy, cache, *, out=None, dgamma=None, dbeta=None, n_threads=None)
-    -> (dx, dgamma, dbeta)
+::
+
+    dropout_mask(shape, p, seed, n_threads=None) -> keep (bool)
+    dropout_forward(x, p, seed, out=None, n_threads=None) -> y
+    dropout_backward(dy, p, seed, out=None, n_threads=None) -> dx
+    batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
+                      momentum=0.1, eps=1e-5, out=None, n_threads=None) -> (y, cache)
+    batchnorm_backward(dy, cache, *, out=None, dgamma=None, dbeta=None, n_threads=None)
+        -> (dx, dgamma, dbeta)
+
 Dropout takes C-contiguous float arrays of any shape (the mask follows the flat C-order
 index); batch norm takes (N, C) and (C,) arrays of one dtype.  ``out`` may be the input
 (x / dy) for in-place work.  ``dgamma``/``dbeta``, if given, are ACCUMULATED into (+=),

@@ -177,7 +177,7 @@ def global_norm(g, n_threads=None):
 
 def clip_by_global_norm(g, max_norm, out=None, n_threads=None):
     """(g scaled to norm <= max_norm, norm before clipping), as
-    torch.nn.utils.clip_grad_norm_; ``out`` may be ``g`` for in-place.
+    ``torch.nn.utils.clip_grad_norm_``; ``out`` may be ``g`` for in-place.
 
     Parameters
     ----------

@@ -1,23 +1,26 @@
 """NumPy reference: a network as a table of layers (cgrad.Sequential), forward and backward.
 
-specs: one dict per layer, in order (``model.specs()``):
-    {"kind": "dense", "n_in", "n_out", "activation", "alpha"}   y = act(x @ W + b)
-    {"kind": "activation", "n", "activation", "alpha"}          y = act(x)
-    {"kind": "dropout", "n", "p"}                               inverted dropout
-    {"kind": "batchnorm", "n", "momentum", "eps"}               torch.nn.BatchNorm1d
-params (flat): layer by layer; dense: W (n_in*n_out, row-major (n_in, n_out)) then b (n_out);
-    batchnorm: gamma (n) then beta (n); other kinds own nothing.  grads: the same layout.
-buffers (flat): per batchnorm, running_mean (n) then running_var (n); updated in place by
-    a training-mode forward (torch momentum, unbiased variance).  None if there is no
-    batchnorm.
+::
 
-dropout_step_seed(seed, step, index) = sm(seed ^ sm(step * 256 + index))   (mod 2^64)
-    sm: the splitmix64 output function; the seed of the dropout mask of layer ``index``
-    at training step ``step``: keep = dropout_mask((N, n), p, dropout_step_seed(...)).
-network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0) -> (out, cache)
-network_backward(specs, params, cache, dout) -> (dx, grads)      (grads: params' layout)
-    Eval mode (training=False): batchnorm uses the running statistics (its backward is
-    then the fixed affine map), dropout is the identity.
+    specs: one dict per layer, in order (``model.specs()``):
+        {"kind": "dense", "n_in", "n_out", "activation", "alpha"}   y = act(x @ W + b)
+        {"kind": "activation", "n", "activation", "alpha"}          y = act(x)
+        {"kind": "dropout", "n", "p"}                               inverted dropout
+        {"kind": "batchnorm", "n", "momentum", "eps"}               torch.nn.BatchNorm1d
+    params (flat): layer by layer; dense: W (n_in*n_out, row-major (n_in, n_out)) then b (n_out);
+        batchnorm: gamma (n) then beta (n); other kinds own nothing.  grads: the same layout.
+    buffers (flat): per batchnorm, running_mean (n) then running_var (n); updated in place by
+        a training-mode forward (torch momentum, unbiased variance).  None if there is no
+        batchnorm.
+
+    dropout_step_seed(seed, step, index) = sm(seed ^ sm(step * 256 + index))   (mod 2^64)
+        sm: the splitmix64 output function; the seed of the dropout mask of layer ``index``
+        at training step ``step``: keep = dropout_mask((N, n), p, dropout_step_seed(...)).
+    network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0) -> (out, cache)
+    network_backward(specs, params, cache, dout) -> (dx, grads)      (grads: params' layout)
+        Eval mode (training=False): batchnorm uses the running statistics (its backward is
+        then the fixed affine map), dropout is the identity.
+
 Computed in the dtype of the inputs; tests pass float64 to get the truth.
 """
 import numpy as np

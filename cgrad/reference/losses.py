@@ -55,7 +55,7 @@ def mae(out, target):
 
 
 def bce_with_logits(logits, target):
-    """mean(max(z, 0) - z t + log1p(exp(-|z|)));  dout = (sigmoid(z) - t) / size.
+    """``mean(max(z, 0) - z t + log1p(exp(-|z|)))``;  ``dout = (sigmoid(z) - t) / size``.
 
     Parameters
     ----------

@@ -1,18 +1,21 @@
 """NumPy reference: inverted dropout and batch normalisation (BatchNorm1d), forward and backward.
 
-dropout_mask(shape, p, seed) -> keep (bool)
-dropout_forward(x, p, seed) -> y = x * keep / (1 - p)
-dropout_backward(dy, p, seed) -> dx = dy * keep / (1 - p)      (the forward's mask)
-    keep[i] = u(seed, i) >= p over the flat (C-order) index i, with the counter-based
-    u(seed, i) = (splitmix64(seed * 0x9E3779B97F4A7C15 + i) >> 11) * 2^-53: the mask is a
-    pure function of (seed, index), recomputed in backward instead of stored.
+::
 
-batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
-                  momentum=0.1, eps=1e-5) -> (y, cache)
-batchnorm_backward(dy, cache) -> (dx, dgamma, dbeta)            (training mode only)
-    x: (N, C); statistics per column over the N rows, as torch.nn.BatchNorm1d: the batch
-    variance is biased, the running variance is updated with the unbiased one (N/(N-1)).
-    Running statistics, if given, are updated in place (training mode).
+    dropout_mask(shape, p, seed) -> keep (bool)
+    dropout_forward(x, p, seed) -> y = x * keep / (1 - p)
+    dropout_backward(dy, p, seed) -> dx = dy * keep / (1 - p)      (the forward's mask)
+        keep[i] = u(seed, i) >= p over the flat (C-order) index i, with the counter-based
+        u(seed, i) = (splitmix64(seed * 0x9E3779B97F4A7C15 + i) >> 11) * 2^-53: the mask is a
+        pure function of (seed, index), recomputed in backward instead of stored.
+
+    batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
+                      momentum=0.1, eps=1e-5) -> (y, cache)
+    batchnorm_backward(dy, cache) -> (dx, dgamma, dbeta)            (training mode only)
+        x: (N, C); statistics per column over the N rows, as torch.nn.BatchNorm1d: the batch
+        variance is biased, the running variance is updated with the unbiased one (N/(N-1)).
+        Running statistics, if given, are updated in place (training mode).
+
 Computed in the dtype of the inputs; tests pass float64 to get the truth.
 """
 from collections import namedtuple

@@ -54,7 +54,7 @@ def sgd_step(p, g, buf=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.
 def adam_step(p, g, m, v, vmax=None, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
               weight_decay=0.0, decoupled=False, t):
     """torch.optim.Adam (decoupled=False: L2 added to g) or torch.optim.AdamW
-    (decoupled=True: p *= 1 - lr*weight_decay first); amsgrad iff ``vmax`` is given.
+    (decoupled=True: ``p *= 1 - lr*weight_decay`` first); amsgrad iff ``vmax`` is given.
 
     Parameters
     ----------

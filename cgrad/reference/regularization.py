@@ -85,7 +85,7 @@ def global_norm(g):
 
 def clip_by_global_norm(g, max_norm):
     """(g * max_norm / (norm + 1e-6) if norm > max_norm else g, norm) -- as
-    torch.nn.utils.clip_grad_norm_; the norm is the one before clipping.
+    ``torch.nn.utils.clip_grad_norm_``; the norm is the one before clipping.
 
     Parameters
     ----------
