@@ -138,6 +138,33 @@ def export_onnx(model, path, *, probabilities=True, label=True, opset=DEFAULT_OP
     ``output`` (``model.decision_function``).  ``opset``: the ai.onnx opset (13 to the
     installed onnx's; default 17), with the IR version of the ONNX release that
     introduced it.  The model is checked with ``onnx.checker`` before it is written.
+
+    Parameters
+    ----------
+    model : Sequential
+        A cgrad model (Sequential or MLP).
+    path : str or os.PathLike
+        Where to write the ``.onnx`` file.
+    probabilities : bool, default=True
+        For a softmax/sigmoid output: emit ``probabilities`` (True) or ``logits`` (False).
+    label : bool, default=True
+        For a softmax/sigmoid output: also emit ``label``.
+    opset : int, default=DEFAULT_OPSET
+        The ai.onnx opset, from 13 to the installed onnx's newest.
+
+    Returns
+    -------
+    str
+        `path`, as a str.
+
+    Raises
+    ------
+    ImportError
+        If the onnx package is not installed.
+    TypeError
+        If `model` is not a cgrad model or `opset` not an int.
+    ValueError
+        If `opset` is out of range.
     """
     from .model import LOGIT_OUTPUTS, Sequential
     onnx, helper, numpy_helper = _import_onnx()
