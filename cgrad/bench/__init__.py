@@ -29,8 +29,9 @@ from .peers import IMPLS, NumpyMLP
 from .report import format_table
 from .scheduler import lockstep_schedule, round_order, run_group
 from .worker import run_cell
-from .workloads import WORKLOADS, epoch_flops, glorot_init, layer_params, synthetic_regression
+from .workloads import (WORKLOADS, epoch_flops, initial_weights, layer_params,
+                        synthetic_regression)
 
 __all__ = ["main", "WORKLOADS", "IMPLS", "epoch_flops", "format_table", "run_cell", "run_group",
-           "round_order", "lockstep_schedule", "synthetic_regression", "glorot_init",
+           "round_order", "lockstep_schedule", "synthetic_regression", "initial_weights",
            "layer_params", "NumpyMLP"]

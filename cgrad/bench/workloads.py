@@ -4,13 +4,12 @@ built from ``--sizes`` / ``--layers`` / ``--data``, their data and initial weigh
 Data comes from :mod:`cgrad.datasets` (MNIST, the embedded digits, a user's .npz/.csv)
 or from :func:`synthetic_regression`.
 """
-import math
 import os
 
 import numpy as np
 
 __all__ = ["WORKLOADS", "LR", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS", "BN_MOMENTUM", "BN_EPS",
-           "QUICK_TRAIN", "QUICK_TEST", "epoch_flops", "synthetic_regression", "glorot_init",
+           "QUICK_TRAIN", "QUICK_TEST", "epoch_flops", "synthetic_regression",
            "layer_params", "mlp_layer_kw", "extra_layers", "parse_layers", "custom_workload",
            "select_workloads", "load_arrays", "data_id", "initial_weights"]
 
@@ -82,39 +81,12 @@ def synthetic_regression(n, n_in=2, n_out=1, seed=0, noise=0.05):
     return X.astype(np.float32), y.astype(np.float32)
 
 
-def glorot_init(sizes, seed=0, batch_norm=False):
-    """Seeded Glorot-uniform weights: W (in, out) ~ U(+-sqrt(6 / (in + out))), b = 0.
-
-    Parameters
-    ----------
-    sizes : layer sizes, input first.
-    seed : the generator's seed.
-    batch_norm : follow every hidden layer's b by its BatchNorm1d's gamma (ones) and
-        beta (zeros), the layout of ``cgrad.MLP(batch_norm=True).get_weights()``; the W
-        are the same draws either way.
-
-    Returns
-    -------
-    list of float32 arrays ``[W0, b0, (gamma0, beta0,) W1, b1, ...]``.
-    """
-    rng = np.random.default_rng(seed)
-    out = []
-    last = len(sizes) - 2
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lim = math.sqrt(6.0 / (a + b))
-        out.append(rng.uniform(-lim, lim, size=(a, b)).astype(np.float32))
-        out.append(np.zeros(b, dtype=np.float32))
-        if batch_norm and i < last:
-            out += [np.ones(b, dtype=np.float32), np.zeros(b, dtype=np.float32)]
-    return out
-
-
 def layer_params(init, n_layers, batch_norm=False):
     """The flat initial-weight list split per Dense layer.
 
     Parameters
     ----------
-    init : the flat list (layout of :func:`glorot_init`).
+    init : the flat list (layout of ``cgrad.MLP.get_weights()``).
     n_layers : number of Dense layers.
     batch_norm : whether the hidden layers carry gamma and beta.
 
