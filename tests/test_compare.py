@@ -449,7 +449,10 @@ def test_png_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
                test={"loss": 0.5})
     meta = dict(command="cgrad bench", date="d", cpu="c", cpus=1, python="3", numpy="2",
                 notes=[])
-    md = "\n".join(report.write_reports(tmp_path, [row], meta))
+    (tmp_path / "results.png").write_bytes(b"from an earlier run")
+    md, written = report.write_reports(tmp_path, [row], meta)
+    md = "\n".join(md)
+    assert written == ["results.md", "results.json"]
     assert (tmp_path / "results.md").exists() and (tmp_path / "results.json").exists()
     assert not (tmp_path / "results.png").exists()
     assert "results.png skipped: matplotlib is not installed" in md
@@ -536,3 +539,11 @@ def test_custom_digits_network_with_bn_and_dropout(tmp_path, monkeypatch):
     assert rows["cgrad"]["n_train"] == 1797 - 359 and rows["cgrad"]["test"]["accuracy"] > 0.8
     assert rows["numpy"]["reason"] == "the numpy runner has no BatchNorm1d / Dropout(0.2) layers"
     assert rows["torch"]["reason"] == "cgrad_no_such_package_xyz not installed"
+
+
+def test_missing_mnist_stops_before_any_cell(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="MNIST files .* not found"):
+        bench.main(["--quick", "--workloads", "W1", "--impls", "numpy", "--data-dir",
+                    str(tmp_path / "nowhere"), "--out", str(out)])
+    assert not out.exists()

@@ -197,21 +197,32 @@ def _skip_reason(w, impl, n, ctx):
     return None
 
 
-def _cell(w, opt, lr, impl, n, repeats, a, ctx):
-    cpus = ctx["cpus"]
-    return dict(workload=w, optimizer=opt, lr=lr, momentum=a.momentum, impl=impl, threads=n,
-                repeats=repeats, epochs_total=a.epochs_accuracy or 0, seed=a.seed,
-                workdir=str(ctx["wd"]), root=_PACKAGE_ROOT, peak_path=_peak.__file__,
-                helper_lib=ctx["helper"], ftz=(impl == "numpy" and ctx["helper"] is not None),
+def _cell(row, w, a, ctx):
+    """What a worker process needs to run the cell of ``row`` (see cgrad.bench.worker)."""
+    cpus, n = ctx["cpus"], row["threads"]
+    return dict(workload=w, optimizer=row["optimizer"], lr=row["lr"], momentum=a.momentum,
+                impl=row["impl"], threads=n, repeats=row["repeats"],
+                epochs_total=a.epochs_accuracy or 0, seed=a.seed, workdir=str(ctx["wd"]),
+                root=_PACKAGE_ROOT, peak_path=_peak.__file__, helper_lib=ctx["helper"],
+                ftz=(row["impl"] == "numpy" and ctx["helper"] is not None),
                 cpus=cpus[:n] if cpus and n < len(cpus) else None)
 
 
-def _plan(a, wls, impls, threads, ctx):
+def _prepare_data(a, wls, wd):
+    """[(workload, training rows, repeats)] with every data set and initial weights
+    written to ``wd``; a missing or bad data file stops the run here, before any cell."""
+    cache = {}
+    try:
+        return [(w, *_prepare_workload(w, a, wd, cache)) for w in wls]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"cgrad bench: {exc}") from None
+
+
+def _plan(a, prepared, impls, threads, ctx):
     """(result rows, {group key: [(row, cell)]}, {workload: repeats}); skipped rows get
     their reason here."""
-    results, groups, rounds, cache = [], {}, {}, {}
-    for w in wls:
-        n_train, repeats = _prepare_workload(w, a, ctx["wd"], cache)
+    results, groups, rounds = [], {}, {}
+    for w, n_train, repeats in prepared:
         rounds[w["key"]] = repeats
         for opt in w["optimizers"]:
             lr = a.lr if a.lr is not None else LR[opt]
@@ -228,7 +239,7 @@ def _plan(a, wls, impls, threads, ctx):
                         continue
                     key = ((w["key"], opt, impl, n) if a.sequential
                            else {"workload": (w["key"], opt, n), "threads": (n,), "all": ()}[a.group_by])
-                    groups.setdefault(key, []).append((row, _cell(w, opt, lr, impl, n, repeats, a, ctx)))
+                    groups.setdefault(key, []).append((row, _cell(row, w, a, ctx)))
     return results, groups, rounds
 
 
@@ -265,8 +276,8 @@ def _run_groups(a, groups, peaks):
             _print_row(row)
 
 
-def _meta(a, argv, prog, ncpu, peaks, notes):
-    meta = {"command": f"{prog} " + " ".join(argv),
+def _meta(a, *, command, ncpu, peaks, notes):
+    meta = {"command": command,
             "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": sys.version.split()[0],
             "numpy": np.__version__, "platform": platform.platform(), "cpu": _peak.cpu_model(),
             "cpus": ncpu, "peak_gflops": {str(k): v for k, v in peaks.items()},
@@ -277,7 +288,7 @@ def _meta(a, argv, prog, ncpu, peaks, notes):
 
 def _run(a, argv, prog, wd):
     impls, threads, ncpu = _check_args(a)
-    wls = select_workloads(a)
+    prepared = _prepare_data(a, select_workloads(a), wd)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     skipped = _skipped(impls)
@@ -288,16 +299,15 @@ def _run(a, argv, prog, wd):
     notes += _FIXED_NOTES[:1] + ([_SPARSE_NOTE] if "cgrad" in impls else []) + _FIXED_NOTES[1:]
     ctx = dict(wd=wd, helper=helper, skipped=skipped, ncpu=ncpu,
                cpus=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None)
-    results, groups, rounds = _plan(a, wls, impls, threads, ctx)
+    results, groups, rounds = _plan(a, prepared, impls, threads, ctx)
     notes.append(_schedule_note(a, rounds))
     _run_groups(a, groups, peaks)
     notes += [f"skipped {impl}: {why}" for impl, why in skipped.items()]
     add_ratios(results)
-    md = write_reports(out, results, _meta(a, argv, prog, ncpu, peaks, notes))
+    md, written = write_reports(out, results, _meta(a, command=f"{prog} " + " ".join(argv),
+                                                    ncpu=ncpu, peaks=peaks, notes=notes))
     print()
     print("\n".join(md[4:]))
-    written = [p.name for p in (out / "results.md", out / "results.json", out / "results.png")
-               if p.exists()]
     print(f"\nsaved {', '.join(written)} in {out}")
     return 0
 

@@ -123,6 +123,7 @@ def _cpu_flags():
 
 
 def cpu_model():
+    """The CPU's model name (/proc/cpuinfo), else what ``platform`` knows."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -189,6 +190,16 @@ def load_helper(path=None):
 
 
 def get_mxcsr(lib=None):
+    """The calling thread's MXCSR register, or None without the helper library.
+
+    Parameters
+    ----------
+    lib : the helper from :func:`load_helper` (default: load or build it).
+
+    Returns
+    -------
+    int or None
+    """
     lib = lib or load_helper()
     return None if lib is None else int(lib.get_mxcsr())
 
@@ -281,6 +292,7 @@ def peak_gflops(threads=(1,), refresh=False, cache_file=CACHE_FILE):
 
 
 def main(argv=None):
+    """``python -m cgrad.bench.peak``: print the peak of 1 and n threads (0 on success)."""
     p = argparse.ArgumentParser(prog="python -m cgrad.bench.peak", description=__doc__.split("\n")[0])
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,ncpu)")
     p.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")

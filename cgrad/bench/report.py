@@ -157,11 +157,15 @@ def write_reports(out, results, meta):
 
     Returns
     -------
-    list of str: the Markdown report's lines.
+    (list of str, list of str): the Markdown report's lines; the names of the files
+    written (a results.png left from an earlier run is removed when none is drawn).
     """
+    written = ["results.md", "results.json", "results.png"]
     plot_note = plot(results, out / "results.png")
     if plot_note:
         meta["notes"].append(plot_note)
+        (out / "results.png").unlink(missing_ok=True)
+        written.pop()
     cell_notes = sorted({f"{r['impl']}: {n}" for r in results for n in r.get("notes", [])})
     md = [f"# cgrad peer comparison ({meta['date']})", "", f"`{meta['command']}`", "",
           f"CPU: {meta['cpu']} x{meta['cpus']}; Python {meta['python']}, NumPy {meta['numpy']}"
@@ -170,4 +174,4 @@ def write_reports(out, results, meta):
     (out / "results.md").write_text("\n".join(md) + "\n")
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results},
                                                  indent=1, default=str))
-    return md
+    return md, written
