@@ -148,6 +148,8 @@ def test_synthetic_and_init_are_seeded():
 
 
 def test_bad_arguments():
+    with pytest.raises(SystemExit, match="comma-separated integers"):
+        bench.main(["--threads", "1,two"])
     with pytest.raises(SystemExit):
         bench.main(["--impls", "numpy,nosuch"])
     with pytest.raises(SystemExit):

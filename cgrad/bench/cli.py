@@ -105,7 +105,10 @@ def _check_args(a):
     if bad:
         raise SystemExit(f"unknown implementation(s) {bad}; choose from {IMPLS}")
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = [int(t) for t in a.threads.split(",")] if a.threads else sorted({1, ncpu})
+    try:
+        threads = [int(t) for t in a.threads.split(",")] if a.threads else sorted({1, ncpu})
+    except ValueError:
+        raise SystemExit(f"--threads needs comma-separated integers, got {a.threads!r}") from None
     if min(threads) < 1:
         raise SystemExit("--threads must be positive")
     if a.batch < 1:
