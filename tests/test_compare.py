@@ -545,7 +545,8 @@ def test_custom_digits_network_with_bn_and_dropout(tmp_path, monkeypatch):
 
 def test_missing_mnist_stops_before_any_cell(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(SystemExit, match="MNIST files .* not found"):
+    with pytest.raises(SystemExit, match="MNIST files .* not found") as exc:
         bench.main(["--quick", "--workloads", "W1", "--impls", "numpy", "--data-dir",
                     str(tmp_path / "nowhere"), "--out", str(out)])
+    assert "--data-dir DIR, $CGRAD_DATA or --download" in str(exc.value)
     assert not out.exists()

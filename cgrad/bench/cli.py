@@ -217,6 +217,8 @@ def _prepare_data(a, wls, wd):
     cache = {}
     try:
         return [(w, *_prepare_workload(w, a, wd, cache)) for w in wls]
+    except FileNotFoundError as exc:
+        raise SystemExit(f"cgrad bench: {exc}\nHere: --data-dir DIR, $CGRAD_DATA or --download.") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"cgrad bench: {exc}") from None
 
