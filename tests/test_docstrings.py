@@ -29,6 +29,7 @@ MODULES = {
     "cgrad.onnx": (),
     "cgrad.model": (),
     "cgrad.sklearn": ("sklearn", "scipy"),
+    "cgrad.bench": (),
 }
 # What each name is checked for: GL08 no docstring, PR01 a parameter not documented,
 # PR02 a documented parameter the signature lacks, GL06 a section numpydoc does not know.

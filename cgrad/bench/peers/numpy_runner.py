@@ -32,7 +32,19 @@ class NumpyMLP:
         self.t = 0
 
     def forward(self, X):
-        """Every layer's output, X first (activations applied, the last one linear)."""
+        """Every layer's output, X first (activations applied, the last one linear).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_inputs)
+            The batch.
+
+        Returns
+        -------
+        list of ndarray
+            ``[X, A1, ..., Z]``: the input, each hidden layer's activation and the
+            last layer's linear output.
+        """
         acts = [X]
         n = len(self.p) // 2
         for i in range(n):
@@ -58,7 +70,20 @@ class NumpyMLP:
         return (Z - y) * self.dtype.type(2.0 / Z.size)
 
     def gradients(self, X, y):
-        """[dW0, db0, dW1, db1, ...] of the mean loss over the batch (X, y)."""
+        """[dW0, db0, dW1, db1, ...] of the mean loss over the batch (X, y).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_inputs)
+            The batch.
+        y : ndarray
+            Integer labels (classification) or (n_rows, n_outputs) targets.
+
+        Returns
+        -------
+        list of ndarray
+            The gradients, in the order and shapes of the weights.
+        """
         acts = self.forward(X)
         dZ = self._loss_grad(acts[-1], y)
         n = len(self.p) // 2
@@ -77,7 +102,15 @@ class NumpyMLP:
         return grads
 
     def step(self, X, y):
-        """One optimizer step on the batch (X, y)."""
+        """One optimizer step on the batch (X, y).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_inputs)
+            The batch.
+        y : ndarray
+            Integer labels (classification) or (n_rows, n_outputs) targets.
+        """
         grads = self.gradients(X, y)
         if self.opt == "sgd":
             self._sgd(grads)
@@ -107,7 +140,20 @@ class NumpyMLP:
             p -= step * m / denom
 
     def evaluate(self, X, y):
-        """Loss (and accuracy) on (X, y), see :func:`cgrad.bench.peers.base.metrics`."""
+        """Loss (and accuracy) on (X, y), see :func:`cgrad.bench.peers.base.metrics`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_inputs)
+            The rows to score.
+        y : ndarray
+            Integer labels (classification) or (n_rows, n_outputs) targets.
+
+        Returns
+        -------
+        dict
+            ``loss`` and, for classification, ``accuracy``.
+        """
         return metrics(self.forward(X)[-1], y, self.task)
 
 
