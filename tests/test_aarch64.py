@@ -73,7 +73,15 @@ def test_gemm_check_aarch64_under_qemu():
     _require(["cmake", CROSS_CC, QEMU], [SYSROOT / "lib"])
     exe = _build("aarch64", "-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
                  f"-DCMAKE_C_COMPILER={CROSS_CC}")
-    stdout = _check([QEMU, "-L", str(SYSROOT), str(exe), "generic", "neon"])
+    qemu = [QEMU, "-L", str(SYSROOT)]
+    # neon by default (no run-time check on AArch64); CGRAD_ISA=generic forces the
+    # portable kernels; avx2 is unavailable there.
+    for env, want, rc in [([], "neon", 0), (["-E", "CGRAD_ISA=generic"], "generic", 0),
+                          (["-E", "CGRAD_ISA=avx2"], "neon (CGRAD_ISA unknown", 1)]:
+        out = subprocess.run(qemu + env + [str(exe), "--selected"], capture_output=True,
+                             text=True, timeout=60, cwd="/")
+        assert (out.returncode, out.stdout.startswith(want)) == (rc, True), out.stdout
+    stdout = _check(qemu + [str(exe), "generic", "neon"])
     for isa in ("generic", "neon"):
         for dtype in ("float32", "float64"):
             assert f"{isa} {dtype}: row {isa} " in stdout, stdout

@@ -7,6 +7,7 @@
  *   gemm_check [ISA ...]      ISA = generic | avx2 | avx512 | neon (default: every ISA
  *                             this binary and machine can run); exit 1 on any failure
  *                             or an unavailable ISA.
+ *   gemm_check --selected     print the ISA chosen at start-up (CGRAD_ISA or the best).
  *
  * Per ISA and dtype, shapes: every M, N in 1..40 (K 1..40, transposes, alpha and beta
  * varied with them), medium shapes over every transpose, K crossing KC once and twice,
@@ -170,6 +171,12 @@ int main(int argc, char **argv)
 {
     static struct shape shapes[2000];
     int isas[8], n_isas = 0, fails = 0;
+    const int env_error = cgrad_isa_init();
+    if (argc == 2 && strcmp(argv[1], "--selected") == 0) {
+        printf("%s%s\n", cgrad_isa_name(cgrad_isa_selected()),
+               env_error ? " (CGRAD_ISA unknown or unavailable)" : "");
+        return env_error != 0;
+    }
     threshold0 = cgrad_gemm_set_nopack_threshold(0);
     cgrad_gemm_set_nopack_threshold(threshold0);
     for (int a = 1; a < argc; a++) {
