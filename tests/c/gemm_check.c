@@ -18,7 +18,8 @@
  * must match a float64 reference within tests/test_gemm.py's tolerance, and every other
  * path must give its bits exactly (the driver picks paths by size and thread count).
  * beta == 0 calls get a NaN-filled C (it must never be read); the padding past column N
- * of C must stay untouched.
+ * of C must stay untouched.  The sparse product cgrad_?spmm_ex (dense layers on sparse
+ * rows) must give cgrad_?gemm's bits on the same ISA.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -102,24 +103,33 @@ static int fail(const struct shape *sh, const char *isa, const char *dtype, cons
 #define T float
 #define SFX s
 #define GEMM cgrad_sgemm
+#define SPMM cgrad_sspmm_ex
 #define EPS 2e-6
 #include "gemm_check_impl.h"
 #undef T
 #undef SFX
 #undef GEMM
+#undef SPMM
 #undef EPS
 
 #define T double
 #define SFX d
 #define GEMM cgrad_dgemm
+#define SPMM cgrad_dspmm_ex
 #define EPS 1e-14
 #include "gemm_check_impl.h"
 #undef T
 #undef SFX
 #undef GEMM
+#undef SPMM
 #undef EPS
 
 static const double ALPHA_BETA[4][2] = {{1, 0}, {1, 1}, {0.7, 0}, {-1.5, 0.25}};
+/* cgrad_?spmm_ex shapes M x N x K (batch x outputs x inputs): K slices, a partial
+ * vector, tiny, narrow, wide. */
+static const long SPMM_SHAPES[][3] = {{300, 70, 800}, {64, 33, 100}, {7, 3, 5},
+                                      {1000, 10, 64}, {40, 1000, 513}};
+#define N_SPMM ((int)(sizeof SPMM_SHAPES / sizeof SPMM_SHAPES[0]))
 
 /* The shapes for a dispatch row's blocking (w3: add W3's float32 layer); returns their
  * number (out: room for 2000). */
@@ -162,6 +172,15 @@ static int check_isa(int isa, struct shape *shapes)
         printf("%s %s: row %s %dx%d, %d shapes, worst error %.3f x tolerance, %d failures\n",
                name, dt == 0 ? "float32" : "float64", dt == 0 ? s->name : d->name,
                dt == 0 ? s->mr : d->mr, dt == 0 ? s->nr : d->nr, n, worst_seen, f);
+        fails += f;
+        f = 0;
+        for (int i = 0; i < N_SPMM; i++)
+            f += dt == 0 ? check_spmm_s(SPMM_SHAPES[i][0], SPMM_SHAPES[i][1],
+                                        SPMM_SHAPES[i][2], name)
+                         : check_spmm_d(SPMM_SHAPES[i][0], SPMM_SHAPES[i][1],
+                                        SPMM_SHAPES[i][2], name);
+        printf("%s %s: sparse S @ B, %d shapes, %d failures\n", name,
+               dt == 0 ? "float32" : "float64", N_SPMM, f);
         fails += f;
     }
     return fails;

@@ -1,7 +1,7 @@
 /*
  * gemm_check_impl.h -- the per-dtype half of gemm_check.c, included once per dtype with
- * T (float/double), SFX (s/d), GEMM (cgrad_sgemm/cgrad_dgemm), SELECTED (the dispatch
- * row getter) and EPS (the unit of tests/test_gemm.py's tolerance for T).
+ * T (float/double), SFX (s/d), GEMM (cgrad_sgemm/cgrad_dgemm), SPMM (cgrad_sspmm_ex/
+ * cgrad_dspmm_ex) and EPS (the unit of tests/test_gemm.py's tolerance for T).
  */
 #define CK_CAT_(a, b) a##b
 #define CK_CAT(a, b) CK_CAT_(a, b)
@@ -92,6 +92,49 @@ static int CK_FN(check)(const struct shape *sh, const char *isa)
     free(B);
     free(C0);
     for (int p = 0; p < NPATHS; p++) free(out[p]);
+    return fails;
+}
+
+/* C = S @ B through SPMM (1 and 2 threads, and its forced out-of-memory loop) must be
+ * GEMM's bits on the dense S (cgrad.h: the exceptions, a non-finite B entry facing a
+ * zero of S and the sign of a zero sum, cannot occur with finite B and random terms).
+ * S: M x K with 20% of its entries non-zero, in compressed rows. */
+static int CK_FN(check_spmm)(long M, long N, long K, const char *isa)
+{
+    const struct shape sh = {M, N, K, 0, 0, 1, 0};
+    T *S = calloc((size_t)M * K, sizeof(T)), *val = malloc(sizeof(T) * (size_t)M * K);
+    T *B = malloc(sizeof(T) * (size_t)K * N), *want = malloc(sizeof(T) * (size_t)M * N);
+    T *got = malloc(sizeof(T) * (size_t)M * N);
+    int32_t *ptr = malloc(sizeof(int32_t) * (size_t)(M + 1));
+    int32_t *key = malloc(sizeof(int32_t) * (size_t)M * K);
+    int32_t e = 0;
+    int fails = 0;
+    for (long i = 0; i < M; i++) {
+        ptr[i] = e;
+        for (long k = 0; k < K; k++)
+            if (rng_uniform() < 0.2) {
+                S[i * K + k] = val[e] = (T)rng_normal();
+                key[e++] = (int32_t)k;
+            }
+    }
+    ptr[M] = e;
+    for (long n = 0; n < K * N; n++) B[n] = (T)rng_normal();
+    GEMM(0, 0, M, N, K, 1, S, K, B, N, 0, want, N, 1);
+    for (int run = 0; run < 3; run++) {          /* 1 thread, 2 threads, fallback loop */
+        cgrad_spmm_force_fallback(run == 2);
+        SPMM(M, N, K, ptr, key, val, B, N, got, N, run == 0 ? 1 : 2, NULL, NULL);
+        cgrad_spmm_force_fallback(0);
+        if (memcmp(got, want, sizeof(T) * (size_t)M * N) != 0)
+            fails += fail(&sh, isa, STR(T), "spmm (%s) bits differ from the dense GEMM",
+                          run == 0 ? "1 thread" : run == 1 ? "2 threads" : "fallback loop");
+    }
+    free(S);
+    free(val);
+    free(B);
+    free(want);
+    free(got);
+    free(ptr);
+    free(key);
     return fails;
 }
 
