@@ -34,7 +34,7 @@ static int selected = CGRAD_ISA_GENERIC;
 #endif
 /* The neon rows are untuned (no AArch64 hardware measured): KC keeps the B micro-panel
  * (KC x NR, 12 KiB) plus an A micro-panel within a 32 KiB L1d, MC and NC are BLIS's
- * armv8a values, float64's NC halved (a multiple of NR = 6) to keep KC x NC at 3 MiB. */
+ * armv8a values, float64's NC halved so KC x NC stays 3 MiB (1536 = 256 NR). */
 #if defined(CGRAD_HAVE_NEON)
 #define S_NEON cgrad_ukernel_s8x12_neon
 #define D_NEON cgrad_ukernel_d8x6_neon
