@@ -7,7 +7,7 @@
  * Build against the kernels of a dev build (pip install -e . -Cbuild-dir=build/dev):
  *   gcc -O2 -fopenmp benchmarks/gemm_harness.c -Isrc/c \
  *       build/dev/CMakeFiles/cgrad_kernels.dir/src/c/*.o -lm -o /tmp/gemm_harness
- * Run:  /tmp/gemm_harness ISA [M N K TA TB] [reps]     ISA = generic | avx2 | avx512
+ * Run:  /tmp/gemm_harness ISA [M N K TA TB] [reps]     ISA = generic|avx2|avx512|neon
  * Default shape: the 2048 cube.  Every figure is the median of `reps` samples; the
  * samples of the different parts are interleaved so load swings hit them alike.
  */
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     }
     if (argc > 7) reps = atoi(argv[7]);
     int isa = -1;
-    for (int i = CGRAD_ISA_GENERIC; i <= CGRAD_ISA_AVX512; i++)
+    for (int i = CGRAD_ISA_GENERIC; i <= CGRAD_ISA_NEON; i++)
         if (strcmp(isa_name, cgrad_isa_name(i)) == 0) isa = i;
     if (isa < 0 || cgrad_isa_select(isa) != 0) {
         fprintf(stderr, "ISA %s not available\n", isa_name);

@@ -146,7 +146,7 @@ cdef class Interruptible:
         return False
 
 cdef extern from "cgrad.h" nogil:
-    int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512
+    int CGRAD_ISA_GENERIC, CGRAD_ISA_AVX2, CGRAD_ISA_AVX512, CGRAD_ISA_NEON
     int cgrad_isa_supported_best()
     int cgrad_isa_available(int isa)
     int cgrad_isa_selected()

@@ -20,7 +20,8 @@ cdef extern from *:
     const char* CGRAD_BUILD_TYPE
     int CGRAD_DEBUG_CYTHON
 
-_ISA_CODES = {"generic": CGRAD_ISA_GENERIC, "avx2": CGRAD_ISA_AVX2, "avx512": CGRAD_ISA_AVX512}
+_ISA_CODES = {"generic": CGRAD_ISA_GENERIC, "avx2": CGRAD_ISA_AVX2, "avx512": CGRAD_ISA_AVX512,
+              "neon": CGRAD_ISA_NEON}
 _isa_env_error = cgrad_isa_init() != 0      # selected once, at import
 
 
@@ -56,7 +57,7 @@ def isa_supported():
 
 
 def set_isa(str name):
-    """Force the micro-kernel ISA ('generic', 'avx2', 'avx512')."""
+    """Force the micro-kernel ISA ('generic', 'avx2', 'avx512', 'neon')."""
     if name not in _ISA_CODES:
         raise ValueError(f"isa must be one of {sorted(_ISA_CODES)}, got {name!r}")
     if cgrad_isa_select(_ISA_CODES[name]) != 0:

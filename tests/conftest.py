@@ -45,7 +45,7 @@ def mnist_dir():
     return require_mnist()
 
 
-ALL_ISAS = ["generic", "avx2", "avx512"]
+ALL_ISAS = ["generic", "avx2", "avx512", "neon"]
 
 
 @pytest.fixture(params=ALL_ISAS)

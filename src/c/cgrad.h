@@ -16,7 +16,8 @@ extern "C" {
 #endif
 
 /* ---- instruction-set dispatch (dispatch.c) ------------------------------------- */
-enum { CGRAD_ISA_GENERIC = 0, CGRAD_ISA_AVX2 = 1, CGRAD_ISA_AVX512 = 2 };
+enum { CGRAD_ISA_GENERIC = 0, CGRAD_ISA_AVX2 = 1, CGRAD_ISA_AVX512 = 2,
+       CGRAD_ISA_NEON = 3 };
 
 /* Best ISA this CPU *and OS* support (libgcc's __builtin_cpu_supports checks XCR0). */
 int cgrad_isa_supported_best(void);
@@ -28,8 +29,9 @@ int cgrad_isa_selected(void);
  * call at import or between kernel calls only. */
 int cgrad_isa_select(int isa);
 const char *cgrad_isa_name(int isa);
-/* Initialise the selection from CGRAD_ISA (generic|avx2|avx512) or the best available.
- * Returns -1 when CGRAD_ISA names an unknown or unavailable ISA (the best is used). */
+/* Initialise the selection from CGRAD_ISA (generic|avx2|avx512|neon) or the best
+ * available.  Returns -1 when CGRAD_ISA names an unknown or unavailable ISA (the best
+ * is used). */
 int cgrad_isa_init(void);
 
 /* ---- GEMM (gemm.c, pack.c, ukernel_*.c) ------------------------------------------
@@ -167,7 +169,8 @@ void cgrad_dpack_A(int transA, const double *A, long lda, long i0, long m, long 
 void cgrad_dpack_B(int transB, const double *B, long ldb, long p0, long kc, long j0,
                    long n, int nr, double *Bp);
 
-/* Micro-kernels (ukernel_ref.c always; the SIMD ones only on x86-64 builds). */
+/* Micro-kernels (ukernel_ref.c always; the AVX ones only on x86-64 builds, the NEON ones
+ * only on AArch64 builds). */
 void cgrad_ukernel_s4x8_ref(long kc, const float *Ap, const float *Bp, float *C, long ldc,
                             int accumulate);
 void cgrad_ukernel_d4x8_ref(long kc, const double *Ap, const double *Bp, double *C,
@@ -180,6 +183,10 @@ void cgrad_ukernel_s12x32_avx512(long kc, const float *Ap, const float *Bp, floa
                                  long ldc, int accumulate);
 void cgrad_ukernel_d12x16_avx512(long kc, const double *Ap, const double *Bp, double *C,
                                  long ldc, int accumulate);
+void cgrad_ukernel_s8x12_neon(long kc, const float *Ap, const float *Bp, float *C,
+                              long ldc, int accumulate);
+void cgrad_ukernel_d8x6_neon(long kc, const double *Ap, const double *Bp, double *C,
+                             long ldc, int accumulate);
 
 /* ---- Dense layers on compressed input rows (sparse*.c; driver in gemm_driver.h) --
  *

@@ -4,6 +4,9 @@
  * The wheel is compiled for baseline x86-64 (or the platform baseline elsewhere);
  * only files named *_avx2.c / *_avx512.c are compiled with those ISAs (CMakeLists.txt).
  * Here we ask the CPU and the OS what may run, and let CGRAD_ISA force a choice.
+ * On AArch64 NEON is part of the base ISA: the neon row is the default there with no
+ * run-time check (*_neon.c are built only there, CGRAD_HAVE_NEON), and generic still
+ * forces the portable kernels.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +32,27 @@ static int selected = CGRAD_ISA_GENERIC;
 #define S_AVX512 cgrad_ukernel_s4x8_ref
 #define D_AVX512 cgrad_ukernel_d4x8_ref
 #endif
-static const cgrad_sgemm_row srows[3] = {
+/* The neon rows are untuned (no AArch64 hardware measured): KC keeps the B micro-panel
+ * (KC x NR, 12 KiB) plus an A micro-panel within a 32 KiB L1d, MC and NC are BLIS's
+ * armv8a values, float64's NC halved so KC x NC stays 3 MiB (1536 = 256 NR). */
+#if defined(CGRAD_HAVE_NEON)
+#define S_NEON cgrad_ukernel_s8x12_neon
+#define D_NEON cgrad_ukernel_d8x6_neon
+#else
+#define S_NEON cgrad_ukernel_s4x8_ref
+#define D_NEON cgrad_ukernel_d4x8_ref
+#endif
+static const cgrad_sgemm_row srows[4] = {
     {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_s4x8_ref},
     {"avx2", 6, 16, 256, 120, 3072, S_AVX2},
     {"avx512", 12, 32, 384, 144, 3072, S_AVX512},
+    {"neon", 8, 12, 256, 120, 3072, S_NEON},
 };
-static const cgrad_dgemm_row drows[3] = {
+static const cgrad_dgemm_row drows[4] = {
     {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_d4x8_ref},
     {"avx2", 6, 8, 256, 96, 2048, D_AVX2},
     {"avx512", 12, 16, 256, 96, 2048, D_AVX512},
+    {"neon", 8, 6, 256, 120, 1536, D_NEON},
 };
 
 const cgrad_sgemm_row *cgrad_sgemm_selected(void) { return &srows[selected]; }
@@ -55,6 +70,9 @@ int cgrad_isa_supported_best(void)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return CGRAD_ISA_AVX2;
 #endif
+#if defined(CGRAD_HAVE_NEON)
+    return CGRAD_ISA_NEON;
+#endif
     return CGRAD_ISA_GENERIC;
 }
 
@@ -64,6 +82,9 @@ int cgrad_isa_available(int isa)
 #if defined(CGRAD_HAVE_X86_DISPATCH)
     if (isa == CGRAD_ISA_AVX2 || isa == CGRAD_ISA_AVX512)
         return isa <= cgrad_isa_supported_best();
+#endif
+#if defined(CGRAD_HAVE_NEON)
+    if (isa == CGRAD_ISA_NEON) return 1;
 #endif
     return 0;
 }
@@ -82,6 +103,7 @@ const char *cgrad_isa_name(int isa)
     switch (isa) {
     case CGRAD_ISA_AVX2: return "avx2";
     case CGRAD_ISA_AVX512: return "avx512";
+    case CGRAD_ISA_NEON: return "neon";
     default: return "generic";
     }
 }
@@ -91,7 +113,7 @@ int cgrad_isa_init(void)
     const char *env = getenv("CGRAD_ISA");
     selected = cgrad_isa_supported_best();
     if (env == NULL || env[0] == '\0') return 0;
-    for (int isa = CGRAD_ISA_GENERIC; isa <= CGRAD_ISA_AVX512; isa++)
+    for (int isa = CGRAD_ISA_GENERIC; isa <= CGRAD_ISA_NEON; isa++)
         if (strcmp(env, cgrad_isa_name(isa)) == 0)
             return cgrad_isa_select(isa);
     return -1;

@@ -1,6 +1,7 @@
 /*
  * sparse.c -- the sparse path's helpers: the portable C = S @ B kernel
- * (sparse_impl.h with one-lane "vectors", the plain loops' bits: acc + a * b, no FMA),
+ * (sparse_impl.h with one-lane "vectors", the plain loops' bits: acc + a * b, no FMA on
+ * x86; GCC fuses it on aarch64, as it does the plain loops),
  * the compression of a batch's rows (csr_gather) and its transpose (csr_transpose).
  * The driver (threads, K slices, epilogue) is cgrad_?spmm_ex in gemm_driver.h.
  */

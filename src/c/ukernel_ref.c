@@ -3,7 +3,8 @@
  * Tile: MR x NR = 4 x 8 for float32 and float64.  Same signature and contract as the
  * SIMD kernels (cgrad.h): C[4 x 8] (= or +=) Ap * Bp; accumulate == 0 never reads C.
  * Every element sums acc += Ap[i] * Bp[j] (product rounded, then the sum) from 0 in
- * increasing k, as gemm_small (gemm_driver.h) does: the same bits.
+ * increasing k, as gemm_small (gemm_driver.h) does: the same bits.  On aarch64 GCC's
+ * default -ffp-contract=fast (gnu11) fuses both into FMLA, so there both are fused.
  *
  * With GCC or clang the tile is written in 16-byte vector types (vector extensions,
  * whatever the target: SSE2 on baseline x86-64, NEON on arm64): each k is then one
