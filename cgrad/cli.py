@@ -189,11 +189,12 @@ def _cmd_train(args):
         from . import plot
 
         if plot_kind == "file":
-            plot.training_curves(hist).savefig(plot_path, dpi=110)
+            plot.training_curves(hist).savefig(plot_path, dpi=args.dpi)
             written = [plot_path]
         else:
             written = plot.save_training_plots(plot_path, model, hist, X_tr, y_tr,
-                                               trajectory=trajectory, seed=args.seed)
+                                               trajectory=trajectory, seed=args.seed,
+                                               dpi=args.dpi)
         print(f"saved plots: {', '.join(written)}", file=sys.stderr)
     return 0
 
@@ -212,7 +213,7 @@ def _cmd_optimizers(args):
     written = compare_optimizers.run(
         toy=args.toy, names=args.optimizers, epochs=args.epochs, steps=args.steps,
         hidden=args.hidden, batch_size=args.batch_size, target=args.target, seed=args.seed,
-        plot_dir=plot_dir)
+        plot_dir=plot_dir, dpi=args.dpi)
     if written:
         print(f"saved plots: {', '.join(written)}", file=sys.stderr)
     return 0
@@ -299,6 +300,7 @@ def build_parser():
                          "path; over at most 2000 training rows) and, for 2-D data, "
                          "decision_regions.png; a .png file: the curves alone "
                          "(needs matplotlib)")
+    tp.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
     tp.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                     help="0 silent, 1 progress bar on a terminal, 2 one line per epoch")
     tp.set_defaults(func=_cmd_train)
@@ -328,6 +330,7 @@ def build_parser():
     op.add_argument("--plot", default=None, metavar="DIR/",
                     help="write the loss curves and the paths on one landscape (toy: the "
                          "paths over the contours) as PNG files into this folder")
+    op.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
     op.set_defaults(func=_cmd_optimizers)
 
     # `cgrad bench ARGS` hands ARGS to benchmarks/compare.py (see main); listed for --help
