@@ -167,8 +167,9 @@ class WeightTrajectory(Callback):
     for ``cgrad.landscape.loss_landscape`` (PCA directions, the projected path).
 
     Snapshots are taken at the start of training, after every ``every``-th epoch and
-    after the last one, and once more at the end if the weights changed since (e.g.
-    EarlyStopping restored the best epoch).  Each is ``model.n_params`` numbers.
+    after the last one, and once more at the end of training if the weights changed since
+    (e.g. EarlyStopping restored the best epoch: list this callback after it, since
+    callbacks end in the order given).  Each is ``model.n_params`` numbers.
 
     Parameters
     ----------

@@ -153,12 +153,12 @@ def _cmd_train(args):
                       dtype=args.dtype, seed=args.seed, dropout=args.dropout,
                       batch_norm=args.batch_norm)
     callbacks = []
-    trajectory = cb_mod.WeightTrajectory() if plot_kind == "dir" else None
-    if trajectory is not None:
-        callbacks.append(trajectory)
     if args.early_stopping:
         callbacks.append(cb_mod.EarlyStopping(monitor="val_loss", patience=args.early_stopping,
                                               restore_best_weights=True))
+    trajectory = cb_mod.WeightTrajectory() if plot_kind == "dir" else None
+    if trajectory is not None:          # after EarlyStopping: it records the restored weights
+        callbacks.append(trajectory)
     sched = None
     if args.schedule != "constant":
         from .schedules import get_schedule

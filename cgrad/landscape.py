@@ -120,8 +120,8 @@ def _project(path, center, d1, d2):
 
 
 def _axis(values, resolution, margin=0.15):
-    """Grid coordinates covering ``values`` and 0 with a margin (-1..1 at least for the
-    filter-normalised scale)."""
+    """``resolution`` grid coordinates covering ``values`` and 0, widened on both sides by
+    ``margin`` times their range."""
     lo, hi = min(values.min(), 0.0), max(values.max(), 0.0)
     pad = margin * (hi - lo) if hi > lo else 1.0
     return np.linspace(lo - pad, hi + pad, resolution)

@@ -144,3 +144,14 @@ def test_optimizers_command_errors(tmp_path):
     assert out.returncode == 2 and "expected a folder" in out.stderr
     out = run(["optimizers", "--toy", "linear", "--steps", "0"])
     assert out.returncode == 2 and "--steps" in out.stderr
+
+
+def test_optimizers_plot_without_matplotlib_says_so(tmp_path):
+    fake = tmp_path / "fake" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    e = dict(os.environ, PYTHONPATH=str(tmp_path / "fake"))
+    out = subprocess.run([sys.executable, "-m", "cgrad", "optimizers", "--plot", str(tmp_path)],
+                         capture_output=True, text=True, cwd="/", env=e)
+    assert out.returncode == 2
+    assert "pip install 'cgrad[plot]'" in out.stderr and "SGD" not in out.stdout

@@ -221,7 +221,7 @@ def test_landscape_rejects_bad_arguments(trained, digits_small):
         landscape.loss_landscape(model, X, y, resolution=1)
 
 
-def test_weight_trajectory_every_and_early_stopping_restore(digits_small):
+def test_weight_trajectory_every_and_a_restore_at_the_end(digits_small):
     X, y = digits_small
     model = cgrad.MLP([64, 8, 10], seed=0)
     init = model.flat_params.copy()
@@ -230,5 +230,14 @@ def test_weight_trajectory_every_and_early_stopping_restore(digits_small):
     assert traj.epochs == [0, 2, 4, 5]
     np.testing.assert_array_equal(traj.weights[0], init)
     np.testing.assert_array_equal(traj.weights[-1], model.flat_params)
+    after_epoch = []                     # a callback that restores weights when fit ends
+    restore = cgrad.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: after_epoch.append(model.flat_params.copy()),
+        on_train_end=lambda logs: model.flat_params.__setitem__(Ellipsis, after_epoch[0]))
+    traj = WeightTrajectory()
+    model.fit(X, y, epochs=3, verbose=0, callbacks=[restore, traj], n_threads=1)
+    assert traj.epochs == [0, 1, 2, 3, 3]
+    np.testing.assert_array_equal(traj.weights[-1], after_epoch[0])
+    np.testing.assert_array_equal(traj.weights[1], after_epoch[0])
     with pytest.raises(ValueError, match="every"):
         WeightTrajectory(every=0)
