@@ -192,7 +192,7 @@ def _cmd_train(args):
             plot.training_curves(hist).savefig(plot_path, dpi=args.dpi)
             written = [plot_path]
         else:
-            written = plot.save_training_plots(plot_path, model, hist, X_tr, y_tr,
+            written = plot.save_training_plots(plot_path, model, hist, X_tr, y_tr, loss=loss,
                                                trajectory=trajectory, seed=args.seed,
                                                dpi=args.dpi)
         print(f"saved plots: {', '.join(written)}", file=sys.stderr)

@@ -50,9 +50,9 @@ def training_curves(history):
     fig = Figure(figsize=(10 if metric else 5.5, 3.8), layout="constrained")
     axes = fig.subplots(1, 2 if metric else 1, squeeze=False)[0]
     for ax, key in zip(axes, ("loss", metric)):
-        for k, label in ((key, "train"), (f"val_{key}", "validation")):
+        for k, label, color in ((key, "train", "C0"), (f"val_{key}", "validation", "C1")):
             if k in h:
-                ax.plot(epochs, h[k], marker="o", ms=3, label=label)
+                ax.plot(epochs, h[k], marker="o", ms=3, color=color, label=label)
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
@@ -162,6 +162,8 @@ def _log_contourf(fig, ax, X, Y, Z, label, lines=True):
     a few huge values far from the minimum would flatten the rest), labelled in Z's
     units."""
     finite = Z[np.isfinite(Z) & (Z > 0)]
+    if finite.size == 0:
+        raise ValueError(f"nothing to draw: no finite positive {label} on the grid")
     lo, hi = finite.min(), np.percentile(finite, 98)
     hi = hi if hi > lo else lo * 10
     logz = np.log10(np.clip(np.where(np.isfinite(Z), Z, hi), lo, hi))
@@ -301,8 +303,8 @@ def _save(fig, folder, name, dpi):
     return path
 
 
-def save_training_plots(folder, model, history, X, y, *, trajectory=None, resolution=31,
-                        max_rows=2000, seed=0, dpi=100):
+def save_training_plots(folder, model, history, X, y, *, loss="auto", trajectory=None,
+                        resolution=31, max_rows=2000, seed=0, dpi=100):
     """Write curves.png, grad_norms.png and landscape.png (and decision_regions.png for
     a classifier of 2-D data) into ``folder``.
 
@@ -311,6 +313,7 @@ def save_training_plots(folder, model, history, X, y, *, trajectory=None, resolu
     folder : an existing folder.
     model : the trained model; history : its fit's History.
     X, y : the training data (the landscape and the decision regions are drawn over it).
+    loss : the loss trained with (the landscape's; "auto": the model's default).
     trajectory : a WeightTrajectory of the fit: the landscape then lies along its
         principal directions with the path drawn; without one (or with fewer than 3
         snapshots) along random filter-normalised directions.
@@ -333,7 +336,7 @@ def save_training_plots(folder, model, history, X, y, *, trajectory=None, resolu
     if len(X) > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
     pca = trajectory is not None and len(trajectory.weights) >= 3
-    fig = loss_landscape(model, X[rows], y[rows], trajectory=trajectory,
+    fig = loss_landscape(model, X[rows], y[rows], loss=loss, trajectory=trajectory,
                          directions="pca" if pca else "filter", resolution=resolution,
                          seed=seed)
     written.append(_save(fig, folder, "landscape.png", dpi))
