@@ -7,12 +7,13 @@ Nets"):
   Dense weight matrix (IN, OUT) each output unit's column of the direction is scaled to
   the norm of the same column of the weights, so a step of 1 moves every unit by its own
   size (this removes the scale invariance of ReLU networks that makes unnormalised
-  plots misleading).  Biases and BatchNorm1d's gamma/beta get a zero direction, the
-  paper's ``ignore='biasbn'`` setting.
+  plots misleading).  Biases and BatchNorm1d's gamma/beta get a zero direction, as the
+  authors' code does with ``--xignore biasbn`` (the setting of its example commands).
 - ``directions="pca"``: the two principal directions of a recorded weight trajectory
-  (``cgrad.callbacks.WeightTrajectory``) around the centre: the plane in which the
-  optimizer's path varies most; random directions in high dimension are nearly
-  orthogonal to any path, so they show the path as a dot.
+  (``cgrad.callbacks.WeightTrajectory``) around the centre, over all parameters (biases
+  included): the plane in which the optimizer's path varies most; random directions in
+  high dimension are nearly orthogonal to the path, which then barely moves in
+  their plane (the paper's section 7).
 
 Every grid point is one compiled full-batch evaluation (``Trainer.objective``) on a copy
 of the network; the model itself is never modified.
