@@ -316,8 +316,8 @@ def build_parser():
     op.add_argument("--toy", default=None, choices=["linear", "saddle"],
                     help="linear: the linear-regression cost J(w0, w1); saddle: "
                          "x^4/4 - x^2/2 + y^2/2 (saddle at 0, minima at (+-1, 0))")
-    op.add_argument("--optimizers", type=_name_list, default=list(OPTIMIZER_NAMES),
-                    help="comma-separated, some of " + ",".join(OPTIMIZER_NAMES))
+    op.add_argument("--optimizers", type=_name_list, default=",".join(OPTIMIZER_NAMES),
+                    help="comma-separated, some of the default ones")
     op.add_argument("--epochs", type=int, default=30, help="epochs (L-BFGS: iterations)")
     op.add_argument("--steps", type=int, default=100, help="steps on a --toy surface")
     op.add_argument("--hidden", type=_int_list, default=[32], help="hidden layer sizes")
