@@ -186,17 +186,23 @@ def _cmd_train(args):
         path = model.save(args.save, optimizer=opt)
         print(f"saved model to {path}", file=sys.stderr)
     if plot_kind is not None:
-        from . import plot
-
-        if plot_kind == "file":
-            plot.training_curves(hist).savefig(plot_path, dpi=args.dpi)
-            written = [plot_path]
-        else:
-            written = plot.save_training_plots(plot_path, model, hist, X_tr, y_tr, loss=loss,
-                                               trajectory=trajectory, seed=args.seed,
-                                               dpi=args.dpi)
-        print(f"saved plots: {', '.join(written)}", file=sys.stderr)
+        _write_train_plots(plot_kind, plot_path, args, model=model, history=hist,
+                           data=(X_tr, y_tr), loss=loss, trajectory=trajectory)
     return 0
+
+
+def _write_train_plots(kind, path, args, *, model, history, data, loss, trajectory):
+    """--plot FILE.png: the curves; --plot DIR/: every picture of cgrad.plot."""
+    from . import plot
+
+    if kind == "file":
+        plot.training_curves(history).savefig(path, dpi=args.dpi)
+        written = [path]
+    else:
+        written = plot.save_training_plots(path, model, history, *data, loss=loss,
+                                           trajectory=trajectory, seed=args.seed,
+                                           dpi=args.dpi)
+    print(f"saved plots: {', '.join(written)}", file=sys.stderr)
 
 
 def _cmd_optimizers(args):
@@ -233,6 +239,37 @@ def _cmd_bench(argv):
               file=sys.stderr)
         return 2
     return compare.main(argv)
+
+
+def _add_optimizers_parser(sub):
+    """The options of `cgrad optimizers` (cgrad.compare_optimizers.run does the work)."""
+    op = sub.add_parser(
+        "optimizers", help="race SGD, momentum, Nesterov, Adam, RMSprop, Adagrad and L-BFGS",
+        description="Train the same network from the same initial weights with each "
+                    "optimizer (default: the embedded digits, 64-32-10, 30 epochs) and "
+                    "print final training loss, test accuracy, epochs to a target loss "
+                    "and seconds; or, with --toy, run each optimizer's exact update rule "
+                    "on a 2-parameter surface.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    op.add_argument("--toy", default=None, choices=["linear", "saddle"],
+                    help="linear: the linear-regression cost J(w0, w1); saddle: "
+                         "x^4/4 - x^2/2 + y^2/2 (saddle at 0, minima at (+-1, 0))")
+    op.add_argument("--optimizers", type=_name_list, default=",".join(OPTIMIZER_NAMES),
+                    help="comma-separated, some of the default ones")
+    op.add_argument("--epochs", type=int, default=30, help="epochs (L-BFGS: iterations)")
+    op.add_argument("--steps", type=int, default=100, help="steps on a --toy surface")
+    op.add_argument("--hidden", type=_int_list, default=[32], help="hidden layer sizes")
+    op.add_argument("--batch-size", type=int, default=32)
+    op.add_argument("--target", type=float, default=None,
+                    help="the loss to reach (default: 0.1; toy: the minimum plus 1%% of "
+                         "the starting gap)")
+    op.add_argument("--seed", type=int, default=0)
+    op.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    op.add_argument("--plot", default=None, metavar="DIR/",
+                    help="write the loss curves and the paths on one landscape (toy: the "
+                         "paths over the contours) as PNG files into this folder")
+    op.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
+    op.set_defaults(func=_cmd_optimizers)
 
 
 def build_parser():
@@ -305,33 +342,7 @@ def build_parser():
                     help="0 silent, 1 progress bar on a terminal, 2 one line per epoch")
     tp.set_defaults(func=_cmd_train)
 
-    op = sub.add_parser(
-        "optimizers", help="race SGD, momentum, Nesterov, Adam, RMSprop, Adagrad and L-BFGS",
-        description="Train the same network from the same initial weights with each "
-                    "optimizer (default: the embedded digits, 64-32-10, 30 epochs) and "
-                    "print final training loss, test accuracy, epochs to a target loss "
-                    "and seconds; or, with --toy, run each optimizer's exact update rule "
-                    "on a 2-parameter surface.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    op.add_argument("--toy", default=None, choices=["linear", "saddle"],
-                    help="linear: the linear-regression cost J(w0, w1); saddle: "
-                         "x^4/4 - x^2/2 + y^2/2 (saddle at 0, minima at (+-1, 0))")
-    op.add_argument("--optimizers", type=_name_list, default=",".join(OPTIMIZER_NAMES),
-                    help="comma-separated, some of the default ones")
-    op.add_argument("--epochs", type=int, default=30, help="epochs (L-BFGS: iterations)")
-    op.add_argument("--steps", type=int, default=100, help="steps on a --toy surface")
-    op.add_argument("--hidden", type=_int_list, default=[32], help="hidden layer sizes")
-    op.add_argument("--batch-size", type=int, default=32)
-    op.add_argument("--target", type=float, default=None,
-                    help="the loss to reach (default: 0.1; toy: the minimum plus 1%% of "
-                         "the starting gap)")
-    op.add_argument("--seed", type=int, default=0)
-    op.add_argument("--threads", type=int, default=None, help="OpenMP threads")
-    op.add_argument("--plot", default=None, metavar="DIR/",
-                    help="write the loss curves and the paths on one landscape (toy: the "
-                         "paths over the contours) as PNG files into this folder")
-    op.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
-    op.set_defaults(func=_cmd_optimizers)
+    _add_optimizers_parser(sub)
 
     # `cgrad bench ARGS` hands ARGS to benchmarks/compare.py (see main); listed for --help
     sub.add_parser("bench", help="compare cgrad with PyTorch, JAX, scikit-learn and NumPy "
