@@ -77,12 +77,15 @@ def test_toy_paths_follow_the_reference_update_rules(name):
     assert res.losses[-1] < res.losses[0]
 
 
-def test_lbfgs_reaches_the_linear_minimum_and_is_skipped_without_scipy(monkeypatch):
+def test_lbfgs_reaches_the_linear_minimum():
     pytest.importorskip("scipy")
     surface, (res,), notes = co.compare_on_surface("linear", names=["lbfgs"], steps=50)
     assert not notes
     np.testing.assert_allclose(res.path[-1], surface.minimizers[0], rtol=1e-5)
     assert res.passes[0] == 0 and np.all(np.diff(res.passes) >= 1)   # evaluations per iterate
+
+
+def test_lbfgs_is_skipped_with_a_note_without_scipy(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     _, results, notes = co.compare_on_surface("linear", names=["sgd", "lbfgs"], steps=5)
     assert [r.name for r in results] == ["sgd"] and "L-BFGS skipped" in notes[0]
