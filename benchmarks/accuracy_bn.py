@@ -3,14 +3,14 @@
 MNIST 784-256-128-64-10, ReLU, softmax cross-entropy, Adam 1e-3, batch 128, 5 epochs
 (default), for:
 
-- ``cgrad plain``: ``cgrad.MLP(sizes)`` (workload W1 of benchmarks/compare.py);
+- ``cgrad plain``: ``cgrad.MLP(sizes)`` (workload W1 of ``cgrad bench``);
 - ``cgrad bn+dropout``: ``cgrad.MLP(sizes, batch_norm=True, dropout=0.2)`` (W1bn);
 - ``torch bn+dropout``: ``nn.Sequential`` of Linear -> BatchNorm1d -> ReLU -> Dropout(0.2)
   per hidden layer, from the same initial weights as cgrad's W1bn model;
 - with ``--impls``, also ``torch`` plain and ``jax-scan`` (either network).
 
-The networks are the comparison runner's own (``compare._RUNNERS``: the same builders,
-initial weights and per-epoch shuffles as ``python -m benchmarks.compare``), run here one
+The networks are the comparison runner's own (``cgrad.bench.peers.RUNNERS``: the same
+builders, initial weights and per-epoch shuffles as ``cgrad bench``), run here one
 after the other in this process; nothing is timed.  The test set is scored in eval mode
 (running statistics, no dropout) after every epoch.  cgrad's plain and BN models drawn
 from one seed have the same Dense weights (BatchNorm1d draws nothing), so all three start
@@ -28,19 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compare
+from cgrad.bench.peers import RUNNERS
+from cgrad.bench.workloads import (LR, MOMENTUM, WORKLOADS as BENCH_WORKLOADS,
+                                     initial_weights, layer_params, load_arrays)
 
 WORKLOADS = ("W1", "W1bn")
 
 
 def _cell(w, impl, seed, threads):
-    return dict(workload=w, optimizer="adam", lr=compare.LR["adam"], momentum=compare.MOMENTUM,
+    return dict(workload=w, optimizer="adam", lr=LR["adam"], momentum=MOMENTUM,
                 impl=impl, threads=threads, seed=seed)
 
 
 def run_one(w, impl, seed, data, init, epochs, threads):
     """Train one (workload, implementation) for ``epochs``; the test metrics after each."""
-    runner = compare._RUNNERS[impl](_cell(w, impl, seed, threads), data, init)
+    runner = RUNNERS[impl](_cell(w, impl, seed, threads), data, init)
     runner.setup()
     curve = []
     t0 = time.perf_counter()
@@ -60,18 +62,13 @@ def main(argv=None):
     p.add_argument("--peer-plain", action="store_true", help="the peers also train the plain W1 network")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--samples", type=int, default=None, help="train on the first N images only (smoke runs)")
-    p.add_argument("--data", default=None, help="folder holding mnist/ (default $CGRAD_DATA, ../shared/data)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the MNIST IDX files (default $CGRAD_DATA, then ~/.cache/cgrad)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     a = p.parse_args(argv)
     import cgrad
     cgrad.set_num_threads(a.threads)
-    dd = compare.find_data_dir(a.data)
-    if dd is None:
-        raise SystemExit("MNIST not found: pass --data DIR (holding mnist/) or set CGRAD_DATA")
-    (Xtr, ytr), (Xte, yte) = compare.load_mnist_arrays(dd)
-    if a.samples:
-        Xtr, ytr = Xtr[:a.samples], ytr[:a.samples]
-    data = (Xtr, ytr, Xte, yte)
+    data = load_arrays(BENCH_WORKLOADS["W1"], data_dir=a.data_dir, n_train=a.samples)
     seeds = [int(s) for s in a.seeds.split(",")]
     impls = [i.strip() for i in a.impls.split(",") if i.strip()]
     runs = []                                         # (label, workload key, impl)
@@ -83,11 +80,11 @@ def main(argv=None):
     for seed in seeds:
         inits = {}
         for key in WORKLOADS:
-            inits[key], _ = compare._initial_weights(compare.WORKLOADS[key], seed, cgrad)
-        plain_W, bn_W = inits["W1"][0::2], compare.layer_params(inits["W1bn"], 4, True)
+            inits[key] = initial_weights(BENCH_WORKLOADS[key], seed)
+        plain_W, bn_W = inits["W1"][0::2], layer_params(inits["W1bn"], 4, True)
         assert all(np.array_equal(a_, b_[0]) for a_, b_ in zip(plain_W, bn_W)), "different W"
         for label, key, impl in runs:
-            r = run_one(compare.WORKLOADS[key], impl, seed, data, inits[key], a.epochs, a.threads)
+            r = run_one(BENCH_WORKLOADS[key], impl, seed, data, inits[key], a.epochs, a.threads)
             r["seed"] = seed
             results[label].append(r)
             acc = " ".join(f"{m['accuracy']:.4f}" for m in r["curve"])

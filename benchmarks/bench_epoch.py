@@ -8,15 +8,15 @@ W3's 1024x1024 layer on compressed ReLU outputs) and dense (``sparse=False``), a
 
 Each group holds one (workload, optimizer, threads) cell, so W1's sparse and dense
 rows sit side by side (their weights are bitwise the same; tests/test_sparse.py).
-The peer comparison (PyTorch, JAX, scikit-learn, NumPy) is ``python -m
-benchmarks.compare``; this file times cgrad alone with pytest-benchmark's statistics.
-MNIST comes from $CGRAD_DATA or ../shared/data; W1 is skipped without it.
+The peer comparison (PyTorch, JAX, scikit-learn, NumPy) is ``cgrad bench``; this file
+times cgrad alone with pytest-benchmark's statistics.  MNIST comes from $CGRAD_DATA (or
+~/.cache/cgrad/mnist); W1 and W3 are skipped without it.
 """
-import numpy as np
 import pytest
 
 import cgrad
-from benchmarks.compare import find_data_dir, load_mnist_arrays, synthetic_regression
+from cgrad.bench.workloads import synthetic_regression
+from cgrad.datasets import load_mnist
 
 THREADS = [1, 2]
 _DATA = {}
@@ -25,8 +25,8 @@ _DATA = {}
 def _mnist():
     if "mnist" not in _DATA:
         try:
-            (X, y), _ = load_mnist_arrays(find_data_dir(None))
-        except (FileNotFoundError, OSError, SystemExit) as e:
+            X, y = load_mnist(kind="train")
+        except OSError as e:
             pytest.skip(f"MNIST not found ({e}); set CGRAD_DATA")
         _DATA["mnist"] = (X, y)
     return _DATA["mnist"]

@@ -20,9 +20,7 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
-from . import compare
+from cgrad.datasets import load_mnist
 
 SIZES = [784, 256, 128, 64, 10]
 VARIANTS = {"plain": {}, "bn+dropout": {"batch_norm": True, "dropout": 0.2},
@@ -38,14 +36,12 @@ def main(argv=None):
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"from {list(VARIANTS)}")
     p.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each epoch")
     p.add_argument("--samples", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--data", default=None, help="folder holding mnist/ (default $CGRAD_DATA, ../shared/data)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the MNIST IDX files (default $CGRAD_DATA, then ~/.cache/cgrad)")
     a = p.parse_args(argv)
     import cgrad
     cgrad.set_num_threads(a.threads)
-    dd = compare.find_data_dir(a.data)
-    if dd is None:
-        raise SystemExit("MNIST not found: pass --data DIR (holding mnist/) or set CGRAD_DATA")
-    (X, y), _ = compare.load_mnist_arrays(dd)
+    X, y = load_mnist(a.data_dir, kind="train")
     if a.samples:
         X, y = X[:a.samples], y[:a.samples]
     names = [v.strip() for v in a.variants.split(",")]

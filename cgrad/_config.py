@@ -9,7 +9,13 @@ __all__ = ["get_num_threads", "set_num_threads", "show_config", "openmp_enabled"
 
 
 def openmp_enabled():
-    """True if the compiled core was built with OpenMP."""
+    """True if the compiled core was built with OpenMP.
+
+    Returns
+    -------
+    bool
+        Whether OpenMP is compiled in.
+    """
     return _core.openmp_enabled()
 
 
@@ -17,12 +23,31 @@ def get_num_threads():
     """Threads cgrad's kernels use: OpenMP's max-threads setting for this thread.
 
     It follows ``OMP_NUM_THREADS``, :func:`set_num_threads` and
-    ``threadpoolctl.threadpool_limits`` (which sets the same OpenMP value)."""
+    ``threadpoolctl.threadpool_limits`` (which sets the same OpenMP value).
+
+    Returns
+    -------
+    int
+        The number of threads, >= 1.
+    """
     return int(_core.get_max_threads())
 
 
 def set_num_threads(n):
-    """Use ``n`` OpenMP threads in cgrad's kernels (for the calling Python thread)."""
+    """Use ``n`` OpenMP threads in cgrad's kernels (for the calling Python thread).
+
+    Parameters
+    ----------
+    n : int
+        Number of threads, >= 1.
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an int.
+    ValueError
+        If `n` < 1.
+    """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:
@@ -62,7 +87,13 @@ _OPENMP_VERSIONS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0",
 
 
 def show_config(file=None):
-    """Print version, compiler, OpenMP, threads and SIMD level of this cgrad."""
+    """Print version, compiler, OpenMP, threads and SIMD level of this cgrad.
+
+    Parameters
+    ----------
+    file : file-like or None, default=None
+        Where to print; None: ``sys.stdout``.
+    """
     c = config()
     if c["openmp"]:
         v = c["openmp_version"]

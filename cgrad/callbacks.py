@@ -20,24 +20,85 @@ __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressB
 
 
 class Callback:
+    """Base class of the training callbacks: every hook does nothing until overridden.
+
+    ``fit`` calls `set_model` once, then the hooks in this order: `on_train_begin`, per
+    epoch `on_epoch_begin`, `on_chunk_end` (between chunks of compiled mini-batches, never
+    per batch), `on_epoch_end`, and finally `on_train_end`.  A hook may set
+    ``self.model.stop_training = True`` to stop after the current epoch.
+    """
     model = None
 
     def set_model(self, model):
+        """Give the callback the model being trained (``self.model``).
+
+        Parameters
+        ----------
+        model : Sequential or None
+            The model; None detaches it.
+        """
         self.model = model
 
     def on_train_begin(self, logs=None):
+        """Called once before the first epoch.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            ``"epochs"`` (the number to run), ``"samples"`` and ``"batches"`` (per epoch).
+        """
         pass
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            ``"lr"``, the learning rate of this epoch (``fit``).
+        """
         pass
 
     def on_chunk_end(self, epoch, batches_done, n_batches, logs=None):
+        """Called after each chunk of mini-batches the compiled loop runs at once.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        batches_done : int
+            Mini-batches of this epoch done so far.
+        n_batches : int
+            Mini-batches per epoch.
+        logs : dict or None, default=None
+            ``"loss"``, the mean loss of the epoch so far, and ``"samples_done"``.
+        """
         pass
 
     def on_epoch_end(self, epoch, logs=None):
+        """Called at the end of each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            The epoch's metrics: ``"loss"``, ``"lr"``, ``"seconds"`` and, when available,
+            ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``, ``"grad_norm"``, ...; the same
+            keys end in ``History.history``.
+        """
         pass
 
     def on_train_end(self, logs=None):
+        """Called once after the last epoch (also after an early stop).
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            The last epoch's logs.
+        """
         pass
 
 
@@ -51,6 +112,17 @@ class History(Callback):
         self.stopped = None          # why fit(on_nonfinite="stop") ended training, if it did
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append the epoch's logs to ``history``.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            The epoch's metrics: ``"loss"``, ``"lr"``, ``"seconds"`` and, when available,
+            ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``, ``"grad_norm"``, ...; the same
+            keys end in ``History.history``.
+        """
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
@@ -97,7 +169,27 @@ class _Monitor:
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
-    optionally restore the weights of the best epoch."""
+    optionally restore the weights of the best epoch.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        Logged quantity to watch.
+    patience : int, default=5
+        Epochs without improvement tolerated before stopping, >= 0.
+    min_delta : float, default=0.0
+        Smallest change that counts as an improvement, >= 0.
+    mode : {"auto", "min", "max"}, default="auto"
+        Whether lower or higher is better; "auto": higher for names containing "acc", "f1",
+        "r2", "precision" or "recall", else lower.
+    restore_best_weights : bool, default=False
+        At the end of training, restore the weights of the best epoch.
+
+    Raises
+    ------
+    ValueError
+        If `patience` < 0, `min_delta` < 0 or `mode` is not one of the three.
+    """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
                  restore_best_weights=False):
@@ -110,13 +202,30 @@ class EarlyStopping(Callback):
 
     @property
     def best(self):
+        """The best value of the monitored quantity so far (+-inf before any)."""
         return self._m.best
 
     def on_train_begin(self, logs=None):
+        """Reset the wait counter and the best value.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
         self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, None, None, None
         self._m.best = math.inf if self._m.mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
+        """Track the monitored value; stop the model after `patience` epochs without improvement.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            The epoch's metrics; a missing monitored key warns (RuntimeWarning).
+        """
         v = self._m.value(logs)
         if v is None or not math.isfinite(v):
             return
@@ -131,6 +240,13 @@ class EarlyStopping(Callback):
                 self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Restore the best epoch's weights if `restore_best_weights`.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
         if self.restore_best_weights and self.best_weights is not None:
             self.model._restore(self.best_weights)
 
@@ -139,7 +255,26 @@ class ModelCheckpoint(Callback):
     """Save the model (atomically) after each epoch, or only when ``monitor`` improves.
     ``filepath`` may contain ``{epoch}`` and any logged key, e.g. ``"ckpt-{epoch:03d}.npz"``.
     Resume from one: ``m, opt = cgrad.load(path, with_optimizer=True)``, then
-    ``m.fit(..., optimizer=opt, initial_epoch=m.saved_epoch)`` with the same seed."""
+    ``m.fit(..., optimizer=opt, initial_epoch=m.saved_epoch)`` with the same seed.
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+        Where to save; formatted with ``epoch`` (1-based) and the epoch's logs.
+    monitor : str, default="val_loss"
+        Logged quantity compared when `save_best_only`.
+    save_best_only : bool, default=False
+        Save only when `monitor` improves.
+    mode : {"auto", "min", "max"}, default="auto"
+        Whether lower or higher is better (as in `EarlyStopping`).
+    save_optimizer : bool, default=True
+        Also save the optimizer state, to resume training.
+
+    Raises
+    ------
+    ValueError
+        If `mode` is not one of the three.
+    """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
                  save_optimizer=True):
@@ -150,6 +285,15 @@ class ModelCheckpoint(Callback):
         self.saved = []
 
     def on_epoch_end(self, epoch, logs=None):
+        """Save the model (and optimizer) after this epoch (if improved, with `save_best_only`).
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            The epoch's metrics, also used to format `filepath`.
+        """
         logs = logs or {}
         if self.save_best_only:
             v = self._m.value(logs)
@@ -210,7 +354,20 @@ class WeightTrajectory(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``.
+
+    Parameters
+    ----------
+    **hooks : callable
+        Functions named after the hooks they replace (``on_train_begin``, ``on_epoch_begin``,
+        ``on_chunk_end``, ``on_epoch_end``, ``on_train_end``), each taking that hook's
+        arguments.
+
+    Raises
+    ------
+    ValueError
+        If a keyword is not a hook name.
+    """
 
     def __init__(self, **hooks):
         allowed = {"on_train_begin", "on_epoch_begin", "on_chunk_end", "on_epoch_end",
@@ -233,7 +390,18 @@ def _fmt(logs, keys):
 
 class ProgressBar(Callback):
     """Epoch/batch progress with loss and speed.  A live bar on a terminal; one line per
-    epoch otherwise (or always with ``live=False``); nothing with ``verbose=0`` (fit)."""
+    epoch otherwise (or always with ``live=False``); nothing with ``verbose=0`` (fit).
+
+    Parameters
+    ----------
+    stream : file-like or None, default=None
+        Where to write; None: ``sys.stderr``.
+    live : bool or None, default=None
+        True: a bar redrawn after each chunk; False: one line per epoch; None: live iff
+        `stream` is a terminal.
+    width : int, default=28
+        Width of the bar in characters.
+    """
 
     KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
 
@@ -251,14 +419,43 @@ class ProgressBar(Callback):
             return False
 
     def on_train_begin(self, logs=None):
+        """Note the epoch count and samples per epoch; decide whether the bar is live.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            ``"epochs"`` and ``"samples"``.
+        """
         self._epochs = (logs or {}).get("epochs")
         self._samples = (logs or {}).get("samples")
         self._live_now = self._is_live()
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Start the epoch's clock.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            Unused.
+        """
         self._t0 = time.perf_counter()
 
     def on_chunk_end(self, epoch, batches_done, n_batches, logs=None):
+        """Redraw the live bar (nothing when not live).
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        batches_done : int
+            Mini-batches of this epoch done so far.
+        n_batches : int
+            Mini-batches per epoch.
+        logs : dict or None, default=None
+            ``"loss"`` and ``"samples_done"``, for the loss and speed shown.
+        """
         if not self._live_now:
             return
         frac = batches_done / max(n_batches, 1)
@@ -273,6 +470,15 @@ class ProgressBar(Callback):
         self.stream.flush()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write the epoch's line: metrics, seconds and samples per second.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            The epoch's metrics (loss, accuracy, val_loss, val_accuracy, lr are shown).
+        """
         logs = logs or {}
         secs = logs.get("seconds", time.perf_counter() - self._t0)
         rate = f"{self._samples / secs:,.0f} samples/s" if self._samples and secs > 0 else ""

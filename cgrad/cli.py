@@ -3,7 +3,7 @@
     cgrad train      train an MLP (default: the embedded UCI digits) and report test metrics
     cgrad optimizers race the optimizers on the digits or a 2-parameter toy surface
     cgrad info       print version, compiler, OpenMP, threads and SIMD level
-    cgrad bench      the peer benchmark comparison (benchmarks/compare.py in a source tree)
+    cgrad bench      the peer comparison (cgrad.bench): cgrad against NumPy, PyTorch, JAX, scikit-learn
 """
 import argparse
 import os
@@ -226,19 +226,9 @@ def _cmd_optimizers(args):
 
 
 def _cmd_bench(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    for repo in (os.getcwd(), os.path.dirname(here)):    # a checkout: cwd, or an editable install
-        if os.path.isfile(os.path.join(repo, "benchmarks", "compare.py")):
-            sys.path.insert(0, repo)
-            break
-    try:
-        from benchmarks import compare
-    except ImportError:
-        print("cgrad bench: the comparison runner lives in the source tree "
-              "(benchmarks/compare.py); run it from a checkout: python -m benchmarks.compare",
-              file=sys.stderr)
-        return 2
-    return compare.main(argv)
+    from .bench import main as bench_main
+
+    return bench_main(argv)
 
 
 def _add_optimizers_parser(sub):
@@ -344,9 +334,9 @@ def build_parser():
 
     _add_optimizers_parser(sub)
 
-    # `cgrad bench ARGS` hands ARGS to benchmarks/compare.py (see main); listed for --help
+    # `cgrad bench ARGS` hands ARGS to cgrad.bench (see main); listed for --help
     sub.add_parser("bench", help="compare cgrad with PyTorch, JAX, scikit-learn and NumPy "
-                                 "(from a source checkout; `cgrad bench --help`)")
+                                 "(`cgrad bench --help`)")
     return p
 
 

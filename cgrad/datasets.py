@@ -58,7 +58,18 @@ def _cache_dir():
 
 
 def mnist_search_dirs(path=None):
-    """The folders :func:`load_mnist` looks in, in order."""
+    """The folders :func:`load_mnist` looks in, in order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None, default=None
+        A folder given to `load_mnist`: then only that folder is searched.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``[path]``, or ``$CGRAD_DATA/mnist`` and ``$CGRAD_DATA`` (if set), then the user cache.
+    """
     if path is not None:
         return [Path(path)]
     dirs = []
@@ -175,19 +186,38 @@ def load_mnist(path=None, *, kind="all", scale=True, flatten=True, dtype="float3
 
     Parameters
     ----------
-    path : folder holding the files; default: search ``$CGRAD_DATA/mnist``,
-        ``$CGRAD_DATA``, then the user cache (see :func:`mnist_search_dirs`).
-    kind : "all" -> ``((X_train, y_train), (X_test, y_test))``;
-        "train" or "test" -> ``(X, y)`` of that split only (only its files are read).
-    scale : divide pixels by 255 into [0, 1] (``dtype`` must then be a float type).
-    flatten : images as (N, 784) rows, else (N, 28, 28).
-    dtype : dtype of X (e.g. "float32", "float64", or "uint8" with scale=False).
-    download : fetch missing files from the canonical mirrors into ``path`` (or the
-        user cache), verifying the sha256 of the original .gz files.
+    path : str or os.PathLike or None, default=None
+        Folder holding the files; None: search ``$CGRAD_DATA/mnist``, ``$CGRAD_DATA``,
+        then the user cache (see :func:`mnist_search_dirs`).
+    kind : {"all", "train", "test"}, default="all"
+        "all" -> ``((X_train, y_train), (X_test, y_test))``; "train" or "test" ->
+        ``(X, y)`` of that split only (only its files are read).
+    scale : bool, default=True
+        Divide pixels by 255 into [0, 1] (``dtype`` must then be a float type).
+    flatten : bool, default=True
+        Images as (N, 784) rows, else (N, 28, 28).
+    dtype : str or numpy.dtype, default="float32"
+        dtype of X (e.g. "float32", "float64", or "uint8" with ``scale=False``).
+    download : bool, default=False
+        Fetch missing files from the canonical mirrors into ``path`` (or the user
+        cache), verifying the sha256 of the original .gz files.
 
-    y is int64 in 0..9.  Raises FileNotFoundError (listing the folders searched) when
-    the files are absent and ``download`` is False, ValueError naming the file when one
-    is corrupted or truncated.
+    Returns
+    -------
+    tuple
+        ``(X, y)`` for one split, or ``((X_train, y_train), (X_test, y_test))``; X of
+        ``dtype``, y int64 in 0..9.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the files are absent and ``download`` is False (listing the folders
+        searched).
+    ValueError
+        If `kind` is unknown, ``scale`` is asked with a non-float dtype, or a file is
+        corrupted or truncated (naming the file), or a download's checksum mismatches.
+    OSError
+        If a download fails on every mirror.
     """
     if kind not in ("all", "train", "test"):
         raise ValueError(f"kind must be 'all', 'train' or 'test', got {kind!r}")
@@ -220,7 +250,34 @@ def load_mnist(path=None, *, kind="all", scale=True, flatten=True, dtype="float3
 def load_digits(*, scale=True, dtype="float32"):
     """The UCI 8x8 handwritten digits shipped with cgrad: X (1797, 64), y int64 (1797,).
 
-    Pixels are integers 0..16; ``scale`` divides them by 16 into [0, 1]."""
+    Pixels are integers 0..16; ``scale`` divides them by 16 into [0, 1].
+
+    Parameters
+    ----------
+    scale : bool, default=True
+        Divide the pixels by 16 into [0, 1] (`dtype` must then be a float type).
+    dtype : str or numpy.dtype, default="float32"
+        dtype of X.
+
+    Returns
+    -------
+    X : ndarray, shape (1797, 64)
+        Pixels, of `dtype`.
+    y : ndarray of int64, shape (1797,)
+        Digit labels 0..9.
+
+    Raises
+    ------
+    ValueError
+        If `scale` is asked with a non-float `dtype`.
+
+    Examples
+    --------
+    >>> from cgrad.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> X.shape, y.shape
+    ((1797, 64), (1797,))
+    """
     dtype = np.dtype(dtype)
     if scale and dtype.kind != "f":
         raise ValueError(f"scale=True needs a floating dtype, got {dtype}")
@@ -275,6 +332,36 @@ def train_val_test_split(X, y, *, val=0.15, test=0.15, stratify=False, seed=0,
     With ``stratify`` each class of ``y`` keeps its proportion in every part (within
     one row per class, by the largest-remainder rule).  ``shuffle=False`` keeps the row order
     (train, then val, then test; not allowed with ``stratify``).  The outputs are copies.
+
+    Parameters
+    ----------
+    X : array_like
+        Features, rows first.
+    y : array_like
+        Targets, one per row of `X` (1-D class labels when `stratify`).
+    val : float, default=0.15
+        Fraction of the rows for validation, in [0, 1).
+    test : float, default=0.15
+        Fraction of the rows for testing, in [0, 1); ``val + test < 1``.
+    stratify : bool, default=False
+        Keep each class's proportion in every part (needs `shuffle`).
+    seed : int, default=0
+        Seed of the shuffles.
+    shuffle : bool, default=True
+        Shuffle the rows; False keeps their order.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(X_tr, X_va, X_te, y_tr, y_va, y_te)``, copies.
+
+    Raises
+    ------
+    TypeError
+        If a fraction is not a number.
+    ValueError
+        If a fraction is out of range or gives no rows, no training rows are left, the
+        row counts differ, or `stratify` comes without `shuffle` or with non-1-D `y`.
     """
     val, test = _fraction("val", val), _fraction("test", test)
     if val + test >= 1.0:
@@ -350,10 +437,33 @@ def _open_text(path):
 def load_csv(path, *, target=-1, delimiter=",", skip_header="auto", dtype="float32"):
     """Read a numeric table (optionally .gz) into ``(X, y)``.
 
-    target : column of y, an int (negative counts from the end) or a header name.
-    skip_header : True / False, or "auto": skip the first line if any of its fields is
-        not a number (a header).
-    y is int64 when all its values are integers, else float64; X has ``dtype``.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, plain or gzip-compressed.
+    target : int or str, default=-1
+        Column of y: an index (negative counts from the end) or a header name.
+    delimiter : str, default=","
+        Field separator.
+    skip_header : bool or "auto", default="auto"
+        Skip the first line; "auto": skip it if any of its fields is not a number.
+    dtype : str or numpy.dtype, default="float32"
+        dtype of X.
+
+    Returns
+    -------
+    X : ndarray, shape (n_rows, n_columns - 1)
+        The other columns, of `dtype`.
+    y : ndarray
+        The target column, int64 when all values are integers, else float64.
+
+    Raises
+    ------
+    ValueError
+        If the file has no data rows, fewer than 2 columns, ragged rows or non-numeric
+        fields, or `target` / `skip_header` is invalid.
+    TypeError
+        If `target` is neither an int nor a str.
     """
     if skip_header not in (True, False, "auto"):
         raise ValueError(f"skip_header must be True, False or 'auto', got {skip_header!r}")
@@ -396,7 +506,31 @@ def load_npz(path, *, dtype="float32"):
     """Read ``(X, y)`` from a .npz holding arrays ``X`` and ``y`` (or ``x`` and ``y``).
 
     y is int64 when all its values are integers, else float64; X has ``dtype``
-    (None keeps the stored dtype)."""
+    (None keeps the stored dtype).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .npz file.
+    dtype : str or numpy.dtype or None, default="float32"
+        dtype of X; None keeps the stored one.
+
+    Returns
+    -------
+    X : ndarray
+        Features.
+    y : ndarray
+        Targets, int64 when all values are integers, else float64.
+
+    Raises
+    ------
+    KeyError
+        If the file lacks ``X``/``x`` or ``y``.
+    ValueError
+        If X and y do not have the same number of rows.
+    TypeError
+        If X or y is not numeric.
+    """
     with np.load(path, allow_pickle=False) as f:
         keys = list(f.keys())
         xkey = next((k for k in ("X", "x") if k in keys), None)

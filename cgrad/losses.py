@@ -16,6 +16,13 @@ __all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "H
 
 
 class Loss:
+    """Base of the loss objects: ``loss, grad = loss_fn(out, y)``.
+
+    Calling a loss returns the mean loss (a float) and its gradient with respect to ``out``
+    (the shape and dtype of ``out``).  Subclasses set ``name`` (their compiled loss),
+    ``on_logits`` (they take raw scores), ``classification`` and ``uses_labels`` (integer
+    class labels rather than float targets).
+    """
     name = None              # its key in LOSS_CODES (the compiled loss it runs)
     on_logits = False        # takes raw scores (logits)
     classification = False
@@ -32,7 +39,28 @@ class Loss:
         return self._compute(out, self.prepare_targets(y, out.shape))
 
     def prepare_targets(self, y, out_shape):
-        """Validated targets in the form the kernel takes (int64 labels or float array)."""
+        """Validated targets in the form the kernel takes (int64 labels or float array).
+
+        Parameters
+        ----------
+        y : array_like
+            Targets, one row per sample, the shape of the output (a 1-D `y` is taken
+            as one column when the output has one).
+        out_shape : tuple of int
+            Shape of the network output, ``(N,)`` or ``(N, K)``.
+
+        Returns
+        -------
+        ndarray
+            Float targets of `out_shape` (float64 unless `y` is already floating).
+
+        Raises
+        ------
+        ValueError
+            If the number of rows or the shape does not match, or `y` holds NaN or inf.
+        TypeError
+            If `y` is not numeric.
+        """
         n, k = out_shape[0], (out_shape[1] if len(out_shape) > 1 else 1)
         y = np.asarray(y)
         if y.shape[0] != n:
@@ -54,7 +82,7 @@ class Loss:
 
 
 class MSE(Loss):
-    """mean((out - y)^2)"""
+    """Mean squared error: ``mean((out - y)^2)``."""
     name = "mse"
 
     def _compute(self, out, y):
@@ -62,7 +90,7 @@ class MSE(Loss):
 
 
 class MAE(Loss):
-    """mean(|out - y|)"""
+    """Mean absolute error: ``mean(|out - y|)``."""
     name = "mae"
 
     def _compute(self, out, y):
@@ -76,6 +104,27 @@ class BinaryCrossEntropy(Loss):
     classification = True
 
     def prepare_targets(self, y, out_shape):
+        """Validated float targets, each in [0, 1].
+
+        Parameters
+        ----------
+        y : array_like
+            Targets in [0, 1], the shape of the output.
+        out_shape : tuple of int
+            Shape of the network output, ``(N,)`` or ``(N, K)``.
+
+        Returns
+        -------
+        ndarray
+            Float targets of `out_shape`.
+
+        Raises
+        ------
+        ValueError
+            If the shape does not match, or a value is outside [0, 1], NaN or inf.
+        TypeError
+            If `y` is not numeric.
+        """
         y = super().prepare_targets(y, out_shape)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"y must be in [0, 1] for binary cross-entropy, got values in "
@@ -94,6 +143,27 @@ class SoftmaxCrossEntropy(Loss):
     uses_labels = True
 
     def prepare_targets(self, y, out_shape):
+        """Validated targets: int64 labels, or float one-hot / probability rows.
+
+        Parameters
+        ----------
+        y : array_like
+            Integer labels in ``0..K-1`` of shape (N,), or rows of shape (N, K).
+        out_shape : tuple of int
+            Shape of the network output, ``(N,)`` or ``(N, K)``.
+
+        Returns
+        -------
+        ndarray
+            int64 labels of shape (N,), or float targets of `out_shape`.
+
+        Raises
+        ------
+        ValueError
+            If the shape does not match, a label is out of range, or a value is NaN or inf.
+        TypeError
+            If `y` is not numeric, or 1-D labels are not integers.
+        """
         y = np.asarray(y)
         if y.ndim == 2:                       # one-hot / probability rows
             return super().prepare_targets(y, out_shape)
@@ -113,6 +183,27 @@ class Hinge(Loss):
     uses_labels = True
 
     def prepare_targets(self, y, out_shape):
+        """Validated int64 class labels.
+
+        Parameters
+        ----------
+        y : array_like
+            Integer labels in ``0..K-1``, shape (N,).
+        out_shape : tuple of int
+            Shape of the network output, ``(N,)`` or ``(N, K)``.
+
+        Returns
+        -------
+        ndarray
+            int64 labels, shape (N,).
+
+        Raises
+        ------
+        ValueError
+            If `y` is not 1-D with one label per row, or a label is out of range.
+        TypeError
+            If `y` does not hold integer labels.
+        """
         return _labels("y", y, out_shape[0], out_shape[1])
 
     def _compute(self, out, y):
@@ -126,6 +217,27 @@ class BinaryHinge(Loss):
     classification = True
 
     def prepare_targets(self, y, out_shape):
+        """Validated float targets in {-1, +1}; 0/1 targets are mapped to -1/+1.
+
+        Parameters
+        ----------
+        y : array_like
+            Targets in {-1, +1} or {0, 1}, the shape of the output.
+        out_shape : tuple of int
+            Shape of the network output, ``(N,)`` or ``(N, K)``.
+
+        Returns
+        -------
+        ndarray
+            Float targets of `out_shape`, in {-1, +1}.
+
+        Raises
+        ------
+        ValueError
+            If the shape does not match, or the values are not all -1/+1 (or all 0/1).
+        TypeError
+            If `y` is not numeric.
+        """
         y = super().prepare_targets(y, out_shape)
         vals = set(np.unique(y).tolist())
         if vals <= {0.0, 1.0}:
@@ -148,6 +260,25 @@ LOSSES.update({"bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEnt
 
 
 def get_loss(loss):
+    """A Loss instance from a name, or the instance itself.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        A key of `LOSSES` (case-insensitive), or an instance, returned as is.
+
+    Returns
+    -------
+    Loss
+        A new instance of the named loss, or `loss`.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown.
+    TypeError
+        If `loss` is neither a str nor a Loss.
+    """
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):

@@ -69,13 +69,72 @@ def _check_labels(y_true, y_pred, n_classes=None):
 
 
 def accuracy(y_true, y_pred):
-    """Fraction of samples whose predicted label equals the true label."""
+    """Fraction of samples whose predicted label equals the true label.
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+
+    Returns
+    -------
+    float
+        The accuracy, in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN.
+
+    Examples
+    --------
+    >>> from cgrad.metrics import accuracy
+    >>> accuracy([0, 1, 1, 2], [0, 1, 0, 2])
+    0.75
+    """
     y_true, y_pred, _ = _check_labels(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
 
 def confusion_matrix(y_true, y_pred, n_classes=None):
-    """C[i, j] = number of samples of true class i predicted as class j (int64, K x K)."""
+    """C[i, j] = number of samples of true class i predicted as class j (int64, K x K).
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+    n_classes : int or None, default=None
+        Number of classes K; None: the largest label (or score column) seen + 1.
+
+    Returns
+    -------
+    ndarray of int64, shape (K, K)
+        The confusion matrix.
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN.
+
+    Examples
+    --------
+    >>> from cgrad.metrics import confusion_matrix
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0])
+    array([[1, 0],
+           [1, 1]])
+    """
     y_true, y_pred, k = _check_labels(y_true, y_pred, n_classes)
     return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
 
@@ -107,19 +166,100 @@ def _average(values, support, present, average):
 
 
 def precision(y_true, y_pred, average="macro", n_classes=None):
-    """TP / (TP + FP) per class (average=None) or averaged ("macro", "weighted")."""
+    """TP / (TP + FP) per class (average=None) or averaged ("macro", "weighted").
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+    average : {"macro", "weighted"} or None, default="macro"
+        None: one value per class; "macro": the mean over the classes present in `y_true` or
+        `y_pred`; "weighted": the mean weighted by each class's support.
+    n_classes : int or None, default=None
+        Number of classes K; None: the largest label (or score column) seen + 1.
+
+    Returns
+    -------
+    float or ndarray of float64
+        The average, or with ``average=None`` one value per class 0..K-1 (0 where undefined).
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN, or `average` is not one of its values.
+    """
     p, _, _, support, present = _per_class(y_true, y_pred, n_classes)
     return _average(p, support, present, average)
 
 
 def recall(y_true, y_pred, average="macro", n_classes=None):
-    """TP / (TP + FN) per class (average=None) or averaged ("macro", "weighted")."""
+    """TP / (TP + FN) per class (average=None) or averaged ("macro", "weighted").
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+    average : {"macro", "weighted"} or None, default="macro"
+        None: one value per class; "macro": the mean over the classes present in `y_true` or
+        `y_pred`; "weighted": the mean weighted by each class's support.
+    n_classes : int or None, default=None
+        Number of classes K; None: the largest label (or score column) seen + 1.
+
+    Returns
+    -------
+    float or ndarray of float64
+        The average, or with ``average=None`` one value per class 0..K-1 (0 where undefined).
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN, or `average` is not one of its values.
+    """
     _, r, _, support, present = _per_class(y_true, y_pred, n_classes)
     return _average(r, support, present, average)
 
 
 def f1(y_true, y_pred, average="macro", n_classes=None):
-    """2 TP / (2 TP + FP + FN) per class (average=None) or averaged."""
+    """2 TP / (2 TP + FP + FN) per class (average=None) or averaged.
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+    average : {"macro", "weighted"} or None, default="macro"
+        None: one value per class; "macro": the mean over the classes present in `y_true` or
+        `y_pred`; "weighted": the mean weighted by each class's support.
+    n_classes : int or None, default=None
+        Number of classes K; None: the largest label (or score column) seen + 1.
+
+    Returns
+    -------
+    float or ndarray of float64
+        The average, or with ``average=None`` one value per class 0..K-1 (0 where undefined).
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN, or `average` is not one of its values.
+    """
     _, _, f, support, present = _per_class(y_true, y_pred, n_classes)
     return _average(f, support, present, average)
 
@@ -129,7 +269,31 @@ def summary(y_true, y_pred, n_classes=None):
 
     Keys: ``str(c)`` for each class c present in y_true or y_pred, each a dict with
     "precision", "recall", "f1-score", "support"; "accuracy"; "macro avg" and
-    "weighted avg" (same four keys, support = number of samples)."""
+    "weighted avg" (same four keys, support = number of samples).
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n_samples,)
+        True class labels, >= 0.
+    y_pred : array_like
+        Predicted labels of shape (n_samples,), or scores of shape (n_samples, n_classes)
+        (reduced by argmax).
+    n_classes : int or None, default=None
+        Number of classes K; None: the largest label (or score column) seen + 1.
+
+    Returns
+    -------
+    dict
+        The report described above.
+
+    Raises
+    ------
+    TypeError
+        If labels are not integers (or scores not numeric), or `n_classes` is not an int.
+    ValueError
+        If the shapes do not match, the inputs are empty, a label is negative or
+        >= `n_classes`, or scores contain NaN.
+    """
     p, r, f, support, present = _per_class(y_true, y_pred, n_classes)
     y_true, y_pred, _ = _check_labels(y_true, y_pred, n_classes)
     out = {}
@@ -174,13 +338,53 @@ def _check_regression(y_true, y_pred):
 
 
 def mean_squared_error(y_true, y_pred):
-    """mean((y_true - y_pred)^2) over all samples and outputs."""
+    """mean((y_true - y_pred)^2) over all samples and outputs.
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_samples,) or (n_samples, n_outputs)
+        True values, numeric and finite.
+    y_pred : array_like
+        Predictions, the shape of `y_true` (a single-output (n, 1) matches (n,)).
+
+    Returns
+    -------
+    float
+        The mean squared error.
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric.
+    ValueError
+        If an input is empty, not 1-D or 2-D, not finite, or the shapes do not match.
+    """
     y_true, y_pred = _check_regression(y_true, y_pred)
     return float(np.mean((y_true - y_pred) ** 2))
 
 
 def mean_absolute_error(y_true, y_pred):
-    """mean(|y_true - y_pred|) over all samples and outputs."""
+    """``mean(|y_true - y_pred|)`` over all samples and outputs.
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_samples,) or (n_samples, n_outputs)
+        True values, numeric and finite.
+    y_pred : array_like
+        Predictions, the shape of `y_true` (a single-output (n, 1) matches (n,)).
+
+    Returns
+    -------
+    float
+        The mean absolute error.
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric.
+    ValueError
+        If an input is empty, not 1-D or 2-D, not finite, or the shapes do not match.
+    """
     y_true, y_pred = _check_regression(y_true, y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
 
@@ -189,7 +393,27 @@ def r2_score(y_true, y_pred):
     """1 - SS_res / SS_tot per output, averaged over outputs (sklearn's default).
 
     For a constant output (SS_tot = 0) the score is 1 if predicted exactly, else 0
-    (sklearn's force_finite=True)."""
+    (sklearn's force_finite=True).
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_samples,) or (n_samples, n_outputs)
+        True values, numeric and finite.
+    y_pred : array_like
+        Predictions, the shape of `y_true` (a single-output (n, 1) matches (n,)).
+
+    Returns
+    -------
+    float
+        The coefficient of determination, averaged over the outputs (at most 1).
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric.
+    ValueError
+        If an input is empty, not 1-D or 2-D, not finite, or the shapes do not match.
+    """
     y_true, y_pred = _check_regression(y_true, y_pred)
     if y_true.ndim == 1:
         y_true, y_pred = y_true[:, None], y_pred[:, None]

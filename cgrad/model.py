@@ -62,17 +62,34 @@ class Sequential:
 
     Parameters
     ----------
-    n_inputs : int, the number of input features.
-    layers : sequence of cgrad.nn layers (Dense, Activation, Dropout, BatchNorm1d).
-    output : "softmax" (classification) or "sigmoid" (binary / multi-label): the network
+    n_inputs : int
+        The number of input features, >= 1.
+    layers : sequence of Layer
+        cgrad.nn layers (Dense, Activation, Dropout, BatchNorm1d), at least one, each
+        object once.
+    output : str, default="softmax"
+        "softmax" (classification) or "sigmoid" (binary / multi-label): the network
         returns logits and the losses take logits (stable, fused); "identity"
         (regression); any other activation name appends that Activation.
-    init : glorot_uniform, glorot_normal, he_uniform or he_normal for every Dense weight;
-        default He when the first hidden nonlinearity is of the ReLU family, Glorot
-        otherwise.  Biases and beta start at zero, gamma at one.
-    dtype : "float32" (default) or "float64".
-    seed : int or None: the initial weights, the dropout masks (and fit's shuffling,
-        unless fit gets a seed).
+    init : str or None, default=None
+        "glorot_uniform", "glorot_normal", "he_uniform" or "he_normal" for every Dense
+        weight; None: He ("he_uniform") when the first hidden nonlinearity is of the
+        ReLU family, Glorot ("glorot_uniform") otherwise.  Biases and beta start at
+        zero, gamma at one.
+    dtype : {"float32", "float64"}, default="float32"
+        dtype of the parameters and of the computation.
+    seed : int or None, default=None
+        The initial weights, the dropout masks (and fit's shuffling, unless fit gets a
+        seed).
+
+    Raises
+    ------
+    TypeError
+        If `n_inputs` is not an int, a layer is not a cgrad.nn layer, or `dtype` is not
+        float32/float64.
+    ValueError
+        If `n_inputs` < 1, `layers` is empty or repeats an object, or `output` / `init`
+        is unknown.
     """
 
     def __init__(self, n_inputs, layers, output="softmax", init=None, dtype="float32",
@@ -143,14 +160,17 @@ class Sequential:
     # -- structure --------------------------------------------------------------------
     @property
     def n_params(self):
+        """Total number of parameters (the size of ``flat_params``)."""
         return self.flat_params.size
 
     @property
     def n_classes(self):
+        """Number of classes for a softmax output, else None."""
         return self.n_outputs if self.output == "softmax" else None
 
     @property
     def dense_layers(self):
+        """The Dense layers, in order."""
         return [layer for layer in self.layers if isinstance(layer, nn.Dense)]
 
     @property
@@ -160,14 +180,17 @@ class Sequential:
 
     @property
     def b(self):
+        """The Dense layers' bias views, in order."""
         return [d.b for d in self.dense_layers]
 
     @property
     def dW(self):
+        """The Dense layers' weight-gradient views, in order."""
         return [d.dW for d in self.dense_layers]
 
     @property
     def db(self):
+        """The Dense layers' bias-gradient views, in order."""
         return [d.db for d in self.dense_layers]
 
     @property
@@ -178,27 +201,57 @@ class Sequential:
 
     @property
     def dropout_seed(self):
+        """The seed of the dropout masks (with `step_count`, it fixes every mask)."""
         return self._net.seed
 
     def specs(self):
-        """The layers as plain data (cgrad.nn Layer.spec())."""
+        """The layers as plain data (cgrad.nn Layer.spec()).
+
+        Returns
+        -------
+        list of dict
+            One ``spec()`` per layer, in order.
+        """
         return [layer.spec() for layer in self.layers]
 
     def _has(self, cls):
         return any(isinstance(layer, cls) for layer in self.layers)
 
     def train(self, mode=True):
-        """Training mode for the step API (batch statistics, dropout on); returns self."""
+        """Training mode for the step API (batch statistics, dropout on); returns self.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            True: training mode; False: eval mode.
+
+        Returns
+        -------
+        Sequential
+            This model.
+        """
         self.training = bool(mode)
         return self
 
     def eval(self):
-        """Eval mode for the step API (running statistics, no dropout); returns self."""
+        """Eval mode for the step API (running statistics, no dropout); returns self.
+
+        Returns
+        -------
+        Sequential
+            This model.
+        """
         return self.train(False)
 
     def reset_parameters(self, seed=None):
         """Draw new initial weights (``init``) in layer order; zero biases and beta, gamma
-        one, running mean zero and running variance one."""
+        one, running mean zero and running variance one.
+
+        Parameters
+        ----------
+        seed : int or None, default=None
+            Seed of the draw; None: fresh entropy.
+        """
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             if isinstance(layer, nn.Dense):
@@ -219,11 +272,23 @@ class Sequential:
         return res
 
     def parameters(self):
-        """[W_0, b_0, ...] (gamma, beta for BatchNorm1d) as views into the flat buffer."""
+        """[W_0, b_0, ...] (gamma, beta for BatchNorm1d) as views into the flat buffer.
+
+        Returns
+        -------
+        list of ndarray
+            Views: writing to them changes the model.
+        """
         return self._arrays(0)
 
     def gradients(self):
-        """The gradients of parameters(), as views into the flat gradient buffer."""
+        """The gradients of parameters(), as views into the flat gradient buffer.
+
+        Returns
+        -------
+        list of ndarray
+            Views, in the order of `parameters`.
+        """
         return self._arrays(1)
 
     def _param_names(self):
@@ -239,11 +304,28 @@ class Sequential:
         return names
 
     def get_weights(self):
-        """Copies of parameters()."""
+        """Copies of parameters().
+
+        Returns
+        -------
+        list of ndarray
+            Copies, in the order of `parameters`.
+        """
         return [a.copy() for a in self.parameters()]
 
     def set_weights(self, weights):
-        """Load arrays shaped as parameters() (checked first; nothing changes on error)."""
+        """Load arrays shaped as parameters() (checked first; nothing changes on error).
+
+        Parameters
+        ----------
+        weights : sequence of array_like
+            One array per entry of `parameters`, of its shape, finite.
+
+        Raises
+        ------
+        ValueError
+            If the count or a shape does not match, or an array holds NaN/inf.
+        """
         weights = list(weights)
         mine = self.parameters()
         if len(weights) != len(mine):
@@ -267,7 +349,13 @@ class Sequential:
         self.flat_params[...], self.flat_buffers[...] = snap
 
     def summary(self):
-        """The layers with their output shapes and parameter counts, as a table."""
+        """The layers with their output shapes and parameter counts, as a table.
+
+        Returns
+        -------
+        str
+            The table, one line per layer, and the parameter total.
+        """
         rows = [("layer", "output", "params")]
         for layer in self.layers:
             rows.append((repr(layer), f"(None, {layer.n_out})", str(layer.n_params())))
@@ -330,7 +418,28 @@ class Sequential:
     # -- step-by-step API --------------------------------------------------------------
     def forward(self, x, n_threads=None):
         """Network output for a batch (logits for softmax/sigmoid outputs), in the mode
-        set by train()/eval(); ``backward`` then runs through this forward."""
+        set by train()/eval(); ``backward`` then runs through this forward.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, n_inputs)
+            The batch, numeric and finite.
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        ndarray, shape (batch, n_outputs)
+            The output, in the model's dtype.
+
+        Raises
+        ------
+        TypeError
+            If `x` is not a numeric array.
+        ValueError
+            If `x` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf,
+            or BatchNorm1d in training mode gets fewer than 2 rows.
+        """
         x = self._check_X(x, "x")
         if self.training and self._has(nn.BatchNorm1d) and x.shape[0] < 2:
             raise ValueError("BatchNorm1d in training mode needs at least 2 rows; call "
@@ -344,7 +453,27 @@ class Sequential:
     def backward(self, grad_out, n_threads=None):
         """Backpropagate d loss / d output of the last ``forward``; parameter gradients
         accumulate (+=) into ``flat_grads`` (call ``optimizer.zero_grad()`` per step).
-        Returns d loss / d input."""
+        Returns d loss / d input.
+
+        Parameters
+        ----------
+        grad_out : array_like, shape (batch, n_outputs)
+            d loss / d output of the last `forward`.
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        ndarray, shape (batch, n_inputs)
+            d loss / d input.
+
+        Raises
+        ------
+        RuntimeError
+            If no `forward` came first.
+        ValueError
+            If `grad_out` does not have the output's shape.
+        """
         if getattr(self, "_x", None) is None:
             raise RuntimeError("backward() needs a forward() first")
         g = np.asarray(grad_out)
@@ -395,46 +524,109 @@ class Sequential:
             sparse="auto", on_nonfinite="raise", initial_epoch=0):
         """Train with mini-batch gradient descent in training mode; returns a History.
 
-        ``batch_size=None`` is full-batch gradient descent, ``batch_size=1`` pure SGD.
-        ``optimizer``: a name ('adam', 'sgd', 'adamw', 'rmsprop', 'adagrad') with ``lr``, or
-        a cgrad.optim.Optimizer.  ``schedule``: a cgrad.schedules object or name, applied
-        per epoch.  ``l1``/``l2`` penalise the Dense weights (not biases, not
-        BatchNorm1d's gamma/beta); ``clip_value`` then ``clip_norm`` (global L2 norm) clip
-        the gradients.  ``validation_split`` holds out the last fraction of the data
-        (before shuffling), as Keras does; validation runs in eval mode.
-        ``ftz`` flushes float denormals to zero in the compiled loop (restored after).
         The whole epoch runs in compiled code with the GIL released; callbacks and the
-        progress display run between chunks of batches.  The History records per epoch
-        ``loss`` (and ``accuracy``), ``val_*``, ``lr``, ``seconds``, ``grad_norm`` (the
-        mean global gradient norm before clipping) and ``grad_norm_layers`` (the mean
-        gradient norm of each layer with parameters, in layer order, before clipping,
-        over a sample of the epoch's steps).
-        ``profile=True`` times the phases of every step and adds per-epoch seconds
-        (``time_gather``, ``time_forward``, ``time_loss``, ``time_backward``,
-        ``time_clip_norm``, ``time_update``) and samples ``grad_norm_layers`` on every step
-        (else on every 16th step of a chunk: one more pass over the gradients),
-        ``sparse_steps`` (steps whose first layer ran
-        on compressed input rows) and ``sparse_hidden_steps`` (the same, summed over the
-        later Dense layers fed by a ReLU).
-        ``sparse``: Dense layers skip the exact zeros of their input: the first layer
-        those of X, a layer fed by a ReLU those of its activations (compressed rows in the
-        forward pass and the weight gradient), with the same fma chains as the dense
-        kernels, so the same values (a zero's sign aside; a NaN/inf weight facing only
-        zeros stays out of the loss).  'auto': the first layer when X is mostly zeros (at
-        most 40% non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers with at least
-        2^18 weights, and any batch over 50% non-zero runs dense; True: every batch of
-        every such layer (memory: 16 bytes per batch entry of its input); False: never.
-        ``on_nonfinite``: every step checks its loss and gradients (before clipping); a
-        NaN or inf never reaches the weights.  "raise" (default): FloatingPointError
-        naming the epoch, step and layers, with the weights of the last finite step;
-        "stop": training ends there with those weights (the History records the partial
-        epoch and ``stopped``); "skip_batch": that step's update is skipped and counted
-        (History ``skipped_batches``).  Ctrl-C during fit raises KeyboardInterrupt
-        within a step: the weights and optimizer state are those of the last finished
-        step, the History holds the finished epochs, and fit can be called again.
-        ``initial_epoch``: resume at this epoch (e.g. a checkpoint's ``saved_epoch``):
-        epochs ``initial_epoch .. epochs-1`` run, shuffled and scheduled as they would
-        have been in one uninterrupted fit with the same seed.
+        progress display run between chunks of batches.  Ctrl-C during fit raises
+        KeyboardInterrupt within a step: the weights and optimizer state are those of the
+        last finished step, the History holds the finished epochs, and fit can be called
+        again.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Training inputs, numeric and finite.
+        y : array_like
+            Targets, one row per sample: integer labels or one-hot rows (softmax), 0/1
+            targets (sigmoid), values (regression), as the loss takes them.
+        loss : str or Loss, default="auto"
+            A loss name or object; "auto": softmax cross-entropy for a softmax output,
+            binary cross-entropy for sigmoid, mean squared error otherwise.
+        optimizer : str or Optimizer, default="adam"
+            A name ('adam', 'sgd', 'adamw', 'rmsprop', 'adagrad') with ``lr``, or a
+            cgrad.optim.Optimizer.
+        lr : float or None, default=None
+            Learning rate; None: the optimizer's (its default, or the instance's own).
+        epochs : int, default=10
+            Number of epochs, >= 0 (with `initial_epoch`: the epoch to stop before).
+        batch_size : int or None, default=32
+            Rows per mini-batch; None: full-batch gradient descent, 1: pure SGD.
+        shuffle : bool, default=True
+            Shuffle the rows every epoch.
+        validation_split : float, default=0.0
+            Hold out the last fraction of the data (before shuffling), as Keras does, in
+            [0, 1).
+        validation_data : tuple or None, default=None
+            ``(X_val, y_val)`` to evaluate after every epoch (not with
+            `validation_split`).  Validation runs in eval mode and adds ``val_*`` keys.
+        callbacks : list or None, default=None
+            cgrad.callbacks.Callback objects, or functions ``f(epoch, logs)`` run at each
+            epoch end.
+        clip_norm : float or None, default=None
+            Clip the gradients to this global L2 norm (after `clip_value`), > 0.
+        clip_value : float or None, default=None
+            Clip each gradient element to ``[-clip_value, clip_value]``, > 0.
+        l1 : float, default=0.0
+            L1 penalty on the Dense weights (not biases, not BatchNorm1d's gamma/beta).
+        l2 : float, default=0.0
+            L2 penalty on the Dense weights (not biases, not BatchNorm1d's gamma/beta).
+        schedule : Schedule, str or None, default=None
+            A cgrad.schedules object or name, applied per epoch.
+        verbose : {0, 1, 2}, default=1
+            0: silent; 1: a progress bar (live on a terminal); 2: one line per epoch.
+        seed : int or None, default=None
+            Seed of the shuffling; None: the model's seed.
+        ftz : bool, default=True
+            Flush float denormals to zero in the compiled loop (restored after).
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+        chunks_per_epoch : int or None, default=None
+            Chunks of batches per epoch (Python runs between them); None: 20 when a live
+            progress bar or a callback with ``on_chunk_end`` looks, else 1.
+        profile : bool, default=False
+            Time the phases of every step and add per-epoch seconds (``time_gather``,
+            ``time_forward``, ``time_loss``, ``time_backward``, ``time_clip_norm``,
+            ``time_update``); sample ``grad_norm_layers`` on every step (else on every
+            16th step of a chunk: one more pass over the gradients); add
+            ``sparse_steps`` (steps whose first layer ran on compressed input rows) and
+            ``sparse_hidden_steps`` (the same, summed over the later Dense layers fed by
+            a ReLU).
+        sparse : {"auto", True, False}, default="auto"
+            Dense layers skip the exact zeros of their input: the first layer those of
+            X, a layer fed by a ReLU those of its activations (compressed rows in the
+            forward pass and the weight gradient), with the same fma chains as the dense
+            kernels, so the same values (a zero's sign aside; a NaN/inf weight facing
+            only zeros stays out of the loss).  'auto': the first layer when X is mostly
+            zeros (at most 40% non-zero in a sample of rows; MNIST: 19%), ReLU-fed layers
+            with at least 2^18 weights, and any batch over 50% non-zero runs dense; True:
+            every batch of every such layer (memory: 16 bytes per batch entry of its
+            input); False: never.
+        on_nonfinite : {"raise", "stop", "skip_batch"}, default="raise"
+            Every step checks its loss and gradients (before clipping); a NaN or inf
+            never reaches the weights.  "raise": FloatingPointError naming the epoch,
+            step and layers, with the weights of the last finite step; "stop": training
+            ends there with those weights (the History records the partial epoch and
+            ``stopped``); "skip_batch": that step's update is skipped and counted
+            (History ``skipped_batches``).
+        initial_epoch : int, default=0
+            Resume at this epoch (e.g. a checkpoint's ``saved_epoch``): epochs
+            ``initial_epoch .. epochs-1`` run, shuffled and scheduled as they would have
+            been in one uninterrupted fit with the same seed.
+
+        Returns
+        -------
+        History
+            Per epoch ``loss`` (and ``accuracy``), ``val_*``, ``lr``, ``seconds``,
+            ``grad_norm`` (the mean global gradient norm before clipping) and
+            ``grad_norm_layers`` (the mean gradient norm of each layer with parameters,
+            in layer order, before clipping, over a sample of the epoch's steps).
+
+        Raises
+        ------
+        ValueError
+            If an argument or the data is invalid (checked before training starts).
+        TypeError
+            If the data or an argument has the wrong type.
+        FloatingPointError
+            With ``on_nonfinite="raise"``, when a step meets a NaN or inf.
         """
         loss_fn = self._resolve_loss(loss)
         X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data)
@@ -534,11 +726,52 @@ class Sequential:
         return self._net.predict(X, out, PREDICT_BLOCK, nt)
 
     def decision_function(self, X, n_threads=None):
-        """Raw network output (logits for softmax/sigmoid outputs), in eval mode."""
+        """Raw network output (logits for softmax/sigmoid outputs), in eval mode.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs, numeric and finite.
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_outputs)
+            The network output.
+
+        Raises
+        ------
+        TypeError
+            If `X` is not a numeric array.
+        ValueError
+            If `X` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf.
+        """
         return self._forward_all(X, n_threads)
 
     def predict_proba(self, X, n_threads=None):
-        """Class probabilities (softmax output) or per-output probabilities (sigmoid)."""
+        """Class probabilities (softmax output) or per-output probabilities (sigmoid).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs, numeric and finite.
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_outputs)
+            Probabilities: rows summing to 1 (softmax) or per output in [0, 1] (sigmoid).
+
+        Raises
+        ------
+        TypeError
+            If `X` is not a numeric array.
+        ValueError
+            If `X` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf,
+            or the output is neither softmax nor sigmoid.
+        """
         if self.output not in LOGIT_OUTPUTS:
             raise ValueError(f"predict_proba needs output='softmax' or 'sigmoid', "
                              f"got {self.output!r}")
@@ -547,7 +780,29 @@ class Sequential:
         return ops.softmax_forward(z) if self.output == "softmax" else ops.sigmoid_forward(z)
 
     def predict(self, X, n_threads=None):
-        """Class labels (softmax: argmax; sigmoid: probability > 0.5) or the output values."""
+        """Class labels (softmax: argmax; sigmoid: probability > 0.5) or the output values.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs, numeric and finite.
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        ndarray
+            Softmax: int labels, shape (n_samples,); sigmoid: int 0/1, shape (n_samples,) for
+            one output, else (n_samples, n_outputs); otherwise the values, shape (n_samples,)
+            for one output, else (n_samples, n_outputs).
+
+        Raises
+        ------
+        TypeError
+            If `X` is not a numeric array.
+        ValueError
+            If `X` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf.
+        """
         z = self._forward_all(X, n_threads)
         if self.output == "softmax":
             return z.argmax(axis=1)
@@ -558,7 +813,32 @@ class Sequential:
 
     def evaluate(self, X, y, loss="auto", n_threads=None):
         """{'loss', 'accuracy'} for classifiers; {'loss', 'mse', 'mae', 'r2'} otherwise
-        (eval mode)."""
+        (eval mode).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs, numeric and finite.
+        y : array_like
+            Targets, as `fit` takes them.
+        loss : str or Loss, default="auto"
+            The loss reported (as in `fit`).
+        n_threads : int or None, default=None
+            OpenMP threads; None: `cgrad.get_num_threads`.
+
+        Returns
+        -------
+        dict
+            Metric name -> float.
+
+        Raises
+        ------
+        TypeError
+            If `X` is not a numeric array.
+        ValueError
+            If `X` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf,
+            or `y` does not fit the loss.
+        """
         from . import metrics
         loss_fn = loss if isinstance(loss, Loss) else self._resolve_loss(loss)
         z = self._forward_all(X, n_threads)
@@ -587,12 +867,41 @@ class Sequential:
                                            ("softmax_cross_entropy", "hinge_multiclass"))
 
     def score(self, X, y):
-        """Accuracy for classifiers, R^2 for regressors."""
+        """Accuracy for classifiers, R^2 for regressors.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Inputs, numeric and finite.
+        y : array_like
+            Targets, as `fit` takes them.
+
+        Returns
+        -------
+        float
+            Accuracy (classifiers), R^2 (regressors), or minus the loss when neither applies.
+
+        Raises
+        ------
+        TypeError
+            If `X` is not a numeric array.
+        ValueError
+            If `X` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf,
+            or `y` does not fit the loss.
+        """
         ev = self.evaluate(X, y)
         return ev.get("accuracy", ev.get("r2", -ev["loss"]))
 
     # -- persistence --------------------------------------------------------------------
     def config(self):
+        """The model's architecture as JSON-able data: what `save` stores and `load` rebuilds from.
+
+        Returns
+        -------
+        dict
+            Format version, class, sizes, layer specs, output, init, dtype, seed, dropout seed
+            and step count.
+        """
         return {"format": FORMAT_VERSION, "class": "Sequential", "n_inputs": self.n_inputs,
                 "layers": self._user_specs(), "output": self.output, "init": self.init,
                 "dtype": self.dtype.name, "seed": self.seed,
@@ -630,7 +939,31 @@ class Sequential:
         atomically: a temporary file in the same folder, fsync, a rename over ``path``,
         fsync of the folder.  ``format=None``: safetensors if ``path`` ends with
         .safetensors, else npz.  Loading never runs code (no pickle).  ``epoch``: the epochs
-        done (a checkpoint's; ``load`` gives it back as ``saved_epoch``)."""
+        done (a checkpoint's; ``load`` gives it back as ``saved_epoch``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination; the extension of `format` is appended if missing.
+        optimizer : Optimizer or None, default=None
+            Also save this optimizer's state (to resume training).
+        epoch : int or None, default=None
+            The epochs done, >= 0 (stored; `load` gives it back as ``saved_epoch``).
+        format : {"npz", "safetensors"} or None, default=None
+            None: "safetensors" if `path` ends with .safetensors, else "npz".
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            If `format` is unknown.
+        ImportError
+            If the safetensors format is asked and the package is missing.
+        """
         path = os.fspath(path)
         if format is None:
             format = "safetensors" if path.endswith(".safetensors") else "npz"
@@ -838,26 +1171,50 @@ class _EpochRunner:
 
 
 class MLP(Sequential):
-    """A multi-layer perceptron ``layer_sizes[0] -> ... -> layer_sizes[-1]``: the
-    shorthand for a Sequential of, per hidden layer, Dense(n, activation) -- or, with
-    ``batch_norm``, Dense(n) -> BatchNorm1d -> Activation(activation) -- then
-    Dropout(dropout) if dropout > 0; and the output Dense.
+    """A multi-layer perceptron: the shorthand for a Sequential of Dense layers.
+
+    ``layer_sizes[0] -> ... -> layer_sizes[-1]``: per hidden layer, Dense(n, activation)
+    -- or, with ``batch_norm``, Dense(n) -> BatchNorm1d -> Activation(activation) --
+    then Dropout(dropout) if dropout > 0; and the output Dense.
 
     Parameters
     ----------
-    layer_sizes : sequence of int, at least two (inputs and outputs).
-    activation : hidden activation: identity, relu, leaky_relu, sigmoid, tanh, elu, gelu.
-    output : output activation: "softmax" (classification), "sigmoid" (binary /
-        multi-label), "identity" (regression) or any activation name.  For softmax and
-        sigmoid, ``forward`` returns logits and the losses take logits (stable, fused).
-    init : glorot_uniform, glorot_normal, he_uniform or he_normal; default He for the
-        ReLU family, Glorot otherwise.  Biases start at zero.
-    alpha : slope of leaky_relu / scale of elu (default 0.01 / 1.0).
-    dtype : "float32" (default) or "float64".
-    seed : int or None: the initial weights, the dropout masks (and fit's shuffling,
-        unless fit gets a seed).
-    dropout : p of a Dropout after every hidden layer (0: none).
-    batch_norm : a BatchNorm1d between every hidden Dense and its activation.
+    layer_sizes : sequence of int
+        At least two sizes, each >= 1: inputs, hidden layers, outputs.
+    activation : str, default="relu"
+        Hidden activation: identity, relu, leaky_relu, sigmoid, tanh, elu, gelu.
+    output : str, default="softmax"
+        Output activation: "softmax" (classification), "sigmoid" (binary / multi-label),
+        "identity" (regression) or any activation name.  For softmax and sigmoid,
+        ``forward`` returns logits and the losses take logits (stable, fused).
+    init : str or None, default=None
+        "glorot_uniform", "glorot_normal", "he_uniform" or "he_normal"; None: He
+        ("he_uniform") for the ReLU family, Glorot ("glorot_uniform") otherwise.  Biases
+        start at zero.
+    dtype : {"float32", "float64"}, default="float32"
+        dtype of the parameters and of the computation.
+    seed : int or None, default=None
+        The initial weights, the dropout masks (and fit's shuffling, unless fit gets a
+        seed).
+    alpha : float or None, default=None
+        Slope of leaky_relu / scale of elu; None: 0.01 / 1.0.
+    dropout : float, default=0.0
+        p of a Dropout after every hidden layer, in [0, 1) (0: none).
+    batch_norm : bool, default=False
+        A BatchNorm1d between every hidden Dense and its activation.
+
+    Raises
+    ------
+    ValueError
+        If `layer_sizes` has fewer than 2 entries, an activation is unknown (or softmax
+        is asked as the hidden one), or `dropout` is not in [0, 1).
+
+    Examples
+    --------
+    >>> import cgrad
+    >>> model = cgrad.MLP([64, 32, 10], seed=0)
+    >>> model.n_params
+    2410
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", init=None,
@@ -904,6 +1261,14 @@ class MLP(Sequential):
         return len(self.layer_sizes) - 1
 
     def config(self):
+        """The model's architecture as JSON-able data: what `save` stores and `load` rebuilds from.
+
+        Returns
+        -------
+        dict
+            As `Sequential.config`, with the MLP's arguments (layer sizes, activation, alpha,
+            dropout, batch norm) instead of the layer specs.
+        """
         cfg = super().config()
         cfg.update({"class": "MLP", "layer_sizes": self.layer_sizes,
                     "activation": self.activation, "alpha": self.alpha,
@@ -949,7 +1314,27 @@ def load(path, with_optimizer=False):
     releases too), from a .npz or a .safetensors file (told apart by the extension, else
     by the content); with ``with_optimizer=True`` return ``(model, optimizer or None)``
     with the optimizer state restored for resuming.  A truncated, corrupted, unknown or
-    mismatched file raises ValueError; nothing is unpickled."""
+    mismatched file raises ValueError; nothing is unpickled.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (".npz" or ".safetensors" is appended if `path` does not exist and the
+        extended one does).
+    with_optimizer : bool, default=False
+        Also return the saved optimizer, its state restored.
+
+    Returns
+    -------
+    Sequential or tuple
+        The model (an MLP if it was saved as one); with `with_optimizer`, ``(model,
+        optimizer or None)``.
+
+    Raises
+    ------
+    ValueError
+        If the file is truncated, corrupted, unknown or does not match its architecture.
+    """
     import zipfile
     import zlib
     path = os.fspath(path)

@@ -4,7 +4,7 @@ A layer object only describes itself (kind, sizes, hyperparameters) and, once a 
 built from it, holds NumPy views of its parameters in the model's flat buffers.  The
 compiled core runs the network from the table these descriptions make
 (``src/layers.pxi``): one forward and one backward per kind, walked by ``fit``, the step
-API and inference alike.
+API and inference alike::
 
     Dense(n_out, activation="identity")   z = x @ W + b; y = act(z)   W: (IN, OUT)
     Activation(name)                      y = act(x)
@@ -58,6 +58,13 @@ class Layer:
         return self.n_out
 
     def n_params(self):
+        """Number of parameters the layer owns in the model's flat buffer.
+
+        Returns
+        -------
+        int
+            0 for a layer without parameters.
+        """
         return 0
 
     def _bind(self, params, grads, buffers):
@@ -65,7 +72,13 @@ class Layer:
         buffers; buffers: its slice of the running statistics)."""
 
     def spec(self):
-        """The layer as plain data (what save() stores and the reference runs)."""
+        """The layer as plain data (what save() stores and the reference runs).
+
+        Returns
+        -------
+        dict
+            ``{"kind": kind, "n": n_in}``; subclasses add their hyperparameters.
+        """
         return {"kind": self.kind, "n": self.n_in}
 
     def _compiled(self):
@@ -80,7 +93,26 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected: ``y = act(x @ W + b)``; W (IN, OUT), b (OUT,)."""
+    """Fully connected: ``y = act(x @ W + b)``; W (IN, OUT), b (OUT,).
+
+    Parameters
+    ----------
+    n_out : int
+        Output width, >= 1.
+    activation : str, default="identity"
+        Activation name, a key of `cgrad.ops.ACTIVATION_CODES` except ``"softmax"`` (which
+        belongs to the model's output).
+    alpha : float or None, default=None
+        Parameter of ``"leaky_relu"`` (default 0.01) and ``"elu"`` (default 1.0); ignored
+        (stored as 0.0) by the others.
+
+    Raises
+    ------
+    TypeError
+        If `n_out` is not an int.
+    ValueError
+        If `n_out` < 1, the activation is unknown or ``"softmax"``, or `alpha` is not finite.
+    """
 
     kind = "dense"
 
@@ -97,6 +129,13 @@ class Dense(Layer):
         return self.n_out
 
     def n_params(self):
+        """Number of parameters the layer owns in the model's flat buffer.
+
+        Returns
+        -------
+        int
+            ``n_in * n_out + n_out`` (W and b).
+        """
         return self.n_in * self.n_out + self.n_out
 
     def _bind(self, params, grads, buffers):
@@ -105,6 +144,14 @@ class Dense(Layer):
         self.dW, self.db = grads[:k].reshape(self.n_in, self.n_out), grads[k:]
 
     def spec(self):
+        """The layer as plain data (what save() stores and the reference runs).
+
+        Returns
+        -------
+        dict
+            Keys ``"kind"`` (``"dense"``), ``"n_in"``, ``"n_out"``, ``"activation"``, ``"alpha"``;
+            the sizes are None until the layer is built into a model.
+        """
         return {"kind": "dense", "n_in": self.n_in, "n_out": self.n_out,
                 "activation": self.activation, "alpha": self.alpha}
 
@@ -118,7 +165,21 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Elementwise activation ``y = act(x)`` (fused into the Dense before it, if any)."""
+    """Elementwise activation ``y = act(x)`` (fused into the Dense before it, if any).
+
+    Parameters
+    ----------
+    name : str
+        Activation name, a key of `cgrad.ops.ACTIVATION_CODES` except ``"softmax"``.
+    alpha : float or None, default=None
+        Parameter of ``"leaky_relu"`` (default 0.01) and ``"elu"`` (default 1.0); ignored
+        (stored as 0.0) by the others.
+
+    Raises
+    ------
+    ValueError
+        If the activation is unknown or ``"softmax"``, or `alpha` is not finite.
+    """
 
     kind = "activation"
 
@@ -128,6 +189,14 @@ class Activation(Layer):
             raise ValueError("softmax belongs to the output (Sequential(output='softmax'))")
 
     def spec(self):
+        """The layer as plain data (what save() stores and the reference runs).
+
+        Returns
+        -------
+        dict
+            Keys ``"kind"`` (``"activation"``), ``"n"``, ``"activation"``, ``"alpha"``;
+            the sizes are None until the layer is built into a model.
+        """
         return {"kind": "activation", "n": self.n_in, "activation": self.activation,
                 "alpha": self.alpha}
 
@@ -143,7 +212,20 @@ class Dropout(Layer):
     """Inverted dropout: in training, each element is kept with probability ``1 - p`` and
     scaled by ``1 / (1 - p)``; in eval mode the identity.  The mask is a pure function of
     (the model's dropout seed, the training step, the layer's position, the element), so
-    it does not depend on the thread count and backward recomputes it."""
+    it does not depend on the thread count and backward recomputes it.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Drop probability, in [0, 1).
+
+    Raises
+    ------
+    TypeError
+        If `p` is not a number.
+    ValueError
+        If `p` is not in [0, 1).
+    """
 
     kind = "dropout"
 
@@ -151,6 +233,14 @@ class Dropout(Layer):
         self.p = _float_in("p", p, 0.0, 1.0)
 
     def spec(self):
+        """The layer as plain data (what save() stores and the reference runs).
+
+        Returns
+        -------
+        dict
+            Keys ``"kind"`` (``"dropout"``), ``"n"``, ``"p"``;
+            the sizes are None until the layer is built into a model.
+        """
         return {"kind": "dropout", "n": self.n_in, "p": self.p}
 
     def _compiled(self):
@@ -164,7 +254,22 @@ class BatchNorm1d(Layer):
     """Batch normalisation over the rows of a batch, with learnable ``gamma`` (init 1) and
     ``beta`` (init 0).  Training: batch mean and biased variance, and
     ``running = (1 - momentum) * running + momentum * batch`` (running_var from the
-    unbiased variance), as torch.nn.BatchNorm1d.  Eval: the running statistics."""
+    unbiased variance), as torch.nn.BatchNorm1d.  Eval: the running statistics.
+
+    Parameters
+    ----------
+    momentum : float, default=0.1
+        Weight of the batch statistics in the running-statistics update, in [0, 1].
+    eps : float, default=1e-5
+        Added to the variance, > 0.
+
+    Raises
+    ------
+    TypeError
+        If `momentum` or `eps` is not a number.
+    ValueError
+        If `momentum` is not in [0, 1] or `eps` <= 0.
+    """
 
     kind = "batchnorm"
 
@@ -177,6 +282,13 @@ class BatchNorm1d(Layer):
         self.running_mean = self.running_var = None
 
     def n_params(self):
+        """Number of parameters the layer owns in the model's flat buffer.
+
+        Returns
+        -------
+        int
+            ``2 * n_in`` (gamma and beta).
+        """
         return 2 * self.n_in
 
     def _bind(self, params, grads, buffers):
@@ -186,6 +298,14 @@ class BatchNorm1d(Layer):
         self.running_mean, self.running_var = buffers[:n], buffers[n:]
 
     def spec(self):
+        """The layer as plain data (what save() stores and the reference runs).
+
+        Returns
+        -------
+        dict
+            Keys ``"kind"`` (``"batchnorm"``), ``"n"``, ``"momentum"``, ``"eps"``;
+            the sizes are None until the layer is built into a model.
+        """
         return {"kind": "batchnorm", "n": self.n_in, "momentum": self.momentum, "eps": self.eps}
 
     def _compiled(self):
@@ -196,7 +316,23 @@ class BatchNorm1d(Layer):
 
 
 def from_spec(spec):
-    """The layer a ``spec()`` dict describes (load())."""
+    """The layer a ``spec()`` dict describes (load()).
+
+    Parameters
+    ----------
+    spec : dict
+        A dict returned by a layer's ``spec()``.
+
+    Returns
+    -------
+    Layer
+        A new, unbuilt layer with the spec's hyperparameters.
+
+    Raises
+    ------
+    ValueError
+        If ``spec["kind"]`` is not a known layer kind.
+    """
     kind = spec.get("kind")
     if kind == "dense":
         return Dense(spec["n_out"], spec["activation"], spec["alpha"])

@@ -138,6 +138,33 @@ def export_onnx(model, path, *, probabilities=True, label=True, opset=DEFAULT_OP
     ``output`` (``model.decision_function``).  ``opset``: the ai.onnx opset (13 to the
     installed onnx's; default 17), with the IR version of the ONNX release that
     introduced it.  The model is checked with ``onnx.checker`` before it is written.
+
+    Parameters
+    ----------
+    model : Sequential
+        A cgrad model (Sequential or MLP).
+    path : str or os.PathLike
+        Where to write the ``.onnx`` file.
+    probabilities : bool, default=True
+        For a softmax/sigmoid output: emit ``probabilities`` (True) or ``logits`` (False).
+    label : bool, default=True
+        For a softmax/sigmoid output: also emit ``label``.
+    opset : int, default=DEFAULT_OPSET
+        The ai.onnx opset, from 13 to the installed onnx's newest.
+
+    Returns
+    -------
+    str
+        `path`, as a str.
+
+    Raises
+    ------
+    ImportError
+        If the onnx package is not installed.
+    TypeError
+        If `model` is not a cgrad model or `opset` not an int.
+    ValueError
+        If `opset` is out of range.
     """
     from .model import LOGIT_OUTPUTS, Sequential
     onnx, helper, numpy_helper = _import_onnx()
@@ -146,6 +173,9 @@ def export_onnx(model, path, *, probabilities=True, label=True, opset=DEFAULT_OP
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an int, got {type(opset).__name__}")
     opset = int(opset)
+    for name, flag in (("probabilities", probabilities), ("label", label)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     if not _MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"opset must be in [{_MIN_OPSET}, {onnx.defs.onnx_opset_version()}], "
                          f"got {opset}")

@@ -43,7 +43,21 @@ def _pos(name, v):
 
 class Optimizer(abc.ABC):
     """Base class: holds the flat (params, grads) of one model; subclasses define
-    ``kind``, ``_state_slots()`` (which of three state buffers exist) and ``_step()``."""
+    ``kind``, ``_state_slots()`` (which of three state buffers exist) and ``_step()``.
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float
+        Learning rate, finite and >= 0.
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range.
+    """
 
     kind = None
 
@@ -58,7 +72,23 @@ class Optimizer(abc.ABC):
 
     # -- binding ------------------------------------------------------------------------
     def attach(self, model):
-        """Bind to ``model``'s flat buffers and allocate the state (once per model)."""
+        """Bind to ``model``'s flat buffers and allocate the state (once per model).
+
+        Parameters
+        ----------
+        model : Sequential
+            A built model (its ``flat_params`` and ``flat_grads`` are used).
+
+        Returns
+        -------
+        Optimizer
+            This optimizer.
+
+        Raises
+        ------
+        ValueError
+            If the optimizer is already attached to another model.
+        """
         if self.model is model:
             return self
         if self.model is not None:
@@ -99,10 +129,24 @@ class Optimizer(abc.ABC):
 
     # -- what the fused loop and checkpoints need ---------------------------------------
     def hyperparams(self):
-        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view)."""
+        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view).
+
+        Returns
+        -------
+        dict
+            Name -> value; ``{"lr": lr}`` here, the subclasses add theirs.
+        """
         return {"lr": self.lr}
 
     def fused_spec(self):
+        """What the compiled training loop needs: kind, step count, state buffers, hyperparameters.
+
+        Returns
+        -------
+        dict
+            ``"kind"``, ``"t"``, ``"states"`` (a 3-tuple of flat arrays or None) and the
+            hyperparameters.
+        """
         d = {"kind": self.kind, "t": self.t, "states": self.states}
         d.update(self._fused_hyper())
         return d
@@ -111,10 +155,33 @@ class Optimizer(abc.ABC):
         return self.hyperparams()
 
     def state_dict(self):
+        """The optimizer's state, copied: what a checkpoint stores.
+
+        Returns
+        -------
+        dict
+            ``"kind"``, ``"hyperparams"``, ``"t"`` (the step count) and ``"states"`` (copies of
+            the state buffers, None where absent).
+        """
         return {"kind": self.kind, "hyperparams": self.hyperparams(), "t": self.t,
                 "states": [None if s is None else s.copy() for s in self.states]}
 
     def load_state_dict(self, state):
+        """Restore a `state_dict`: all or nothing, everything is checked first.
+
+        Parameters
+        ----------
+        state : dict
+            A dict from `state_dict` of an optimizer of the same kind and options, for a model of
+            the same size.
+
+        Raises
+        ------
+        RuntimeError
+            If the optimizer is not attached to a model.
+        ValueError
+            If the state's kind, options, shapes or step count do not match, or it holds NaN/inf.
+        """
         self._require_attached()
         if state.get("kind") != self.kind:
             raise ValueError(f"state is for optimizer {state.get('kind')!r}, not {self.kind!r}")
@@ -144,7 +211,30 @@ class Optimizer(abc.ABC):
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD: momentum, dampening, Nesterov, L2 weight decay."""
+    """torch.optim.SGD: momentum, dampening, Nesterov, L2 weight decay.
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float, default=0.01
+        Learning rate, >= 0.
+    momentum : float, default=0.0
+        Momentum factor, >= 0.
+    dampening : float, default=0.0
+        Dampening of the momentum, >= 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    nesterov : bool, default=False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range, or nesterov is asked without momentum
+        or with dampening.
+    """
 
     kind = "sgd"
 
@@ -162,6 +252,13 @@ class SGD(Optimizer):
         return (self.momentum != 0, False, False)
 
     def hyperparams(self):
+        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view).
+
+        Returns
+        -------
+        dict
+            ``"lr"``, ``"momentum"``, ``"dampening"``, ``"weight_decay"``, ``"nesterov"``.
+        """
         return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
                 "weight_decay": self.weight_decay, "nesterov": self.nesterov}
 
@@ -172,7 +269,29 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """torch.optim.Adam (L2 weight decay added to the gradient), optional AMSGrad."""
+    """torch.optim.Adam (L2 weight decay added to the gradient), optional AMSGrad.
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float, default=1e-3
+        Learning rate, >= 0.
+    betas : tuple of float, default=(0.9, 0.999)
+        Decay rates of the first and second moments, each in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    amsgrad : bool, default=False
+        Use the running maximum of the second moment (AMSGrad).
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range.
+    """
 
     kind = "adam"
     decoupled = False
@@ -190,6 +309,13 @@ class Adam(Optimizer):
         return (True, True, self.amsgrad)
 
     def hyperparams(self):
+        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view).
+
+        Returns
+        -------
+        dict
+            ``"lr"``, ``"betas"``, ``"eps"``, ``"weight_decay"``, ``"amsgrad"``.
+        """
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
@@ -204,7 +330,29 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """torch.optim.AdamW: decoupled weight decay (p *= 1 - lr * weight_decay)."""
+    """torch.optim.AdamW: decoupled weight decay (``p *= 1 - lr * weight_decay``).
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float, default=1e-3
+        Learning rate, >= 0.
+    betas : tuple of float, default=(0.9, 0.999)
+        Decay rates of the first and second moments, each in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default=1e-2
+        Decoupled weight decay, >= 0.
+    amsgrad : bool, default=False
+        Use the running maximum of the second moment (AMSGrad).
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range.
+    """
 
     kind = "adam"
     decoupled = True
@@ -215,13 +363,44 @@ class AdamW(Adam):
                          amsgrad=amsgrad)
 
     def state_dict(self):
+        """The optimizer's state, copied, marked ``"decoupled": True``.
+
+        Returns
+        -------
+        dict
+            As `Optimizer.state_dict`, plus ``"decoupled": True``.
+        """
         d = super().state_dict()
         d["decoupled"] = True
         return d
 
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop: smoothing alpha, momentum, centered."""
+    """torch.optim.RMSprop: smoothing alpha, momentum, centered.
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float, default=1e-2
+        Learning rate, >= 0.
+    alpha : float, default=0.99
+        Smoothing constant of the running averages, in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    momentum : float, default=0.0
+        Momentum factor, >= 0.
+    centered : bool, default=False
+        Normalise by the variance estimate (subtract the squared running mean gradient).
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range.
+    """
 
     kind = "rmsprop"
 
@@ -238,6 +417,13 @@ class RMSprop(Optimizer):
         return (True, self.momentum > 0, self.centered)
 
     def hyperparams(self):
+        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view).
+
+        Returns
+        -------
+        dict
+            ``"lr"``, ``"alpha"``, ``"eps"``, ``"weight_decay"``, ``"momentum"``, ``"centered"``.
+        """
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
                 "weight_decay": self.weight_decay, "momentum": self.momentum,
                 "centered": self.centered}
@@ -249,7 +435,29 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """torch.optim.Adagrad: lr_decay, initial_accumulator_value."""
+    """torch.optim.Adagrad: lr_decay, initial_accumulator_value.
+
+    Parameters
+    ----------
+    model : Sequential or None, default=None
+        The model whose flat parameters this optimizer updates; None: attach later (`attach`,
+        or by passing the optimizer to ``fit``).
+    lr : float, default=1e-2
+        Learning rate, >= 0.
+    lr_decay : float, default=0.0
+        Step size ``lr / (1 + (t - 1) * lr_decay)``, >= 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    initial_accumulator_value : float, default=0.0
+        Initial value of the sum of squared gradients, >= 0.
+    eps : float, default=1e-10
+        Added to the denominator, > 0.
+
+    Raises
+    ------
+    ValueError
+        If a hyperparameter is out of its range.
+    """
 
     kind = "adagrad"
 
@@ -270,6 +478,14 @@ class Adagrad(Optimizer):
                                   self.initial_accumulator_value)
 
     def hyperparams(self):
+        """Hyperparameters as plain floats/bools (the fused loop's and save()'s view).
+
+        Returns
+        -------
+        dict
+            ``"lr"``, ``"lr_decay"``, ``"weight_decay"``, ``"initial_accumulator_value"``,
+            ``"eps"``.
+        """
         return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
                 "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
 
@@ -284,7 +500,27 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "ada
 
 def get_optimizer(optimizer, **kwargs):
     """An Optimizer instance from a name ('adam', 'sgd', ...) and keyword hyperparameters,
-    or the instance itself."""
+    or the instance itself.
+
+    Parameters
+    ----------
+    optimizer : str or Optimizer
+        A key of `OPTIMIZERS` (case-insensitive), or an instance, returned as is.
+    **kwargs
+        Hyperparameters for the named optimizer's constructor (none with an instance).
+
+    Returns
+    -------
+    Optimizer
+        The optimizer (unattached when made from a name).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or hyperparameters come with an instance.
+    TypeError
+        If `optimizer` is neither a str nor an Optimizer.
+    """
     if isinstance(optimizer, Optimizer):
         if kwargs:
             raise ValueError("hyperparameters are given with the optimizer instance itself")

@@ -33,7 +33,20 @@ def _count(name, v, minimum):
 
 
 class Schedule:
-    """Base class: subclasses implement ``_at(epoch)`` (closed form)."""
+    """Base class: subclasses implement ``_at(epoch)`` (closed form).
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range.
+    """
 
     def __init__(self, lr):
         self.initial_lr = _positive("lr", lr)
@@ -44,9 +57,22 @@ class Schedule:
 
     @property
     def lr(self):
+        """The learning rate for the current epoch."""
         return self._at(self.epoch)
 
     def step(self, metric=None):
+        """End the current epoch; the closed-form schedules ignore `metric`.
+
+        Parameters
+        ----------
+        metric : float or None, default=None
+            The monitored value of the epoch just ended (unused here).
+
+        Returns
+        -------
+        float
+            The learning rate for the next epoch.
+        """
         self.epoch += 1
         return self.lr
 
@@ -56,14 +82,44 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """lr(epoch) = lr."""
+    """lr(epoch) = lr.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range.
+    """
 
     def _at(self, epoch):
         return self.initial_lr
 
 
 class StepDecay(Schedule):
-    """lr(epoch) = lr * gamma ** (epoch // step_size)   (torch StepLR)."""
+    """lr(epoch) = lr * gamma ** (epoch // step_size)   (torch StepLR).
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+    step_size : int
+        Epochs between two decays, >= 1.
+    gamma : float, default=0.1
+        Decay factor, > 0.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range.
+    """
 
     def __init__(self, lr, step_size, gamma=0.1):
         super().__init__(lr)
@@ -75,7 +131,22 @@ class StepDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """lr(epoch) = lr * gamma ** epoch   (torch ExponentialLR)."""
+    """lr(epoch) = lr * gamma ** epoch   (torch ExponentialLR).
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+    gamma : float
+        Decay factor per epoch, > 0.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range.
+    """
 
     def __init__(self, lr, gamma):
         super().__init__(lr)
@@ -89,7 +160,24 @@ class Cosine(Schedule):
     """lr(epoch) = eta_min + (lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2.
 
     torch CosineAnnealingLR's closed form; past ``t_max`` it keeps following the
-    cosine (back up towards ``lr`` over the next ``t_max`` epochs), as torch does."""
+    cosine (back up towards ``lr`` over the next ``t_max`` epochs), as torch does.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+    t_max : int
+        Epochs of a half period, >= 1.
+    eta_min : float, default=0.0
+        Lowest rate, in [0, lr].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range, or `eta_min` exceeds `lr`.
+    """
 
     def __init__(self, lr, t_max, eta_min=0.0):
         super().__init__(lr)
@@ -114,6 +202,34 @@ class ReduceOnPlateau(Schedule):
     than ``patience`` bad epochs the rate becomes ``max(lr * factor, min_lr)`` (skipped
     if the change is below ``eps``), then ``cooldown`` epochs pass with the bad-epoch
     count held at 0.  NaN never counts as an improvement.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0 and finite.
+    factor : float, default=0.1
+        Multiplier of the rate on a plateau, in (0, 1).
+    patience : int, default=10
+        Bad epochs tolerated before reducing, >= 0.
+    threshold : float, default=1e-4
+        Smallest improvement that counts, >= 0 (relative or absolute, see `threshold_mode`).
+    mode : {"min", "max"}, default="min"
+        Whether lower or higher values of the metric are better.
+    cooldown : int, default=0
+        Epochs after a reduction during which bad epochs are not counted, >= 0.
+    min_lr : float, default=0.0
+        Lowest rate, >= 0.
+    threshold_mode : {"rel", "abs"}, default="rel"
+        Relative (``best * (1 -+ threshold)``) or absolute (``best -+ threshold``) comparison.
+    eps : float, default=1e-8
+        Reductions smaller than this are skipped, >= 0.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number (an int where a count is asked).
+    ValueError
+        If an argument is out of its range, or `mode` / `threshold_mode` is not one of its values.
     """
 
     def __init__(self, lr, factor=0.1, patience=10, threshold=1e-4, mode="min",
@@ -144,6 +260,7 @@ class ReduceOnPlateau(Schedule):
 
     @property
     def lr(self):
+        """The learning rate for the current epoch."""
         return self._lr
 
     def __call__(self, epoch):
@@ -161,6 +278,25 @@ class ReduceOnPlateau(Schedule):
         return a > self.best + self.threshold
 
     def step(self, metric=None):
+        """End the current epoch with its monitored value; reduce the rate on a plateau.
+
+        Parameters
+        ----------
+        metric : float
+            The monitored value of the epoch just ended (e.g. the validation loss); required.
+
+        Returns
+        -------
+        float
+            The learning rate for the next epoch.
+
+        Raises
+        ------
+        ValueError
+            If `metric` is None.
+        TypeError
+            If `metric` is not a number.
+        """
         if metric is None:
             raise ValueError("ReduceOnPlateau.step needs the monitored metric "
                              "(e.g. the validation loss)")
@@ -201,7 +337,30 @@ SCHEDULES = {
 def get_schedule(name_or_obj, lr, **kw):
     """A schedule from a name in :data:`SCHEDULES` (``lr`` and ``kw`` go to its
     constructor), or ``name_or_obj`` itself if it is already a :class:`Schedule`
-    (then ``kw`` must be empty).  ``None`` means "constant"."""
+    (then ``kw`` must be empty).  ``None`` means "constant".
+
+    Parameters
+    ----------
+    name_or_obj : str, Schedule or None
+        A key of `SCHEDULES` (case-insensitive), a Schedule (returned as is), or None
+        (``"constant"``).
+    lr : float
+        Initial learning rate, passed to the named schedule's constructor.
+    **kw
+        Further constructor arguments of the named schedule (none with a Schedule).
+
+    Returns
+    -------
+    Schedule
+        The schedule.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or `kw` comes with a Schedule object.
+    TypeError
+        If `name_or_obj` has another type, or `kw` does not fit the constructor.
+    """
     if isinstance(name_or_obj, Schedule):
         if kw:
             raise ValueError(f"keyword arguments {sorted(kw)} given with a Schedule object")

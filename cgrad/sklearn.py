@@ -828,45 +828,102 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
-_SK_PARAMS_DOC = """
-    Parameters (scikit-learn's, with its defaults and meanings)
-    ----------
-    hidden_layer_sizes, activation ('identity', 'logistic', 'tanh', 'relu'; also cgrad's
-    'sigmoid' (= 'logistic'), 'leaky_relu', 'elu', 'gelu'), solver ('lbfgs', 'sgd', 'adam';
-    also 'adamw' (alpha as AdamW's decoupled weight decay on every parameter, not in the
-    loss), 'rmsprop', 'adagrad', 'cg'), alpha, batch_size, learning_rate, learning_rate_init,
-    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun (also the evaluation budget of 'cg').
+_SK_PARAMS_DOC = """    hidden_layer_sizes : int or sequence of int, default=(100,)
+        The number of units of each hidden layer, each > 0.
+    activation : str, default='relu'
+        Hidden activation: 'identity', 'logistic', 'tanh', 'relu'; also cgrad's
+        'sigmoid' (= 'logistic'), 'leaky_relu', 'elu', 'gelu'.
+    solver : str, default='adam'
+        'lbfgs', 'sgd', 'adam'; also 'adamw' (alpha as AdamW's decoupled weight decay on
+        every parameter, not in the loss), 'rmsprop', 'adagrad' (cgrad's optimizers) and
+        'cg' (SciPy's nonlinear conjugate gradient on the same full-batch objective as
+        'lbfgs').
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights, divided by the sample size, >= 0.
+    batch_size : int or 'auto', default='auto'
+        Rows per mini-batch of the stochastic solvers; 'auto': ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        The learning-rate schedule of solver='sgd'.
+    learning_rate_init : float, default=0.001
+        Initial learning rate of the stochastic solvers, > 0.
+    power_t : float, default=0.5
+        Exponent of learning_rate='invscaling', >= 0.
+    max_iter : int, default=200
+        Epochs of the stochastic solvers, iterations of 'lbfgs'/'cg', >= 1.
+    shuffle : bool, default=True
+        Shuffle the rows every epoch (stochastic solvers).
+    random_state : int, RandomState instance or None, default=None
+        The initial weights, the early-stopping split, the shuffles and the dropout masks.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement, >= 0.
+    verbose : bool, default=False
+        Print progress messages (the loss of every epoch or iteration).
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    momentum : float, default=0.9
+        Momentum of solver='sgd', in [0, 1].
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for solver='sgd' (when momentum > 0).
+    early_stopping : bool, default=False
+        Stop when the score on the held-out validation_fraction stops improving
+        (stochastic solvers).
+    validation_fraction : float, default=0.1
+        Fraction of the training rows held out for early stopping, in [0, 1).
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate of 'adam'/'adamw', in [0, 1).
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate of 'adam'/'adamw', in [0, 1).
+    epsilon : float, default=1e-8
+        Numerical stability term of 'adam', 'adamw', 'rmsprop' and 'adagrad', > 0.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping (or, for 'sgd' with
+        learning_rate='adaptive', dividing the rate by 5), >= 1 (``np.inf``: never).
+    max_fun : int, default=15000
+        Budget of loss evaluations of 'lbfgs' and 'cg', >= 1.
 
-    cgrad's extras
-    --------------
-    init : 'sklearn' (scikit-learn's Glorot-uniform weights and intercepts from the same
-        random_state stream) or one of cgrad's inits ('he_uniform', ...; zero intercepts).
-    dropout : p of a Dropout after every hidden layer (stochastic solvers only).
-    batch_norm : a BatchNorm1d between every hidden Dense and its activation.
-    clip_norm : clip the global gradient norm (of scikit-learn's loss) to this value per
-        step (stochastic solvers; ignored by lbfgs/cg).
-    l1 : L1 strength on the weights, divided by the sample size like alpha.
-    schedule : a cgrad.schedules.Schedule or name, the learning rate per epoch (overrides
+    Other Parameters
+    ----------------
+    init : str, default='sklearn'
+        'sklearn' (scikit-learn's Glorot-uniform weights and intercepts from the same
+        random_state stream) or one of cgrad's inits ('glorot_uniform', 'glorot_normal',
+        'he_uniform', 'he_normal'; zero intercepts).
+    dropout : float, default=0.0
+        p of a Dropout after every hidden layer, in [0, 1) (stochastic solvers only).
+    batch_norm : bool, default=False
+        A BatchNorm1d between every hidden Dense and its activation.
+    clip_norm : float or None, default=None
+        Clip the global gradient norm (of scikit-learn's loss) to this value per step,
+        > 0 (stochastic solvers; ignored by lbfgs/cg).
+    l1 : float, default=0.0
+        L1 strength on the weights, divided by the sample size like alpha, >= 0.
+    schedule : Schedule, str or None, default=None
+        A cgrad.schedules.Schedule or name, the learning rate per epoch (overrides
         learning_rate).
-    callbacks : cgrad callbacks called after every epoch (EarlyStopping, ...); during
-        fit their model is the compiled network ``model_`` (detached afterwards).
-    record_validation : hold out validation_fraction as early_stopping does and record
+    callbacks : list or None, default=None
+        cgrad callbacks called after every epoch (EarlyStopping, ...); during fit their
+        model is the compiled network ``model_`` (detached afterwards).
+    record_validation : bool, default=False
+        Hold out validation_fraction as early_stopping does and record
         ``validation_scores_`` and ``validation_loss_curve_`` every epoch, without
         stopping on them.
-    dtype : 'float32' (default) or 'float64': the network's and the computation's type.
-    n_threads : OpenMP threads (None: cgrad.get_num_threads(), which follows
-        OMP_NUM_THREADS and threadpoolctl, so a joblib/Dask worker's budget); the fit's
-        count is in ``n_threads_``.
-    n_restarts : fit this many seeds (drawn from random_state) on the same training rows
-        and keep the one with the lowest loss on the held-out validation_fraction.
-    n_jobs : joblib workers for the restarts (None: one, in this process); they run
-        on the active joblib backend: loky processes by default (never a fork after
-        OpenMP started), a dask.distributed cluster inside
+    dtype : {'float32', 'float64'}, default='float32'
+        The network's and the computation's type.
+    n_threads : int or None, default=None
+        OpenMP threads (None: cgrad.get_num_threads(), which follows OMP_NUM_THREADS and
+        threadpoolctl, so a joblib/Dask worker's budget); the fit's count is in
+        ``n_threads_``.
+    n_restarts : int, default=1
+        Fit this many seeds (drawn from random_state) on the same training rows and keep
+        the one with the lowest loss on the held-out validation_fraction (which must
+        then be > 0).
+    n_jobs : int or None, default=None
+        joblib workers for the restarts (None: one, in this process); they run on the
+        active joblib backend: loky processes by default (never a fork after OpenMP
+        started), a dask.distributed cluster inside
         ``joblib.parallel_config(backend="dask")``.
-    deterministic : results are already bitwise the same for any thread count;
-        deterministic=True also makes random_state=None mean 0, so every fit is repeatable.
+    deterministic : bool, default=False
+        Results are already bitwise the same for any thread count; deterministic=True
+        also makes random_state=None mean 0, so every fit is repeatable.
 """
 
 
@@ -879,9 +936,11 @@ def _common_init(self, params):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = ("Multi-layer perceptron classifier: scikit-learn's MLPClassifier trained by "
                "cgrad's compiled core.\n\n    Multiclass (softmax), binary and multi-label "
-               "(2-D 0/1 y: one logistic output per label) classification; the log-loss." +
-               _SK_PARAMS_DOC + """    class_weight : None, 'balanced' or {class: weight}:
-        per-row weights multiplied into sample_weight (as scikit-learn's linear models do).
+               "(2-D 0/1 y: one logistic output per label) classification; the log-loss.\n\n"
+               "    Parameters\n    ----------\n" +
+               _SK_PARAMS_DOC + """    class_weight : dict, 'balanced' or None, default=None
+        Per-row weights ``{class: weight}`` (or 'balanced') multiplied into sample_weight
+        (as scikit-learn's linear models do).
 """)
     _is_clf = True
 
@@ -947,7 +1006,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and y (class labels, or a 2-D 0/1 indicator matrix for
-        multi-label); ``sample_weight`` weights the rows of the loss (every solver)."""
+        multi-label); ``sample_weight`` weights the rows of the loss (every solver).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multi-label.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the loss.
+
+        Returns
+        -------
+        MLPClassifier
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def _check_solver(self):
@@ -959,7 +1033,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (every class of the whole data) is required on
-        the first call."""
+        the first call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multi-label.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the loss.
+        classes : array-like or None, default=None
+            Every class of the whole data; required on the first call.
+
+        Returns
+        -------
+        MLPClassifier
+            The estimator, trained one more epoch.
+        """
         from sklearn.utils.multiclass import _check_partial_fit_first_call
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -970,11 +1061,33 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """Class labels (an indicator matrix for multi-label)."""
+        """Class labels (an indicator matrix for multi-label).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The predicted labels.
+        """
         return self._predict_from_output(self._output(X))
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_`` (float64)."""
+        """Class probabilities, columns in the order of ``classes_`` (float64).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The probabilities.
+        """
         p = self._proba_from_output(self._output(X))
         if self.n_outputs_ == 1:
             p = p.ravel()
@@ -982,7 +1095,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return p
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X))."""
+        """log(predict_proba(X)).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The log-probabilities (-inf where a probability is 0).
+        """
         p = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(p, out=p)
@@ -995,9 +1119,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("Multi-layer perceptron regressor: scikit-learn's MLPRegressor trained by "
-               "cgrad's compiled core.\n\n    loss : 'squared_error' (half the mean squared "
-               "error over all outputs) or 'poisson' (half the Poisson deviance, exp output; "
-               "y >= 0)." + _SK_PARAMS_DOC)
+               "cgrad's compiled core.\n\n    Parameters\n    ----------\n"
+               "    loss : {'squared_error', 'poisson'}, default='squared_error'\n"
+               "        'squared_error': half the mean squared error over all outputs; "
+               "'poisson':\n        half the Poisson deviance, exp output (y >= 0).\n"
+               + _SK_PARAMS_DOC)
     _is_clf = False
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -1040,7 +1166,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and y; ``sample_weight`` weights the rows of the loss (every
-        solver)."""
+        solver).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (>= 0 for loss='poisson').
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the loss.
+
+        Returns
+        -------
+        MLPRegressor
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def _check_solver(self):
@@ -1051,9 +1192,35 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y)."""
+        """One epoch over (X, y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (>= 0 for loss='poisson').
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the loss.
+
+        Returns
+        -------
+        MLPRegressor
+            The estimator, trained one more epoch.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predicted values: (n_samples,) for one output, else (n_samples, n_outputs)."""
+        """Predicted values: (n_samples,) for one output, else (n_samples, n_outputs).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs (CSR/CSC matrices are densified).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predictions.
+        """
         return self._predict_from_output(self._output(X))

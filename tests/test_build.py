@@ -147,3 +147,16 @@ def test_thread_fp_modes_reports_each_team_thread():
     assert all((m & control) == (modes[0] & control) for m in modes)
     if _core.ftz_daz_bits():  # outside fit, FTZ/DAZ are off in every thread (fit restores)
         assert not any(m & _core.ftz_daz_bits() for m in modes)
+
+
+def test_version_is_written_in_one_place():
+    # pyproject.toml reads the version from cgrad/__init__.py (scikit-build-core's regex
+    # provider): the installed metadata and `cgrad info` must show that same string.
+    from importlib.metadata import version
+
+    assert version("cgrad") == cgrad.__version__
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject
+    changelog = (REPO / "CHANGELOG.md")
+    if changelog.exists():           # a wheel test runs without the source tree's files
+        assert f"## [{cgrad.__version__}]" in changelog.read_text()

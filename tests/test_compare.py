@@ -1,11 +1,11 @@
-"""The peer comparison runner (benchmarks/compare.py) and the peak probe (benchmarks/peak.py).
+"""The peer comparison (cgrad.bench: ``cgrad bench``) and the peak probe (cgrad.bench.peak).
 
 Fast (a few seconds) and needs only NumPy: torch/jax/sklearn cells are forced to the
 "not installed" path so the test does not depend on (or spend time in) the peers."""
-import gzip
+import importlib.util
 import json
 import math
-import struct
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,18 +13,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.append(_ROOT)  # appended: an installed cgrad keeps precedence over the tree
+from cgrad import bench
+from cgrad.bench import cli, peak, peers, report, workloads
+from cgrad.bench.peers.base import metrics
 
-from benchmarks import compare, peak  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _init(sizes, seed=0, batch_norm=False):
+    """The shared initial weights as the runner makes them (cgrad.MLP's, float32)."""
+    return bench.initial_weights(dict(sizes=list(sizes), activation="tanh", task="regression",
+                                      batch_norm=batch_norm), seed)
+
+
+def _no_peers(monkeypatch):
+    for impl in ("torch", "jax-step", "jax-scan", "sklearn"):
+        monkeypatch.setitem(peers.REQUIRES, impl, ("cgrad_no_such_package_xyz",))
 
 
 def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
-    for impl in ("torch", "jax-step", "jax-scan", "sklearn"):
-        monkeypatch.setitem(compare._IMPL_PACKAGE, impl, "cgrad_no_such_package_xyz")
+    _no_peers(monkeypatch)
     out = tmp_path / "res"
-    rc = compare.main(["--quick", "--workloads", "W2", "--impls", "numpy,torch,jax-scan,sklearn",
+    rc = bench.main(["--quick", "--workloads", "W2", "--impls", "numpy,torch,jax-scan,sklearn",
                        "--threads", "1", "--peak", "50", "--epochs-accuracy", "3",
                        "--out", str(out)])
     assert rc == 0
@@ -38,11 +48,11 @@ def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
     r = rows["numpy"]
     assert r["status"] == "ok", r.get("error")
     assert r["workload"] == "W2" and r["threads"] == 1 and r["optimizer"] == "sgd"
-    assert r["n_train"] == compare.QUICK_TRAIN and r["epochs_trained"] == 3  # 1 warm-up + 1 timed + 1 more
+    assert r["n_train"] == workloads.QUICK_TRAIN and r["epochs_trained"] == 3  # 1 warm-up + 1 timed + 1 more
     assert len(r["times"]) == 1 and all(math.isfinite(t) and t > 0 for t in r["times"])
     assert r["min"] <= r["median"] <= r["max"]
-    assert r["samples_per_s"] == pytest.approx(compare.QUICK_TRAIN / r["median"])
-    assert r["gflops"] == pytest.approx(compare.epoch_flops([2, 64, 64, 1], compare.QUICK_TRAIN)
+    assert r["samples_per_s"] == pytest.approx(workloads.QUICK_TRAIN / r["median"])
+    assert r["gflops"] == pytest.approx(bench.epoch_flops([2, 64, 64, 1], workloads.QUICK_TRAIN)
                                         / r["median"] / 1e9)
     assert r["peak_fraction"] == pytest.approx(r["gflops"] / 50.0)
     assert r["ratio_to_cgrad"] is None  # no cgrad cell in this run
@@ -57,10 +67,10 @@ def test_quick_run_writes_table_and_json(tmp_path, monkeypatch):
 def test_epoch_flops():
     # W1: 784*256 + 256*128 + 128*64 + 64*10 = 242304 weights, 6 flops each per sample.
     # W1 63.1, W2 2.55 GFLOP per epoch (the issue's counts): no dX for the first layer
-    assert compare.epoch_flops([784, 256, 128, 64, 10], 60000) == (6 * 242304 - 2 * 784 * 256) * 60000
-    assert round(compare.epoch_flops([784, 256, 128, 64, 10], 60000) / 1e9, 1) == 63.1
-    assert compare.epoch_flops([2, 64, 64, 1], 100000) == (6 * (128 + 4096 + 64) - 2 * 128) * 100000
-    assert compare.epoch_flops([3, 1], 1) == 12
+    assert bench.epoch_flops([784, 256, 128, 64, 10], 60000) == (6 * 242304 - 2 * 784 * 256) * 60000
+    assert round(bench.epoch_flops([784, 256, 128, 64, 10], 60000) / 1e9, 1) == 63.1
+    assert bench.epoch_flops([2, 64, 64, 1], 100000) == (6 * (128 + 4096 + 64) - 2 * 128) * 100000
+    assert bench.epoch_flops([3, 1], 1) == 12
 
 
 def _row(impl, status="ok", **kw):
@@ -79,7 +89,7 @@ def test_format_table_hand_made():
         _row("jax-scan", status="skipped", reason="jax not installed"),
         _row("sklearn", status="error", error="ValueError: boom"),
     ]
-    lines = compare.format_table(rows).splitlines()
+    lines = bench.format_table(rows).splitlines()
     assert len(lines) == 2 + len(rows)
     ncol = lines[0].count("|")
     assert all(line.count("|") == ncol for line in lines)
@@ -95,9 +105,9 @@ def test_numpy_loop_gradients_match_finite_differences():
     rng = np.random.default_rng(1)
     for act, task in (("tanh", "regression"), ("relu", "classification")):
         sizes = [3, 5, 4] if task == "regression" else [3, 6, 4]
-        w = [x.astype(np.float64) for x in compare.glorot_init(sizes, seed=2)]
+        w = [x.astype(np.float64) for x in _init(sizes, seed=2)]
         w[1] += 0.1  # nonzero biases
-        m = compare.NumpyMLP(w, act, task, "sgd", 0.1, 0.9, dtype=np.float64)
+        m = bench.NumpyMLP(w, act, task, "sgd", 0.1, 0.9, dtype=np.float64)
         X = rng.standard_normal((7, 3))
         y = rng.standard_normal((7, 4)) if task == "regression" else rng.integers(0, 4, 7)
         grads = m.gradients(X, y)
@@ -106,9 +116,9 @@ def test_numpy_loop_gradients_match_finite_differences():
             for i in np.ndindex(p.shape):
                 old = p[i]
                 p[i] = old + 1e-6
-                lp = compare._metrics(m.forward(X)[-1], y, task)["loss"]
+                lp = metrics(m.forward(X)[-1], y, task)["loss"]
                 p[i] = old - 1e-6
-                lm = compare._metrics(m.forward(X)[-1], y, task)["loss"]
+                lm = metrics(m.forward(X)[-1], y, task)["loss"]
                 p[i] = old
                 num[i] = (lp - lm) / 2e-6
             np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-8)
@@ -116,8 +126,8 @@ def test_numpy_loop_gradients_match_finite_differences():
 
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_numpy_loop_learns(opt):
-    X, y = compare.synthetic_regression(2000, seed=3)
-    m = compare.NumpyMLP(compare.glorot_init([2, 32, 1], seed=0), "tanh", "regression", opt,
+    X, y = bench.synthetic_regression(2000, seed=3)
+    m = bench.NumpyMLP(_init([2, 32, 1]), "tanh", "regression", opt,
                          0.05 if opt == "sgd" else 1e-2, 0.9)
     before = m.evaluate(X, y)["loss"]
     for e in range(5):
@@ -127,35 +137,25 @@ def test_numpy_loop_learns(opt):
 
 
 def test_synthetic_and_init_are_seeded():
-    a, b = compare.synthetic_regression(100, seed=5), compare.synthetic_regression(100, seed=5)
+    a, b = bench.synthetic_regression(100, seed=5), bench.synthetic_regression(100, seed=5)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert a[0].dtype == np.float32 and a[1].shape == (100, 1)
     assert np.abs(a[0]).max() <= 1.0
-    w = compare.glorot_init([784, 256, 10])
+    w, w2 = _init([784, 256, 10], seed=3), _init([784, 256, 10], seed=3)
     assert [x.shape for x in w] == [(784, 256), (256,), (256, 10), (10,)]
-    assert np.abs(w[0]).max() <= math.sqrt(6 / (784 + 256)) and not w[1].any()
-
-
-def test_read_idx_gz(tmp_path):
-    data = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    p = tmp_path / "x-idx3-ubyte.gz"
-    with gzip.open(p, "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, 2, 3, 4) + data.tobytes())
-    np.testing.assert_array_equal(compare._read_idx_gz(p), data)
-    with gzip.open(p, "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, 2, 3, 5) + data.tobytes())
-    with pytest.raises(ValueError, match="expected 30"):
-        compare._read_idx_gz(p)
+    assert all(x.dtype == np.float32 and np.array_equal(x, y) for x, y in zip(w, w2))
 
 
 def test_bad_arguments():
+    with pytest.raises(SystemExit, match="comma-separated integers"):
+        bench.main(["--threads", "1,two"])
     with pytest.raises(SystemExit):
-        compare.main(["--impls", "numpy,nosuch"])
+        bench.main(["--impls", "numpy,nosuch"])
     with pytest.raises(SystemExit):
-        compare.main(["--workloads", "W9"])
+        bench.main(["--workloads", "W9"])
     with pytest.raises(SystemExit):
-        compare.main(["--sizes", "784,32,7"])
+        bench.main(["--sizes", "784,32,7"])
 
 
 def test_peak_kernel_and_ftz(tmp_path):
@@ -187,11 +187,6 @@ def test_peak_kernel_and_ftz(tmp_path):
 
 # ------------------------------------------------------------- lockstep interleaving
 
-def _no_peers(monkeypatch):
-    for impl in ("torch", "jax-step", "jax-scan", "sklearn"):
-        monkeypatch.setitem(compare._IMPL_PACKAGE, impl, "cgrad_no_such_package_xyz")
-
-
 def test_interleaved_and_sequential_runs_give_the_same_rows(tmp_path, monkeypatch):
     _no_peers(monkeypatch)
     docs = {}
@@ -199,7 +194,7 @@ def test_interleaved_and_sequential_runs_give_the_same_rows(tmp_path, monkeypatc
         out = tmp_path / mode
         argv = ["--quick", "--workloads", "W2", "--impls", "numpy,numpy-noftz,cgrad", "--threads", "1",
                 "--peak", "50", "--repeats", "2", "--out", str(out)]
-        assert compare.main(argv + (["--sequential"] if mode == "sequential" else [])) == 0
+        assert bench.main(argv + (["--sequential"] if mode == "sequential" else [])) == 0
         docs[mode] = json.loads((out / "results.json").read_text())
         assert "| W2 tiny | sgd | cgrad | 1 |" in (out / "results.md").read_text()
     rows = {m: {r["impl"]: r for r in d["results"]} for m, d in docs.items()}
@@ -219,26 +214,26 @@ def test_interleaved_and_sequential_runs_give_the_same_rows(tmp_path, monkeypatc
 
 
 def test_round_order_rotates():
-    assert compare.round_order(3, 0) == [0, 1, 2]
-    assert compare.round_order(3, 1) == [1, 2, 0]
-    assert compare.round_order(3, 2) == [2, 0, 1]
-    assert compare.round_order(3, 4) == [1, 2, 0]
-    assert compare.round_order(1, 5) == [0] and compare.round_order(0, 2) == []
+    assert bench.round_order(3, 0) == [0, 1, 2]
+    assert bench.round_order(3, 1) == [1, 2, 0]
+    assert bench.round_order(3, 2) == [2, 0, 1]
+    assert bench.round_order(3, 4) == [1, 2, 0]
+    assert bench.round_order(1, 5) == [0] and bench.round_order(0, 2) == []
     for n in (2, 5, 7):
-        rounds = [compare.round_order(n, r) for r in range(n)]
+        rounds = [bench.round_order(n, r) for r in range(n)]
         assert all(sorted(o) == list(range(n)) for o in rounds)  # everyone once per round
         for pos in range(n):  # over n rounds, everyone once in every position
             assert sorted(o[pos] for o in rounds) == list(range(n))
 
 
 def test_lockstep_schedule():
-    assert compare.lockstep_schedule(2, 3) == [
+    assert bench.lockstep_schedule(2, 3) == [
         ("warmup", 0), ("warmup", 1),
         ("epoch", 0), ("epoch", 1), ("epoch", 1), ("epoch", 0), ("epoch", 0), ("epoch", 1),
         ("final", 0), ("final", 1)]
-    plan = compare.lockstep_schedule(4, 5)
+    plan = bench.lockstep_schedule(4, 5)
     assert [i for c, i in plan if c == "epoch"].count(3) == 5
-    assert compare.lockstep_schedule(3, 0) == [("warmup", i) for i in range(3)] + [("final", i) for i in range(3)]
+    assert bench.lockstep_schedule(3, 0) == [("warmup", i) for i in range(3)] + [("final", i) for i in range(3)]
 
 
 def _cell(tmp_path, impl, key="T", data_id="s", sizes=(2, 8, 1), task="regression", repeats=3):
@@ -246,23 +241,23 @@ def _cell(tmp_path, impl, key="T", data_id="s", sizes=(2, 8, 1), task="regressio
              data_id=data_id)
     return dict(workload=w, optimizer="sgd", lr=0.05, momentum=0.9, impl=impl, threads=1,
                 repeats=repeats, epochs_total=0, seed=0, workdir=str(tmp_path),
-                root=str(compare.ROOT), helper_lib=None, ftz=False, cpus=None)
+                root=cli._PACKAGE_ROOT, peak_path=peak.__file__, helper_lib=None, ftz=False, cpus=None)
 
 
 def test_failing_workers_become_error_rows_others_finish(tmp_path):
-    X, y = compare.synthetic_regression(1024 + 256, seed=0)
+    X, y = bench.synthetic_regression(1024 + 256, seed=0)
     np.savez(tmp_path / "data_s.npz", Xtr=X[:1024], ytr=y[:1024], Xte=X[1024:], yte=y[1024:])
-    np.savez(tmp_path / "init_T.npz", *compare.glorot_init([2, 8, 1]))
+    np.savez(tmp_path / "init_T.npz", *_init([2, 8, 1]))
     labels = np.full(1024, 7)  # out of range for 3 classes: the warm-up epoch raises
     np.savez(tmp_path / "data_badlabels.npz", Xtr=X[:1024], ytr=labels, Xte=X[1024:], yte=labels[:256])
-    np.savez(tmp_path / "init_C.npz", *compare.glorot_init([2, 8, 3]))
+    np.savez(tmp_path / "init_C.npz", *_init([2, 8, 3]))
     cells = [_cell(tmp_path, "numpy"),
              _cell(tmp_path, "numpy-noftz", data_id="nosuch"),  # setup fails: no data file
              _cell(tmp_path, "cgrad"),
              _cell(tmp_path, "numpy", key="C", data_id="badlabels", sizes=(2, 8, 3),
                    task="classification")]
     trace = []
-    res = compare._run_group(cells, timeout=120, trace=trace)
+    res = bench.run_group(cells, timeout=120, trace=trace)
     assert res[1]["status"] == "error" and "FileNotFoundError" in res[1]["error"]
     assert res[3]["status"] == "error" and "IndexError" in res[3]["error"]
     for r in (res[0], res[2]):
@@ -270,7 +265,7 @@ def test_failing_workers_become_error_rows_others_finish(tmp_path):
         assert len(r["times"]) == 3 and r["epochs_trained"] == 4 and r["wall_seconds"] > 0
         assert math.isfinite(r["test"]["loss"])
     # the survivors followed the schedule (failed workers' turns skipped) ...
-    assert [(c, i) for c, i, _ in trace] == [(c, i) for c, i in compare.lockstep_schedule(4, 3)
+    assert [(c, i) for c, i, _ in trace] == [(c, i) for c, i in bench.lockstep_schedule(4, 3)
                                              if i in (0, 2)]
     # ... and their timed epochs never overlapped: only one computes at a time
     spans = sorted(tuple(map(float, rep.split()[2:])) for c, _, rep in trace if c == "epoch")
@@ -280,7 +275,7 @@ def test_failing_workers_become_error_rows_others_finish(tmp_path):
 
 
 def test_worker_timeout_is_killed(tmp_path):
-    res = compare._run_group([_cell(tmp_path, "numpy")], timeout=0.05)
+    res = bench.run_group([_cell(tmp_path, "numpy")], timeout=0.05)
     assert res[0]["status"] == "error"
     assert "timed out after 0.05 s in setup" in res[0]["error"]
     assert "exit code -9" in res[0]["error"]  # killed, not left running
@@ -289,12 +284,12 @@ def test_worker_timeout_is_killed(tmp_path):
 def test_settle_pauses_before_every_epoch(tmp_path):
     """--settle: a pause before each warm-up and timed epoch, so no epoch starts while the
     previous worker's thread pools still spin; the gaps between epochs show it."""
-    X, y = compare.synthetic_regression(512 + 128, seed=0)
+    X, y = bench.synthetic_regression(512 + 128, seed=0)
     np.savez(tmp_path / "data_s.npz", Xtr=X[:512], ytr=y[:512], Xte=X[512:], yte=y[512:])
-    np.savez(tmp_path / "init_T.npz", *compare.glorot_init([2, 8, 1]))
+    np.savez(tmp_path / "init_T.npz", *_init([2, 8, 1]))
     cells = [_cell(tmp_path, "numpy", repeats=2), _cell(tmp_path, "numpy-noftz", repeats=2)]
     trace = []
-    res = compare._run_group(cells, timeout=120, trace=trace, settle=0.3)
+    res = bench.run_group(cells, timeout=120, trace=trace, settle=0.3)
     assert all(r["status"] == "ok" for r in res)
     spans = sorted(tuple(map(float, rep.split()[2:])) for c, _, rep in trace if c == "epoch")
     assert len(spans) == 4
@@ -309,11 +304,11 @@ def test_w1bn_quick_run(tmp_path, monkeypatch):
     BN layout: W, b, gamma, beta per hidden layer); the NumPy loop, which has no BN,
     is skipped with the reason; the workload key is case-insensitive."""
     from conftest import require_mnist
-    data = require_mnist().parent
+    data = require_mnist()
     _no_peers(monkeypatch)
     out = tmp_path / "bn"
-    rc = compare.main(["--quick", "--workloads", "w1bn", "--impls", "cgrad,cgrad-dense,numpy,torch",
-                       "--threads", "1", "--peak", "50", "--settle", "0", "--data", str(data),
+    rc = bench.main(["--quick", "--workloads", "w1bn", "--impls", "cgrad,cgrad-dense,numpy,torch",
+                       "--threads", "1", "--peak", "50", "--settle", "0", "--data-dir", str(data),
                        "--out", str(out)])
     assert rc == 0
     doc = json.loads((out / "results.json").read_text())
@@ -334,20 +329,17 @@ def test_w1bn_quick_run(tmp_path, monkeypatch):
 
 def test_batch_norm_init_layout():
     sizes = [5, 4, 3, 2]
-    plain, bn = compare.glorot_init(sizes, seed=1), compare.glorot_init(sizes, seed=1, batch_norm=True)
+    plain, bn = _init(sizes, seed=1), _init(sizes, seed=1, batch_norm=True)
     assert [x.shape for x in bn] == [(5, 4), (4,), (4,), (4,), (4, 3), (3,), (3,), (3,), (3, 2), (2,)]
     np.testing.assert_array_equal(bn[2], 1.0)
     np.testing.assert_array_equal(bn[3], 0.0)
     for a, b in zip(plain[::2], [bn[0], bn[4], bn[8]]):  # the same W draws
         np.testing.assert_array_equal(a, b)
-    layers = compare.layer_params(bn, 3, batch_norm=True)
+    layers = bench.layer_params(bn, 3, batch_norm=True)
     assert [len(p) for p in layers] == [4, 4, 2] and layers[1][0] is bn[4]
-    assert [len(p) for p in compare.layer_params(plain, 3)] == [2, 2, 2]
+    assert [len(p) for p in bench.layer_params(plain, 3)] == [2, 2, 2]
     with pytest.raises(ValueError, match="expected 10"):
-        compare.layer_params(bn[:-1], 3, batch_norm=True)
-    cgrad = pytest.importorskip("cgrad")
-    m = cgrad.MLP(sizes, seed=1, batch_norm=True, dropout=0.2)
-    assert [w.shape for w in m.get_weights()] == [x.shape for x in bn]
+        bench.layer_params(bn[:-1], 3, batch_norm=True)
 
 
 @pytest.mark.parametrize("impl", ["torch", "jax-scan", "jax-step"])
@@ -360,7 +352,7 @@ def test_peer_batch_norm_matches_cgrad(tmp_path, impl):
     differs by about 1% after a few epochs; SGD leaves that bias alone)."""
     pytest.importorskip("cgrad")
     pytest.importorskip("torch" if impl == "torch" else "jax")
-    X, y = compare.synthetic_regression(1024 + 256, n_in=3, seed=4)
+    X, y = bench.synthetic_regression(1024 + 256, n_in=3, seed=4)
     np.savez(tmp_path / "data_s.npz", Xtr=X[:1024], ytr=y[:1024], Xte=X[1024:], yte=y[1024:])
     sizes = (3, 16, 8, 1)
     w = dict(key="custom", name="bn", sizes=list(sizes), activation="tanh", task="regression",
@@ -376,7 +368,7 @@ def test_peer_batch_norm_matches_cgrad(tmp_path, impl):
         cell = dict(_cell(tmp_path, name, repeats=1), workload=w)   # SGD 0.05 + momentum 0.9
         cell["epochs_total"] = 3
         try:
-            res[name] = compare.run_cell(cell)
+            res[name] = bench.run_cell(cell)
         finally:            # the torch runner flushes denormals process-wide: not for later tests
             if name == "torch":
                 import torch
@@ -389,7 +381,7 @@ def test_group_by_threads_interleaves_across_workloads(tmp_path, monkeypatch):
     count share one group; each keeps its own repeats and its own ratio to cgrad."""
     _no_peers(monkeypatch)
     out = tmp_path / "g"
-    assert compare.main(["--quick", "--workloads", "W2", "--sizes", "2,16,1", "--batch", "32",
+    assert bench.main(["--quick", "--workloads", "W2", "--sizes", "2,16,1", "--batch", "32",
                          "--optimizer", "sgd", "--impls", "numpy,cgrad", "--threads", "1",
                          "--peak", "50", "--settle", "0", "--group-by", "threads",
                          "--out", str(out)]) == 0
@@ -400,15 +392,15 @@ def test_group_by_threads_interleaves_across_workloads(tmp_path, monkeypatch):
         assert r["ratio_to_cgrad"] == pytest.approx(r["median"] / c["median"])
     assert any("each threads group ran interleaved" in n for n in doc["meta"]["notes"])
     with pytest.raises(SystemExit):
-        compare.main(["--sequential", "--group-by", "threads"])
+        bench.main(["--sequential", "--group-by", "threads"])
     with pytest.raises(SystemExit):
-        compare.main(["--workloads", "W1", "--batch-norm"])
+        bench.main(["--workloads", "W1", "--layers", "bn"])
 
 
 def test_lockstep_schedule_per_worker_repeats():
-    plan = compare.lockstep_schedule(3, [1, 3, 2])
+    plan = bench.lockstep_schedule(3, [1, 3, 2])
     assert [i for c, i in plan if c == "epoch"] == [0, 1, 2, 1, 2, 1]
-    assert compare.lockstep_schedule(2, [2, 2]) == compare.lockstep_schedule(2, 2)
+    assert bench.lockstep_schedule(2, [2, 2]) == bench.lockstep_schedule(2, 2)
 
 
 def test_accuracy_bn_script_smoke(tmp_path):
@@ -419,9 +411,142 @@ def test_accuracy_bn_script_smoke(tmp_path):
     from benchmarks import accuracy_bn
     out = tmp_path / "acc.json"
     acc = accuracy_bn.main(["--epochs", "1", "--impls", "cgrad", "--samples", "2048",
-                            "--data", str(require_mnist().parent), "--out", str(out)])
+                            "--data-dir", str(require_mnist()), "--out", str(out)])
     assert set(acc) == {"cgrad plain", "cgrad bn+dropout"}
     assert all(0.6 < a[0] <= 1.0 for a in acc.values())
     doc = json.loads(out.read_text())
     assert len(doc["results"]["cgrad bn+dropout"][0]["curve"]) == 1
     assert "| cgrad bn+dropout |" in "\n".join(doc["table"])
+
+
+# ------------------------------------------- the installed command, workloads, reports
+
+def test_bench_command_from_an_empty_folder(tmp_path):
+    """What a wheel user runs: ``cgrad bench`` in a folder with no source tree, writing
+    the table, the JSON and the PNG (python -m cgrad: the console script's entry)."""
+    work, out = tmp_path / "empty", tmp_path / "bench"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "cgrad", "bench", "--quick", "--workloads", "W2",
+           "--impls", "cgrad,numpy", "--out", str(out)]
+    r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not any(work.iterdir())             # nothing written where it ran
+    doc = json.loads((out / "results.json").read_text())
+    rows = doc["results"]
+    assert {r_["impl"] for r_ in rows} == {"cgrad", "numpy"}
+    assert all(r_["status"] == "ok" for r_ in rows), [r_.get("error") for r_ in rows]
+    assert all(r_["n_train"] == workloads.QUICK_TRAIN and r_["repeats"] == 1 for r_ in rows)
+    assert doc["meta"]["command"].startswith("cgrad bench --quick")
+    assert "| W2 tiny | sgd | numpy | 1 |" in (out / "results.md").read_text()
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "saved results.md, results.json, results.png" in r.stdout
+
+
+def test_png_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    row = dict(workload="W2", workload_name="tiny", optimizer="sgd", impl="numpy", threads=1,
+               status="ok", median=1.0, min=1.0, max=1.0, samples_per_s=1.0, gflops=1.0,
+               test={"loss": 0.5})
+    meta = dict(command="cgrad bench", date="d", cpu="c", cpus=1, python="3", numpy="2",
+                notes=[])
+    (tmp_path / "results.png").write_bytes(b"from an earlier run")
+    md, written = report.write_reports(tmp_path, [row], meta)
+    md = "\n".join(md)
+    assert written == ["results.md", "results.json"]
+    assert (tmp_path / "results.md").exists() and (tmp_path / "results.json").exists()
+    assert not (tmp_path / "results.png").exists()
+    assert "results.png skipped: matplotlib is not installed" in md
+
+
+def _args(argv):
+    return cli.parse_args(argv)
+
+
+def test_workload_selection():
+    names = [w["key"] for w in workloads.select_workloads(_args([]))]
+    assert names == list(workloads.WORKLOADS)
+    sel = workloads.select_workloads(_args(["--workloads", "tiny,w1BN", "--optimizer", "sgd,adam"]))
+    assert [w["key"] for w in sel] == ["W2", "W1bn"]
+    assert all(w["optimizers"] == ["sgd", "adam"] for w in sel)
+    sel[0]["batch"] = 1
+    assert workloads.WORKLOADS["W2"]["batch"] == 32            # copies, not the table
+    (c,) = workloads.select_workloads(_args(["--sizes", "784,512,10", "--batch", "64"]))
+    assert (c["key"], c["data"], c["task"], c["batch"], c["name"]) == (
+        "custom", "mnist", "classification", 64, "784-512-10")
+    assert not c["batch_norm"] and c["dropout"] == 0.0
+    (c,) = workloads.select_workloads(_args(["--sizes", "3,8,2"]))
+    assert (c["data"], c["task"]) == ("synthetic", "regression")
+    (c,) = workloads.select_workloads(_args(["--sizes", "64,32,10", "--data", "digits",
+                                             "--layers", "bn,dropout=0.2"]))
+    assert c["batch_norm"] and c["dropout"] == 0.2 and c["name"] == "64-32-10 digits"
+    assert workloads.extra_layers(c) == workloads.extra_layers(workloads.WORKLOADS["W1bn"])
+    assert workloads.mlp_layer_kw(c) == {"batch_norm": True, "dropout": 0.2}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sizes", "784,32,7"], "must start with 784 and end with 10"),
+    (["--sizes", "60,32,10", "--data", "digits"], "must start with 64"),
+    (["--sizes", "64,x,10"], "comma-separated integers"),
+    (["--sizes", "64"], "at least two"),
+    (["--sizes", "2,8,1", "--layers", "bm"], "unknown layer 'bm'"),
+    (["--sizes", "2,8,1", "--layers", "dropout=1.5"], "dropout must be in [0, 1)"),
+    (["--sizes", "2,8,1", "--layers", "dropout=x"], "needs a number"),
+    (["--sizes", "2,8,1", "--data", "nosuch.npz"], "no such file"),
+    (["--sizes", "2,8,1", "--data", "digits.txt"], "no such file"),
+    (["--workloads", "W2", "--data", "digits"], "custom (--sizes) workload"),
+    (["--workloads", "W9"], "unknown workload 'W9'"),
+    (["--workloads", "W2", "--optimizer", "lbfgs"], "unknown optimizer"),
+])
+def test_bad_workload_arguments_name_the_problem(argv, message):
+    with pytest.raises(SystemExit) as exc:
+        workloads.select_workloads(_args(argv))
+    assert message in str(exc.value)
+
+
+def test_user_files_are_checked_against_sizes(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5)).astype(np.float32)
+    labels = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
+    np.savez(tmp_path / "c.npz", X=X, y=labels)
+    np.savetxt(tmp_path / "r.csv", np.column_stack([X, X[:, 0] * 2]), delimiter=",")
+    (c,) = workloads.select_workloads(_args(["--sizes", "5,16,3", "--data", str(tmp_path / "c.npz")]))
+    assert c["task"] == "classification" and c["name"] == "5-16-3 c.npz"
+    Xtr, ytr, Xte, yte = workloads.load_arrays(c, seed=0)
+    assert (len(Xtr), len(Xte)) == (160, 40) and Xtr.dtype == np.float32 and ytr.dtype == np.int64
+    assert sorted(np.concatenate([ytr, yte]).tolist()) == sorted(labels.tolist())
+    (r,) = workloads.select_workloads(_args(["--sizes", "5,8,1", "--data", str(tmp_path / "r.csv")]))
+    Xtr, ytr, Xte, yte = workloads.load_arrays(r, seed=0, n_train=50, n_test=7)
+    assert r["task"] == "regression" and ytr.shape == (50, 1) and yte.dtype == np.float32
+    assert Xte.shape == (7, 5) and Xtr.flags.c_contiguous
+    for argv, msg in ((["--sizes", "5,16,4"], "class count 3"), (["--sizes", "4,8,3"], "starts with 4"),
+                      (["--sizes", "5,8,2"], "1 target column")):
+        path = str(tmp_path / ("r.csv" if "5,8,2" in argv else "c.npz"))
+        with pytest.raises(SystemExit, match=msg):
+            workloads.select_workloads(_args(argv + ["--data", path]))
+
+
+def test_custom_digits_network_with_bn_and_dropout(tmp_path, monkeypatch):
+    """``--sizes 64,32,10 --data digits --layers bn,dropout=0.2``: cgrad builds it and
+    learns; the NumPy loop cannot express it and is skipped with that reason."""
+    _no_peers(monkeypatch)
+    out = tmp_path / "d"
+    assert bench.main(["--sizes", "64,32,10", "--data", "digits", "--layers", "bn,dropout=0.2",
+                       "--batch", "32", "--impls", "cgrad,numpy,torch", "--threads", "1",
+                       "--peak", "50", "--settle", "0", "--epochs-accuracy", "5",
+                       "--out", str(out)]) == 0
+    rows = {r["impl"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert rows["cgrad"]["status"] == "ok", rows["cgrad"].get("error")
+    assert rows["cgrad"]["n_train"] == 1797 - 359 and rows["cgrad"]["test"]["accuracy"] > 0.8
+    assert rows["numpy"]["reason"] == "the numpy runner has no BatchNorm1d / Dropout(0.2) layers"
+    assert rows["torch"]["reason"] == "cgrad_no_such_package_xyz not installed"
+
+
+def test_missing_mnist_stops_before_any_cell(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="MNIST files .* not found") as exc:
+        bench.main(["--quick", "--workloads", "W1", "--impls", "numpy", "--data-dir",
+                    str(tmp_path / "nowhere"), "--out", str(out)])
+    assert "--data-dir DIR, $CGRAD_DATA or --download" in str(exc.value)
+    assert not out.exists()

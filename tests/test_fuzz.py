@@ -194,3 +194,64 @@ def test_loaders_and_the_cli_refuse_garbage_cleanly(tmp_path):
         out = subprocess.run([sys.executable, "-m", "cgrad", *argv], capture_output=True,
                              text=True, cwd=tmp_path, timeout=120)
         assert out.returncode != 0 and "Traceback" not in out.stderr, (argv, out.stderr)
+
+
+def _saved_bytes(tmp_path_factory, fmt):
+    if fmt == "safetensors":
+        pytest.importorskip("safetensors", reason="the safetensors extra is not installed")
+    folder = tmp_path_factory.mktemp(f"saved-{fmt}")
+    m = cgrad.MLP([3, 16, 2], batch_norm=True, seed=0)
+    path = m.save(folder / "m", format=fmt)
+    return m.flat_params.copy(), m.flat_buffers.copy(), open(path, "rb").read()
+
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+@FUZZ
+@given(data=st.data())
+def test_load_of_a_damaged_file_is_a_clean_error_or_the_same_model(fmt, data,
+                                                                   tmp_path_factory):
+    """Random truncations, byte flips, insertions and deletions of a saved file: load
+    raises ValueError, or (when the damage missed everything load reads) returns the
+    saved parameters bit for bit; never another exception or different weights."""
+    params, buffers, raw = _saved_bytes(tmp_path_factory, fmt)
+    b = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3), label="edits")):
+        op = data.draw(st.sampled_from(["truncate", "flip", "insert", "delete"]), label="op")
+        at = data.draw(st.integers(0, max(len(b) - 1, 0)), label="at")
+        if op == "truncate":
+            del b[at:]
+        elif op == "flip" and b:
+            b[at] ^= data.draw(st.integers(1, 255), label="mask")
+        elif op == "insert":
+            b[at:at] = data.draw(st.binary(min_size=1, max_size=16), label="bytes")
+        elif b:
+            del b[at:at + data.draw(st.integers(1, 16), label="n")]
+    path = tmp_path_factory.mktemp("damaged") / f"m.{fmt}"
+    path.write_bytes(bytes(b))
+    try:
+        m = cgrad.load(path)
+    except ValueError:
+        return
+    assert np.array_equal(m.flat_params, params) and np.array_equal(m.flat_buffers, buffers)
+
+
+@FUZZ
+@given(opset=st.one_of(st.integers(-5, 40), st.floats(allow_nan=True), st.text(max_size=3),
+                       st.none()),
+       probabilities=st.one_of(st.booleans(), st.integers(0, 2), st.text(max_size=2)),
+       label=st.one_of(st.booleans(), st.none(), st.text(max_size=2)))
+def test_export_onnx_takes_bad_arguments_cleanly(opset, probabilities, label,
+                                                 tmp_path_factory):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    m = cgrad.MLP([3, 8, 2], seed=0)
+    before = m.flat_params.copy()
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    valid = (isinstance(opset, int) and not isinstance(opset, bool) and 13 <= opset <= 17
+             and isinstance(probabilities, bool) and isinstance(label, bool))
+    try:
+        cgrad.export_onnx(m, path, opset=opset, probabilities=probabilities, label=label)
+    except CLEAN:
+        assert not valid and not path.exists()
+    else:
+        assert path.exists() and (valid or isinstance(opset, int) and opset > 17)
+    assert np.array_equal(m.flat_params, before)

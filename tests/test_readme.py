@@ -1,16 +1,22 @@
-"""The README's Python examples run as written (so they cannot rot)."""
+"""The README's and the user guide's Python examples run as written (so they cannot rot)."""
 import re
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+GUIDE_PAGES = sorted([ROOT / "docs" / "getting_started.md", *(ROOT / "docs" / "guide").glob("*.md")])
+
+
+def python_blocks(path):
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
 
 
 def test_readme_python_examples_run(tmp_path, monkeypatch):
     if not README.exists():
         pytest.skip("README.md is not next to the tests (installed test tree)")
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = python_blocks(README)
     assert len(blocks) >= 2
     monkeypatch.chdir(tmp_path)          # the example saves a model file
     ns = {}
@@ -22,9 +28,27 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "digits-model.npz").exists()
 
 
+@pytest.mark.parametrize("page", GUIDE_PAGES, ids=lambda p: p.name)
+def test_guide_python_examples_run(page, tmp_path, monkeypatch):
+    """Each page's blocks run in order in one namespace, in an empty folder."""
+    blocks = python_blocks(page)
+    if any("cgrad.sklearn" in b for b in blocks):
+        pytest.importorskip("sklearn", reason="the page shows the optional sklearn extra")
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), ns)
+
+
+def test_every_guide_page_is_found():
+    if not README.exists():
+        pytest.skip("the docs are not next to the tests (installed test tree)")
+    names = {p.name for p in GUIDE_PAGES}
+    assert {"getting_started.md", "models.md", "training.md", "optimizers.md"} <= names
+
+
 def sklearn_blocks():
     """The README's code blocks that use cgrad.sklearn (tests/test_sklearn.py runs them)."""
     if not README.exists():
         return []
-    return [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-            if "cgrad.sklearn" in b]
+    return [b for b in python_blocks(README) if "cgrad.sklearn" in b]

@@ -17,6 +17,23 @@ __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "activation_code"]
 
 
 def activation_code(name):
+    """The compiled code of an activation.
+
+    Parameters
+    ----------
+    name : str
+        Activation name, a key of `ACTIVATION_CODES`.
+
+    Returns
+    -------
+    int
+        Its code.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a known activation.
+    """
     try:
         return ACTIVATION_CODES[name]
     except KeyError:
@@ -59,6 +76,61 @@ def _backward(name, dy, z, y, alpha, out, n_threads):
     return dz
 
 
+_ALPHA_DOC = """alpha : float, default={default}
+    The activation's parameter.
+"""
+_FORWARD_DOC = """Compiled {name} forward; see cgrad.reference.{name}_forward.
+
+Parameters
+----------
+z : ndarray
+    Pre-activations, 1-D or 2-D, C-contiguous float32 or float64.
+{alpha}out : ndarray or None, default=None
+    Output buffer of the shape and dtype of `z` (may be `z`); None: a new array.
+n_threads : int or None, default=None
+    OpenMP threads; None: `cgrad.get_num_threads`.
+
+Returns
+-------
+ndarray
+    ``y`` (`out` if given).
+
+Raises
+------
+TypeError
+    If an array is not a float32/float64 ndarray, or the dtypes differ.
+ValueError
+    If an array has a bad shape or layout, or `out` is read-only.
+"""
+_BACKWARD_DOC = """Compiled {name} backward; see cgrad.reference.{name}_backward.
+
+Parameters
+----------
+dy : ndarray
+    Gradient with respect to the output, 1-D or 2-D, C-contiguous float32 or float64.
+z : ndarray
+    The forward's input, the shape and dtype of `dy`.
+y : ndarray
+    The forward's output, the shape and dtype of `dy`.
+{alpha}out : ndarray or None, default=None
+    Buffer for ``dz``, the shape and dtype of `dy` (may be `dy`); None: a new array.
+n_threads : int or None, default=None
+    OpenMP threads; None: `cgrad.get_num_threads`.
+
+Returns
+-------
+ndarray
+    ``dz`` (`out` if given).
+
+Raises
+------
+TypeError
+    If an array is not a float32/float64 ndarray, or the dtypes differ.
+ValueError
+    If an array has a bad shape or layout, or `out` is read-only.
+"""
+
+
 def _make(name):
     if name in DEFAULT_ALPHA:
         default = DEFAULT_ALPHA[name]
@@ -75,8 +147,9 @@ def _make(name):
         def backward(dy, z, y, out=None, n_threads=None):
             return _backward(name, dy, z, y, 0.0, out, n_threads)
     forward.__name__, backward.__name__ = f"{name}_forward", f"{name}_backward"
-    forward.__doc__ = f"Compiled {name} forward; see cgrad.reference.{name}_forward."
-    backward.__doc__ = f"Compiled {name} backward; see cgrad.reference.{name}_backward."
+    alpha_doc = _ALPHA_DOC.format(default=DEFAULT_ALPHA[name]) if name in DEFAULT_ALPHA else ""
+    forward.__doc__ = _FORWARD_DOC.format(name=name, alpha=alpha_doc)
+    backward.__doc__ = _BACKWARD_DOC.format(name=name, alpha=alpha_doc)
     return forward, backward
 
 

@@ -55,20 +55,98 @@ def _run(name, out, target, labels, dout, n_threads):
 
 
 def mse(out, target, dout=None, n_threads=None):
-    """Compiled mean squared error; see cgrad.reference.mse."""
+    """Compiled mean squared error; see cgrad.reference.mse.
+
+    Parameters
+    ----------
+    out : ndarray
+        Predictions, 1-D or 2-D, C-contiguous float32 or float64.
+    target : ndarray
+        Targets, the shape and dtype of `out`.
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `out` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("out", out, False)
     return _run("mse", out, _float_target(out, target), None, dout, n_threads)
 
 
 def mae(out, target, dout=None, n_threads=None):
-    """Compiled mean absolute error; see cgrad.reference.mae."""
+    """Compiled mean absolute error; see cgrad.reference.mae.
+
+    Parameters
+    ----------
+    out : ndarray
+        Predictions, 1-D or 2-D, C-contiguous float32 or float64.
+    target : ndarray
+        Targets, the shape and dtype of `out`.
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `out` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("out", out, False)
     return _run("mae", out, _float_target(out, target), None, dout, n_threads)
 
 
 def bce_with_logits(logits, target, dout=None, n_threads=None):
     """Compiled binary cross-entropy from logits; targets in [0, 1].
-    See cgrad.reference.bce_with_logits."""
+    See cgrad.reference.bce_with_logits.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Raw scores, 1-D or 2-D, C-contiguous float32 or float64.
+    target : ndarray
+        Targets in [0, 1], the shape and dtype of `logits`.
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `logits` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("logits", logits, False)
     _float_target(logits, target)
     if not ((target >= 0) & (target <= 1)).all():
@@ -79,7 +157,34 @@ def bce_with_logits(logits, target, dout=None, n_threads=None):
 def softmax_cross_entropy(logits, labels_or_onehot, dout=None, n_threads=None):
     """Compiled softmax cross-entropy from logits (N, classes), fused with the softmax.
     ``labels_or_onehot``: 1-D integer labels (N,) or 2-D float one-hot / probability
-    targets (N, classes).  See cgrad.reference.softmax_cross_entropy."""
+    targets (N, classes).  See cgrad.reference.softmax_cross_entropy.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+        Raw scores, C-contiguous float32 or float64.
+    labels_or_onehot : array_like
+        Integer labels in ``0..K-1`` of shape (N,), or a float ndarray of shape (N, K) in the
+        dtype of `logits` (one-hot or probabilities).
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `logits` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("logits", logits, True)
     rows, cols = logits.shape
     if isinstance(labels_or_onehot, np.ndarray) and labels_or_onehot.ndim == 2:
@@ -90,14 +195,66 @@ def softmax_cross_entropy(logits, labels_or_onehot, dout=None, n_threads=None):
 
 
 def hinge_multiclass(logits, labels, dout=None, n_threads=None):
-    """Compiled Crammer-Singer multi-class hinge; see cgrad.reference.hinge_multiclass."""
+    """Compiled Crammer-Singer multi-class hinge; see cgrad.reference.hinge_multiclass.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+        Raw scores, C-contiguous float32 or float64.
+    labels : array_like of int, shape (N,)
+        Class labels in ``0..K-1``.
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its subgradient with respect to `logits` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("logits", logits, True)
     y = _labels("labels", labels, *logits.shape)
     return _run("hinge_multiclass", logits, None, y, dout, n_threads)
 
 
 def hinge_binary(out, target, dout=None, n_threads=None):
-    """Compiled binary hinge, targets in {-1, +1}; see cgrad.reference.hinge_binary."""
+    """Compiled binary hinge, targets in {-1, +1}; see cgrad.reference.hinge_binary.
+
+    Parameters
+    ----------
+    out : ndarray
+        Raw scores, 1-D or 2-D, C-contiguous float32 or float64.
+    target : ndarray
+        Targets, -1 or +1, the shape and dtype of `out`.
+    dout : ndarray or None, default=None
+        Buffer for the gradient, overwritten; must not share memory with the inputs.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its subgradient with respect to `out` (`dout` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     _output("out", out, False)
     _float_target(out, target)
     if not (np.abs(target) == 1).all():

@@ -1,12 +1,15 @@
 """Compiled dropout and batch normalisation with the signatures of cgrad.reference.norm.
 
-dropout_mask(shape, p, seed, n_threads=None) -> keep (bool)
-dropout_forward(x, p, seed, out=None, n_threads=None) -> y
-dropout_backward(dy, p, seed, out=None, n_threads=None) -> dx
-batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
-                  momentum=0.1, eps=1e-5, out=None, n_threads=None) -> (y, cache)
-batchnorm_backward(dy, cache, *, out=None, dgamma=None, dbeta=None, n_threads=None)
-    -> (dx, dgamma, dbeta)
+::
+
+    dropout_mask(shape, p, seed, n_threads=None) -> keep (bool)
+    dropout_forward(x, p, seed, out=None, n_threads=None) -> y
+    dropout_backward(dy, p, seed, out=None, n_threads=None) -> dx
+    batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
+                      momentum=0.1, eps=1e-5, out=None, n_threads=None) -> (y, cache)
+    batchnorm_backward(dy, cache, *, out=None, dgamma=None, dbeta=None, n_threads=None)
+        -> (dx, dgamma, dbeta)
+
 Dropout takes C-contiguous float arrays of any shape (the mask follows the flat C-order
 index); batch norm takes (N, C) and (C,) arrays of one dtype.  ``out`` may be the input
 (x / dy) for in-place work.  ``dgamma``/``dbeta``, if given, are ACCUMULATED into (+=),
@@ -57,17 +60,93 @@ def _dropout(kernel, arg, x, p, seed, out, n_threads):
 
 
 def dropout_forward(x, p, seed, out=None, n_threads=None):
-    """y = x * keep / (1 - p); see cgrad.reference.dropout_forward."""
+    """y = x * keep / (1 - p); see cgrad.reference.dropout_forward.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input, C-contiguous float32 or float64, any shape.
+    p : float
+        Drop probability, in [0, 1).
+    seed : int
+        Seed of the mask, in [0, 2**64).
+    out : ndarray or None, default=None
+        Output buffer of the input's shape and dtype (may be the input itself); None: a new array.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        ``y`` (`out` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     return _dropout(_core.dropout_forward_kernel, "x", x, p, seed, out, n_threads)
 
 
 def dropout_backward(dy, p, seed, out=None, n_threads=None):
-    """dx = dy * keep / (1 - p) with the forward's mask; see cgrad.reference.dropout_backward."""
+    """dx = dy * keep / (1 - p) with the forward's mask; see cgrad.reference.dropout_backward.
+
+    Parameters
+    ----------
+    dy : ndarray
+        Gradient with respect to the output, C-contiguous float32 or float64.
+    p : float
+        Drop probability, in [0, 1).
+    seed : int
+        The forward's seed, in [0, 2**64).
+    out : ndarray or None, default=None
+        Output buffer of the input's shape and dtype (may be the input itself); None: a new array.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` (`out` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     return _dropout(_core.dropout_backward_kernel, "dy", dy, p, seed, out, n_threads)
 
 
 def dropout_mask(shape, p, seed, n_threads=None):
-    """keep: bool array of ``shape``, the mask dropout_forward(x, p, seed) applies."""
+    """keep: bool array of ``shape``, the mask dropout_forward(x, p, seed) applies.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Shape of the mask, non-negative.
+    p : float
+        Drop probability, in [0, 1).
+    seed : int
+        Seed of the mask, in [0, 2**64).
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    ndarray of bool
+        The mask, of `shape`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
            for s in shape):
@@ -83,7 +162,45 @@ def _vector(name, a, dtype, C, write=False):
 
 def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, training=True,
                       momentum=0.1, eps=1e-5, out=None, n_threads=None):
-    """Batch norm over the rows of x (N, C); see cgrad.reference.batchnorm_forward."""
+    """Batch norm over the rows of x (N, C); see cgrad.reference.batchnorm_forward.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C)
+        Input, C-contiguous float32 or float64; N >= 2 in training mode.
+    gamma : ndarray, shape (C,)
+        Scale, the dtype of `x`.
+    beta : ndarray, shape (C,)
+        Shift, the dtype of `x`.
+    running_mean : ndarray of shape (C,) or None, default=None
+        Running mean, updated in place in training mode; required when ``training=False``.
+    running_var : ndarray of shape (C,) or None, default=None
+        Running (unbiased) variance; given together with `running_mean`.
+    training : bool, default=True
+        Batch statistics (True) or the running ones (False).
+    momentum : float, default=0.1
+        Weight of the batch statistics in the running update, in [0, 1].
+    eps : float, default=1e-5
+        Added to the variance, > 0 and finite.
+    out : ndarray or None, default=None
+        Output buffer of the shape and dtype of `x`; must not overlap `x`.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C)
+        The normalised output (`out` if given).
+    cache : BatchNormCache
+        What `batchnorm_backward` needs.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     float_array("x", x, ndim=2)
     N, C = x.shape
     gamma = _vector("gamma", gamma, x.dtype, C)
@@ -123,7 +240,40 @@ def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, *, tr
 
 def batchnorm_backward(dy, cache, *, out=None, dgamma=None, dbeta=None, n_threads=None):
     """dx (=), dgamma and dbeta (+= into the given arrays); training-mode caches only.
-    See cgrad.reference.batchnorm_backward."""
+    See cgrad.reference.batchnorm_backward.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (N, C)
+        Gradient with respect to the output.
+    cache : BatchNormCache
+        The cache of a training-mode `batchnorm_forward`.
+    out : ndarray or None, default=None
+        Buffer for ``dx`` (may be `dy`); None: a new array.
+    dgamma : ndarray of shape (C,) or None, default=None
+        Accumulated into (+=); None: a new zeroed array.
+    dbeta : ndarray of shape (C,) or None, default=None
+        Accumulated into (+=); None: a new zeroed array.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C)
+        Gradient with respect to the input.
+    dgamma : ndarray, shape (C,)
+        Gradient with respect to `gamma`.
+    dbeta : ndarray, shape (C,)
+        Gradient with respect to `beta`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If `cache` comes from an eval-mode forward, or an argument has a bad shape,
+        layout or value (named in the message).
+    """
     if not isinstance(cache, BatchNormCache):
         raise TypeError("cache must be the BatchNormCache returned by batchnorm_forward, "
                         f"got {type(cache).__name__}")

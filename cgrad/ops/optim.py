@@ -74,7 +74,38 @@ def _require(name, a, why):
 def sgd_step(p, g, buf=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
              nesterov=False, t, n_threads=None):
     """torch.optim.SGD step in place; ``buf`` (momentum buffer) is needed iff momentum != 0.
-    See cgrad.reference.sgd_step."""
+    See cgrad.reference.sgd_step.
+
+    Parameters
+    ----------
+    p : ndarray
+        Parameters, updated in place (C-contiguous, writable, float32 or float64, any shape).
+    g : ndarray
+        Gradient, the shape and dtype of `p` (may be read-only); not written.
+    buf : ndarray or None, default=None
+        Momentum buffer, updated in place; required iff ``momentum != 0``.
+    lr : float
+        Learning rate, >= 0.
+    momentum : float, default=0.0
+        Momentum factor, >= 0.
+    dampening : float, default=0.0
+        Dampening of the momentum, in [0, 1].
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    nesterov : bool, default=False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    t : int
+        1-based step count.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     lr = _real("lr", lr, lo=0.0)
     momentum = _real("momentum", momentum, lo=0.0)
     dampening = _real("dampening", dampening, lo=0.0, hi=1.0)
@@ -94,7 +125,42 @@ def sgd_step(p, g, buf=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.
 def adam_step(p, g, m, v, vmax=None, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
               weight_decay=0.0, decoupled=False, t, n_threads=None):
     """torch.optim.Adam (or AdamW with ``decoupled=True``) step in place; amsgrad iff
-    ``vmax`` is given.  See cgrad.reference.adam_step."""
+    ``vmax`` is given.  See cgrad.reference.adam_step.
+
+    Parameters
+    ----------
+    p : ndarray
+        Parameters, updated in place (C-contiguous, writable, float32 or float64, any shape).
+    g : ndarray
+        Gradient, the shape and dtype of `p` (may be read-only); not written.
+    m : ndarray
+        First-moment buffer, updated in place.
+    v : ndarray
+        Second-moment buffer, updated in place.
+    vmax : ndarray or None, default=None
+        Running maximum of `v` (AMSGrad), updated in place; None: no AMSGrad.
+    lr : float, default=1e-3
+        Learning rate, >= 0.
+    betas : tuple of float, default=(0.9, 0.999)
+        Decay rates of `m` and `v`, each in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default=0.0
+        L2 penalty (Adam) or decoupled decay (AdamW), >= 0.
+    decoupled : bool, default=False
+        AdamW's decoupled weight decay.
+    t : int
+        1-based step count, for the bias corrections.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     lr = _real("lr", lr, lo=0.0)
     try:
         beta1, beta2 = betas
@@ -116,7 +182,40 @@ def adam_step(p, g, m, v, vmax=None, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
 def rmsprop_step(p, g, square_avg, momentum_buf=None, grad_avg=None, *, lr=1e-2, alpha=0.99,
                  eps=1e-8, weight_decay=0.0, momentum=0.0, n_threads=None):
     """torch.optim.RMSprop step in place; ``momentum_buf`` needed iff momentum > 0;
-    centered iff ``grad_avg`` is given.  See cgrad.reference.rmsprop_step."""
+    centered iff ``grad_avg`` is given.  See cgrad.reference.rmsprop_step.
+
+    Parameters
+    ----------
+    p : ndarray
+        Parameters, updated in place (C-contiguous, writable, float32 or float64, any shape).
+    g : ndarray
+        Gradient, the shape and dtype of `p` (may be read-only); not written.
+    square_avg : ndarray
+        Running average of ``g**2``, updated in place.
+    momentum_buf : ndarray or None, default=None
+        Momentum buffer, updated in place; required iff ``momentum > 0``.
+    grad_avg : ndarray or None, default=None
+        Running average of `g` (centered RMSprop), updated in place; None: not centered.
+    lr : float, default=1e-2
+        Learning rate, >= 0.
+    alpha : float, default=0.99
+        Smoothing constant, in [0, 1).
+    eps : float, default=1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    momentum : float, default=0.0
+        Momentum factor, >= 0.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     lr = _real("lr", lr, lo=0.0)
     alpha = _real("alpha", alpha, lo=0.0, hi=1.0, hi_open=True)
     eps = _real("eps", eps, lo=0.0, lo_open=True)
@@ -135,7 +234,36 @@ def rmsprop_step(p, g, square_avg, momentum_buf=None, grad_avg=None, *, lr=1e-2,
 def adagrad_step(p, g, state_sum, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10, t,
                  n_threads=None):
     """torch.optim.Adagrad step in place; the caller fills ``state_sum`` with
-    initial_accumulator_value before t=1.  See cgrad.reference.adagrad_step."""
+    initial_accumulator_value before t=1.  See cgrad.reference.adagrad_step.
+
+    Parameters
+    ----------
+    p : ndarray
+        Parameters, updated in place (C-contiguous, writable, float32 or float64, any shape).
+    g : ndarray
+        Gradient, the shape and dtype of `p` (may be read-only); not written.
+    state_sum : ndarray
+        Sum of squared gradients, updated in place.
+    lr : float, default=1e-2
+        Learning rate, >= 0.
+    lr_decay : float, default=0.0
+        Step size ``lr / (1 + (t - 1) * lr_decay)``, >= 0.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient, >= 0.
+    eps : float, default=1e-10
+        Added to the denominator, > 0.
+    t : int
+        1-based step count.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     lr = _real("lr", lr, lo=0.0)
     lr_decay = _real("lr_decay", lr_decay, lo=0.0)
     weight_decay = _real("weight_decay", weight_decay, lo=0.0)

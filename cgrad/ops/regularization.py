@@ -45,12 +45,64 @@ def _penalty(kernel, w, lam, out, n_threads):
 
 
 def l2_penalty(w, lam, out=None, n_threads=None):
-    """(0.5 lam sum(w^2), lam w); with ``out``: out += lam w and out is returned."""
+    """(0.5 lam sum(w^2), lam w); with ``out``: out += lam w and out is returned.
+
+    Parameters
+    ----------
+    w : ndarray
+        Weights, C-contiguous float32 or float64, any shape.
+    lam : float
+        Penalty strength, finite and >= 0.
+    out : ndarray or None, default=None
+        Gradient buffer of the shape and dtype of `w`: the penalty's gradient is ADDED into it.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    penalty : float
+        ``0.5 * lam * sum(w**2)``.
+    grad : ndarray
+        ``lam * w`` (`out` after the addition, if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     return _penalty(_core.l2_penalty_value_grad, w, lam, out, n_threads)
 
 
 def l1_penalty(w, lam, out=None, n_threads=None):
-    """(lam sum|w|, lam sign(w)); with ``out``: out += lam sign(w) and out is returned."""
+    """(lam sum|w|, lam sign(w)); with ``out``: out += lam sign(w) and out is returned.
+
+    Parameters
+    ----------
+    w : ndarray
+        Weights, C-contiguous float32 or float64, any shape.
+    lam : float
+        Penalty strength, finite and >= 0.
+    out : ndarray or None, default=None
+        Gradient buffer of the shape and dtype of `w`: the penalty's gradient is ADDED into it.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    penalty : float
+        ``lam * sum(|w|)``.
+    grad : ndarray
+        ``lam * sign(w)`` (`out` after the addition, if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     return _penalty(_core.l1_penalty_value_grad, w, lam, out, n_threads)
 
 
@@ -65,7 +117,31 @@ def _clip_target(g, out):
 
 
 def clip_by_value(g, clip, out=None, n_threads=None):
-    """min(max(g, -clip), clip); ``out`` may be ``g`` for in-place."""
+    """min(max(g, -clip), clip); ``out`` may be ``g`` for in-place.
+
+    Parameters
+    ----------
+    g : ndarray
+        Gradient, C-contiguous float32 or float64, any shape.
+    clip : float
+        Bound of ``[-clip, clip]``, finite and > 0.
+    out : ndarray or None, default=None
+        Buffer for the result, the shape and dtype of `g` (may be `g`); None: a new array.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        The clipped gradient (`out` if given).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     clip = _scalar("clip", clip, strict=True)
     nt = n_threads_arg(n_threads)
     res = _clip_target(g, out)
@@ -74,14 +150,60 @@ def clip_by_value(g, clip, out=None, n_threads=None):
 
 
 def global_norm(g, n_threads=None):
-    """sqrt(sum(g^2)) over all elements, as a float (summed in float64)."""
+    """sqrt(sum(g^2)) over all elements, as a float (summed in float64).
+
+    Parameters
+    ----------
+    g : ndarray
+        Gradient, C-contiguous float32 or float64, any shape.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    float
+        The Euclidean norm of all elements.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     float_array("g", g, allow_empty=True)
     return _core.global_norm_of(g.reshape(-1), n_threads_arg(n_threads))
 
 
 def clip_by_global_norm(g, max_norm, out=None, n_threads=None):
     """(g scaled to norm <= max_norm, norm before clipping), as
-    torch.nn.utils.clip_grad_norm_; ``out`` may be ``g`` for in-place."""
+    ``torch.nn.utils.clip_grad_norm_``; ``out`` may be ``g`` for in-place.
+
+    Parameters
+    ----------
+    g : ndarray
+        Gradient, C-contiguous float32 or float64, any shape.
+    max_norm : float
+        Largest norm kept, finite and > 0.
+    out : ndarray or None, default=None
+        Buffer for the result, the shape and dtype of `g` (may be `g`); None: a new array.
+    n_threads : int or None, default=None
+        OpenMP threads; None: `cgrad.get_num_threads`.
+
+    Returns
+    -------
+    clipped : ndarray
+        The (possibly rescaled) gradient (`out` if given).
+    norm : float
+        The norm of `g` before clipping.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type or dtype (named in the message).
+    ValueError
+        If an argument has a bad shape, layout or value (named in the message).
+    """
     max_norm = _scalar("max_norm", max_norm, strict=True)
     nt = n_threads_arg(n_threads)
     res = _clip_target(g, out)

@@ -1,23 +1,26 @@
 """NumPy reference: a network as a table of layers (cgrad.Sequential), forward and backward.
 
-specs: one dict per layer, in order (``model.specs()``):
-    {"kind": "dense", "n_in", "n_out", "activation", "alpha"}   y = act(x @ W + b)
-    {"kind": "activation", "n", "activation", "alpha"}          y = act(x)
-    {"kind": "dropout", "n", "p"}                               inverted dropout
-    {"kind": "batchnorm", "n", "momentum", "eps"}               torch.nn.BatchNorm1d
-params (flat): layer by layer; dense: W (n_in*n_out, row-major (n_in, n_out)) then b (n_out);
-    batchnorm: gamma (n) then beta (n); other kinds own nothing.  grads: the same layout.
-buffers (flat): per batchnorm, running_mean (n) then running_var (n); updated in place by
-    a training-mode forward (torch momentum, unbiased variance).  None if there is no
-    batchnorm.
+::
 
-dropout_step_seed(seed, step, index) = sm(seed ^ sm(step * 256 + index))   (mod 2^64)
-    sm: the splitmix64 output function; the seed of the dropout mask of layer ``index``
-    at training step ``step``: keep = dropout_mask((N, n), p, dropout_step_seed(...)).
-network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0) -> (out, cache)
-network_backward(specs, params, cache, dout) -> (dx, grads)      (grads: params' layout)
-    Eval mode (training=False): batchnorm uses the running statistics (its backward is
-    then the fixed affine map), dropout is the identity.
+    specs: one dict per layer, in order (``model.specs()``):
+        {"kind": "dense", "n_in", "n_out", "activation", "alpha"}   y = act(x @ W + b)
+        {"kind": "activation", "n", "activation", "alpha"}          y = act(x)
+        {"kind": "dropout", "n", "p"}                               inverted dropout
+        {"kind": "batchnorm", "n", "momentum", "eps"}               torch.nn.BatchNorm1d
+    params (flat): layer by layer; dense: W (n_in*n_out, row-major (n_in, n_out)) then b (n_out);
+        batchnorm: gamma (n) then beta (n); other kinds own nothing.  grads: the same layout.
+    buffers (flat): per batchnorm, running_mean (n) then running_var (n); updated in place by
+        a training-mode forward (torch momentum, unbiased variance).  None if there is no
+        batchnorm.
+
+    dropout_step_seed(seed, step, index) = sm(seed ^ sm(step * 256 + index))   (mod 2^64)
+        sm: the splitmix64 output function; the seed of the dropout mask of layer ``index``
+        at training step ``step``: keep = dropout_mask((N, n), p, dropout_step_seed(...)).
+    network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0) -> (out, cache)
+    network_backward(specs, params, cache, dout) -> (dx, grads)      (grads: params' layout)
+        Eval mode (training=False): batchnorm uses the running statistics (its backward is
+        then the fixed affine map), dropout is the identity.
+
 Computed in the dtype of the inputs; tests pass float64 to get the truth.
 """
 import numpy as np
@@ -40,6 +43,22 @@ def _sm(z):
 
 
 def dropout_step_seed(seed, step, index):
+    """Seed of the dropout mask of layer `index` at training step `step`.
+
+    Parameters
+    ----------
+    seed : int
+        The model's dropout seed.
+    step : int
+        Training step.
+    index : int
+        Position of the dropout layer in the network.
+
+    Returns
+    -------
+    int
+        ``sm(seed ^ sm(step * 256 + index))`` modulo 2**64 (the module docstring defines ``sm``).
+    """
     return _sm((int(seed) & _MASK64) ^ _sm((int(step) * 256 + int(index)) & _MASK64))
 
 
@@ -74,6 +93,38 @@ def _act(s):
 
 
 def network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0):
+    """Forward pass of a network given as a table of layers.
+
+    Parameters
+    ----------
+    specs : list of dict
+        One dict per layer (``model.specs()``; the module docstring lists the keys).
+    params : ndarray, 1-D
+        All parameters, flat, in the layout of the module docstring.
+    buffers : ndarray, 1-D, or None
+        Batch-norm running statistics, flat; updated in place by a training-mode forward.
+        None if there is no batch-norm layer.
+    x : ndarray, shape (N, n_in)
+        Input.
+    training : bool, default=True
+        Training mode (dropout active, batch statistics) or eval mode.
+    seed : int, default=0
+        Dropout seed (see `dropout_step_seed`).
+    step : int, default=0
+        Training step, for the dropout seeds.
+
+    Returns
+    -------
+    out : ndarray
+        The network's output.
+    cache : list
+        Per layer, what `network_backward` needs.
+
+    Raises
+    ------
+    ValueError
+        If the flat arrays do not fit `specs`, or a layer kind is unknown.
+    """
     params_v = _views(specs, params, ("dense", "batchnorm"))
     buffers_v = _views(specs, np.empty(0, x.dtype) if buffers is None else buffers,
                        ("batchnorm",))
@@ -102,6 +153,26 @@ def network_forward(specs, params, buffers, x, *, training=True, seed=0, step=0)
 
 
 def network_backward(specs, params, cache, dout):
+    """Backward pass of `network_forward`.
+
+    Parameters
+    ----------
+    specs : list of dict
+        The forward's layer table.
+    params : ndarray, 1-D
+        The forward's flat parameters.
+    cache : list
+        The forward's cache.
+    dout : ndarray
+        Gradient with respect to the network's output.
+
+    Returns
+    -------
+    dx : ndarray
+        Gradient with respect to the input.
+    grads : ndarray, 1-D
+        Gradients with respect to `params`, in their layout.
+    """
     params_v = _views(specs, params, ("dense", "batchnorm"))
     grads = np.zeros_like(params)
     grads_v = _views(specs, grads, ("dense", "batchnorm"))

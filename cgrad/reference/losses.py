@@ -13,19 +13,64 @@ __all__ = ["mse", "mae", "bce_with_logits", "softmax_cross_entropy", "hinge_mult
 
 
 def mse(out, target):
-    """mean((out - t)^2);  dout = 2 (out - t) / size."""
+    """mean((out - t)^2);  dout = 2 (out - t) / size.
+
+    Parameters
+    ----------
+    out : ndarray
+        Predictions.
+    target : ndarray
+        Targets, the shape of `out`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `out`, the shape and dtype of `out`.
+    """
     d = out - target
     return float(np.mean(d * d)), (2 * d / d.size).astype(out.dtype)
 
 
 def mae(out, target):
-    """mean|out - t|;  dout = sign(out - t) / size  (sign(0) = 0)."""
+    """mean|out - t|;  dout = sign(out - t) / size  (sign(0) = 0).
+
+    Parameters
+    ----------
+    out : ndarray
+        Predictions.
+    target : ndarray
+        Targets, the shape of `out`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `out`, the shape and dtype of `out`.
+    """
     d = out - target
     return float(np.mean(np.abs(d))), (np.sign(d) / d.size).astype(out.dtype)
 
 
 def bce_with_logits(logits, target):
-    """mean(max(z, 0) - z t + log1p(exp(-|z|)));  dout = (sigmoid(z) - t) / size."""
+    """``mean(max(z, 0) - z t + log1p(exp(-|z|)))``;  ``dout = (sigmoid(z) - t) / size``.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Raw scores ``z``.
+    target : ndarray
+        Targets in [0, 1], the shape of `logits`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its gradient with respect to `logits`, their shape and dtype.
+    """
     z, t = logits, target
     e = np.exp(-np.abs(z))
     loss = np.maximum(z, 0) - z * t + np.log1p(e)
@@ -37,7 +82,23 @@ def bce_with_logits(logits, target):
 def softmax_cross_entropy(logits, labels_or_onehot):
     """mean over rows of logsumexp(z) - z[label]   (1-D integer labels), or of
     -sum_j t_j log softmax(z)_j   (2-D targets: one-hot or probabilities).
-    dout = (softmax(z) * sum_j t_j - t) / rows, i.e. (softmax(z) - onehot) / rows."""
+    dout = (softmax(z) * sum_j t_j - t) / rows, i.e. (softmax(z) - onehot) / rows.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+        Raw scores.
+    labels_or_onehot : ndarray
+        Integer class labels of shape (N,), or targets of shape (N, K) (one-hot or
+        probabilities).
+
+    Returns
+    -------
+    loss : float
+        The mean loss over rows.
+    dout : ndarray, shape (N, K)
+        Its gradient with respect to `logits`, in their dtype.
+    """
     z = logits
     rows = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)
@@ -55,7 +116,22 @@ def softmax_cross_entropy(logits, labels_or_onehot):
 def hinge_multiclass(logits, labels):
     """Crammer-Singer: mean over rows of max(0, 1 + max_{j != y} z_j - z_y).
     Subgradient +1/rows at the first argmax j != y, -1/rows at y, where violated.
-    With one column there is no rival class and the loss is 0."""
+    With one column there is no rival class and the loss is 0.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+        Raw scores.
+    labels : ndarray of int, shape (N,)
+        Class labels in ``0..K-1``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss over rows.
+    dout : ndarray, shape (N, K)
+        Its subgradient with respect to `logits`, in their dtype.
+    """
     z = logits
     rows, cols = z.shape
     idx = np.arange(rows)
@@ -73,7 +149,22 @@ def hinge_multiclass(logits, labels):
 
 
 def hinge_binary(out, target):
-    """mean(max(0, 1 - t z)), t in {-1, +1};  dout = -t / size where 1 - t z > 0."""
+    """mean(max(0, 1 - t z)), t in {-1, +1};  dout = -t / size where 1 - t z > 0.
+
+    Parameters
+    ----------
+    out : ndarray
+        Raw scores ``z``.
+    target : ndarray
+        Targets in {-1, +1}, the shape of `out`.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dout : ndarray
+        Its subgradient with respect to `out`, the shape and dtype of `out`.
+    """
     m = 1 - target * out
     return float(np.mean(np.maximum(m, 0))), np.where(m > 0, -target / out.size,
                                                       0).astype(out.dtype)

@@ -1,0 +1,177 @@
+"""The comparison's outputs: per-row statistics, the Markdown table, results.json and
+results.png (matplotlib; skipped with a note when it is not installed)."""
+import importlib.util
+import json
+import math
+import statistics
+from importlib.metadata import PackageNotFoundError, version
+
+from .workloads import epoch_flops
+
+__all__ = ["format_table", "summarize", "add_ratios", "plot", "write_reports",
+           "package_versions", "PEER_PACKAGES"]
+
+# import name -> distribution name, the versions recorded in the report
+PEER_PACKAGES = {"cgrad": "cgrad", "torch": "torch", "jax": "jax", "sklearn": "scikit-learn"}
+
+
+def _fmt(x, spec):
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def _row_cells(r):
+    t = r["test"]
+    test = f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}"
+    pk = r.get("peak_fraction")
+    return [_fmt(r["median"], ".3f"), _fmt(r["min"], ".3f"), _fmt(r["max"], ".3f"),
+            _fmt(r["samples_per_s"], ",.0f"), _fmt(r["gflops"], ".2f"),
+            "n/a" if pk is None else f"{100 * pk:.1f}%",
+            _fmt(r.get("ratio_to_cgrad"), ".2f"), str(r.get("epochs_trained", "")), test]
+
+
+def format_table(results):
+    """Markdown table of result rows.
+
+    Parameters
+    ----------
+    results : row dicts as stored in results.json.
+
+    Returns
+    -------
+    str: one line per row; a skipped or failed row carries its reason.  ``ep`` is the
+    number of epochs trained before the test score (1 warm-up + the timed repeats, or
+    ``--epochs-accuracy``).
+    """
+    head = ["workload", "opt", "impl", "thr", "s/epoch med", "min", "max", "samples/s",
+            "GFLOP/s", "% peak", "peer/cgrad", "ep", "test"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        pre = [f"{r['workload']} {r['workload_name']}", r["optimizer"], r["impl"], str(r["threads"])]
+        if r["status"] != "ok":
+            msg = r.get("error") or r.get("reason") or r["status"]
+            lines.append("| " + " | ".join(pre + [f"{r['status']}: {msg}"[:120]] + [""] * 8) + " |")
+        else:
+            lines.append("| " + " | ".join(pre + _row_cells(r)) + " |")
+    return "\n".join(lines)
+
+
+def summarize(row, peaks):
+    """Add median/min/max seconds, samples/s, GFLOP/s and the peak fraction to ``row``.
+
+    Parameters
+    ----------
+    row : an ok row (``times``, ``n_train``, ``sizes``, ``threads``).
+    peaks : {threads: peak GFLOP/s}; a missing entry gives a None peak fraction.
+
+    Returns
+    -------
+    the same dict.
+    """
+    ts, n_train = row["times"], row["n_train"]
+    med = statistics.median(ts)
+    row.update(median=med, min=min(ts), max=max(ts), samples_per_s=n_train / med,
+               gflops=epoch_flops(row["sizes"], n_train) / med / 1e9)
+    pk = peaks.get(row["threads"])
+    row["peak_fraction"] = row["gflops"] / pk if pk else None
+    return row
+
+
+def add_ratios(results):
+    """``ratio_to_cgrad`` of every row: its median over cgrad's of the same (workload,
+    optimizer, threads) in this run (None without both)."""
+    by_key = {(r["workload"], r["optimizer"], r["threads"]): r for r in results
+              if r["impl"] == "cgrad" and r["status"] == "ok"}
+    for r in results:
+        c = by_key.get((r["workload"], r["optimizer"], r["threads"]))
+        r["ratio_to_cgrad"] = (r["median"] / c["median"]) if (c and r["status"] == "ok") else None
+
+
+def _bars(ax, rows, series, cmap, title):
+    names = [s for s in series if s in rows]
+    meds = [rows[s]["median"] for s in names]
+    lo = [rows[s]["median"] - rows[s]["min"] for s in names]
+    hi = [rows[s]["max"] - rows[s]["median"] for s in names]
+    ax.bar(range(len(names)), meds, yerr=[lo, hi], capsize=3,
+           color=[cmap(series.index(s) % 20) for s in names])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_yscale("log")  # peers differ by 100x: a linear axis hides the fast ones
+    ax.set_title(title)
+    ax.set_ylabel("seconds / epoch (median, min-max; log)")
+
+
+def plot(results, path):
+    """Bar chart of seconds per epoch, one panel per (workload, optimizer).
+
+    Parameters
+    ----------
+    results : row dicts.
+    path : the PNG to write.
+
+    Returns
+    -------
+    None when written, else a note saying why not (matplotlib missing, no ok row).
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        return (f"{path.name} skipped: matplotlib is not installed "
+                "(pip install matplotlib, or cgrad[plot])")
+    ok = [r for r in results if r["status"] == "ok"]
+    if not ok:
+        return f"{path.name} skipped: no successful cell"
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = list(dict.fromkeys(f"{r['workload']} {r['optimizer']}" for r in ok))
+    series = list(dict.fromkeys(f"{r['impl']} t{r['threads']}" for r in ok))
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 4.5 * len(groups)), 4.5), squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        rows = {f"{r['impl']} t{r['threads']}": r for r in ok if f"{r['workload']} {r['optimizer']}" == g}
+        _bars(ax, rows, series, plt.get_cmap("tab20"), g)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def package_versions():
+    """{import name: installed version} of cgrad and the installed peers."""
+    out = {}
+    for mod, dist in PEER_PACKAGES.items():
+        if importlib.util.find_spec(mod) is not None:
+            try:
+                out[mod] = version(dist)
+            except PackageNotFoundError:
+                out[mod] = "?"
+    return out
+
+
+def write_reports(out, results, meta):
+    """Write results.md, results.json and results.png into the folder ``out``.
+
+    Parameters
+    ----------
+    out : pathlib.Path of an existing folder.
+    results : row dicts.
+    meta : run metadata (``command``, ``date``, ``cpu``, ``cpus``, ``python``,
+        ``numpy``, package versions, ``notes``); the plot's note, if any, is added.
+
+    Returns
+    -------
+    (list of str, list of str): the Markdown report's lines; the names of the files
+    written (a results.png left from an earlier run is removed when none is drawn).
+    """
+    written = ["results.md", "results.json", "results.png"]
+    plot_note = plot(results, out / "results.png")
+    if plot_note:
+        meta["notes"].append(plot_note)
+        (out / "results.png").unlink(missing_ok=True)
+        written.pop()
+    cell_notes = sorted({f"{r['impl']}: {n}" for r in results for n in r.get("notes", [])})
+    md = [f"# cgrad peer comparison ({meta['date']})", "", f"`{meta['command']}`", "",
+          f"CPU: {meta['cpu']} x{meta['cpus']}; Python {meta['python']}, NumPy {meta['numpy']}"
+          + "".join(f", {k} {meta[k]}" for k in PEER_PACKAGES if k in meta),
+          "", format_table(results), "", "Notes:", *[f"- {n}" for n in meta["notes"] + cell_notes]]
+    (out / "results.md").write_text("\n".join(md) + "\n")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results},
+                                                 indent=1, default=str))
+    return md, written
