@@ -336,16 +336,39 @@ class WeightTrajectory(Callback):
         self.epochs.append(epochs_done)
 
     def on_train_begin(self, logs=None):
+        """Start a new trajectory with the initial weights.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
         self.weights, self.epochs = [], []
         self._last_epoch = None
         self._record(0)
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the weights after every ``every``-th epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            Unused.
+        """
         self._last_epoch = epoch + 1
         if (epoch + 1) % self.every == 0:
             self._record(epoch + 1)
 
     def on_train_end(self, logs=None):
+        """Record the final weights if they differ from the last snapshot.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
         if not np.array_equal(self.weights[-1], self.model.flat_params):
             self._record(self._last_epoch if self._last_epoch is not None else 0)
 

@@ -9,7 +9,7 @@ over the training data (an epoch of mini-batches, or one L-BFGS function evaluat
 """
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,7 +41,7 @@ MOMENTUM = 0.9
 class RunResult:
     """One optimizer's run.
 
-    Attributes
+    Parameters
     ----------
     name : key of OPTIMIZER_NAMES.
     passes : passes over the data (or steps on a toy surface) at each recorded point.
@@ -57,14 +57,23 @@ class RunResult:
     path: np.ndarray
     seconds: float
     accuracy: float = None
-    note: str = field(default="")
 
     @property
     def label(self):
+        """The optimizer's display name (LABELS)."""
         return LABELS[self.name]
 
     def passes_to(self, target):
-        """The first recorded pass count with loss <= target, or None."""
+        """The first recorded pass count with loss <= target.
+
+        Parameters
+        ----------
+        target : float.
+
+        Returns
+        -------
+        int or None (never reached).
+        """
         for p, v in zip(self.passes, self.losses):
             if v <= target:
                 return p

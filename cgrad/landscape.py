@@ -36,11 +36,12 @@ class Landscape:
     """A 2-D slice of the loss: ``losses[j, i]`` is the loss at
     ``center + alphas[i] * d1 + betas[j] * d2``.
 
-    Attributes
+    Parameters
     ----------
     alphas, betas : 1-D arrays, the grid coordinates along ``d1`` and ``d2``.
     losses : (len(betas), len(alphas)) array.
-    center : the flat parameters at (0, 0); ``center_loss`` the loss there.
+    center : the flat parameters at (0, 0).
+    center_loss : the loss there.
     d1, d2 : the flat directions (float64).
     directions : "filter" or "pca".
     paths : {name: (k, 2) array}, each trajectory projected onto the plane.

@@ -120,7 +120,8 @@ def decision_regions(model, X, y, resolution=200):
     ----------
     model : a trained cgrad.Sequential with 2 inputs and a softmax (or single sigmoid)
         output.
-    X : (n, 2) points; y : (n,) their integer labels.
+    X : (n, 2) points.
+    y : (n,) their integer labels.
     resolution : grid points per axis.
 
     Returns
@@ -311,7 +312,8 @@ def save_training_plots(folder, model, history, X, y, *, loss="auto", trajectory
     Parameters
     ----------
     folder : an existing folder.
-    model : the trained model; history : its fit's History.
+    model : the trained model.
+    history : its fit's History.
     X, y : the training data (the landscape and the decision regions are drawn over it).
     loss : the loss trained with (the landscape's; "auto": the model's default).
     trajectory : a WeightTrajectory of the fit: the landscape then lies along its

@@ -25,7 +25,7 @@ __all__ = ["Surface", "Point", "linear_regression", "saddle", "SURFACES", "get_s
 class Surface:
     """A function of two parameters with its gradient and a suggested view.
 
-    Attributes
+    Parameters
     ----------
     name, formula : str.
     value : f(w0, w1) -> array, broadcasting over array arguments.
@@ -99,7 +99,16 @@ SURFACES = {"linear": linear_regression, "saddle": saddle}
 
 
 def get_surface(name):
-    """The Surface called ``name`` ('linear' or 'saddle')."""
+    """The Surface called ``name``.
+
+    Parameters
+    ----------
+    name : 'linear' or 'saddle'.
+
+    Returns
+    -------
+    Surface
+    """
     try:
         return SURFACES[name]()
     except KeyError:
