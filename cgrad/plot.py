@@ -191,8 +191,9 @@ def loss_landscape(model, X=None, y=None, **kwargs):
 
     Parameters
     ----------
-    model : a cgrad.Sequential (the landscape is computed by cgrad.landscape.
-        loss_landscape(model, X, y, **kwargs)) or a Landscape already computed.
+    model : a cgrad.Sequential (the landscape is computed by
+        ``cgrad.landscape.loss_landscape(model, X, y, **kwargs)``) or a Landscape already
+        computed.
     X, y : the data (for a model).
     **kwargs : passed to cgrad.landscape.loss_landscape (directions, trajectory,
         resolution, span, seed, loss, n_threads).
