@@ -1,4 +1,5 @@
-"""Training callbacks: History, EarlyStopping, ModelCheckpoint, ProgressBar, LambdaCallback.
+"""Training callbacks: History, EarlyStopping, ModelCheckpoint, ProgressBar, LambdaCallback,
+WeightTrajectory.
 
 ``MLP.fit`` runs whole chunks of mini-batches in compiled code; callbacks are called
 between chunks and between epochs, never per batch.  Hooks (all optional):
@@ -12,8 +13,10 @@ import sys
 import time
 import warnings
 
+import numpy as np
+
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar",
-           "LambdaCallback"]
+           "LambdaCallback", "WeightTrajectory"]
 
 
 class Callback:
@@ -301,6 +304,76 @@ class ModelCheckpoint(Callback):
         self.model.save(path, optimizer=self.model.optimizer if self.save_optimizer else None,
                         epoch=epoch + 1)
         self.saved.append(path)
+
+
+class WeightTrajectory(Callback):
+    """Record copies of the flat parameters during fit: the path the optimizer takes,
+    for ``cgrad.landscape.loss_landscape`` (PCA directions, the projected path).
+
+    Snapshots are taken at the start of training, after every ``every``-th epoch and
+    after the last one, and once more at the end of training if the weights changed since
+    (e.g. EarlyStopping restored the best epoch: list this callback after it, since
+    callbacks end in the order given).  Each is ``model.n_params`` numbers.
+
+    Parameters
+    ----------
+    every : int, epochs between snapshots.
+
+    Attributes
+    ----------
+    weights : list of flat parameter copies, in order.
+    epochs : the epochs done at each snapshot (0: the initial weights).
+    """
+
+    def __init__(self, every=1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.every = every
+        self.weights, self.epochs = [], []
+
+    def _record(self, epochs_done):
+        self.weights.append(self.model.flat_params.copy())
+        self.epochs.append(epochs_done)
+
+    def on_train_begin(self, logs=None):
+        """Start a new trajectory with the initial weights.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
+        self.weights, self.epochs = [], []
+        self._last_epoch = None
+        self._record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Record the weights after every ``every``-th epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch index.
+        logs : dict or None, default=None
+            Unused.
+        """
+        self._last_epoch = epoch + 1
+        if (epoch + 1) % self.every == 0:
+            self._record(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        """Record the final weights if they differ from the last snapshot.
+
+        Parameters
+        ----------
+        logs : dict or None, default=None
+            Unused.
+        """
+        if not np.array_equal(self.weights[-1], self.model.flat_params):
+            self._record(self._last_epoch if self._last_epoch is not None else 0)
+
+    def __len__(self):
+        return len(self.weights)
 
 
 class LambdaCallback(Callback):

@@ -1,6 +1,7 @@
 """The ``cgrad`` command.
 
     cgrad train      train an MLP (default: the embedded UCI digits) and report test metrics
+    cgrad optimizers race the optimizers on the digits or a 2-parameter toy surface
     cgrad info       print version, compiler, OpenMP, threads and SIMD level
     cgrad bench      the peer comparison (cgrad.bench): cgrad against NumPy, PyTorch, JAX, scikit-learn
 """
@@ -8,6 +9,8 @@ import argparse
 import os
 import sys
 import time
+
+from .compare_optimizers import OPTIMIZER_NAMES
 
 
 def _int_list(text):
@@ -18,6 +21,15 @@ def _int_list(text):
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return vals
+
+
+def _name_list(text):
+    names = [v for v in text.replace(" ", "").split(",") if v]
+    bad = [n for n in names if n not in OPTIMIZER_NAMES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(OPTIMIZER_NAMES)}, "
+                                         f"got {text!r}")
+    return names
 
 
 def _fraction(text):
@@ -80,28 +92,34 @@ def _optimizer(args):
     return optim.get_optimizer(name, **kw)
 
 
-def _plot(history, path):
-    import matplotlib
+def _plot_target(path, folder_only=False):
+    """("dir", folder) when ``path`` is an existing folder or ends with a path separator
+    (created if its parent exists), else ("file", path); a missing parent folder (or a
+    file where ``folder_only``) raises."""
+    ends_sep = path.endswith(os.sep) or (os.altsep is not None and path.endswith(os.altsep))
+    if os.path.isdir(path) or ends_sep:
+        folder = os.path.abspath(path)
+        if not os.path.isdir(os.path.dirname(folder)):
+            raise FileNotFoundError(f"--plot {path}: the folder {os.path.dirname(folder)} "
+                                    "does not exist")
+        os.makedirs(folder, exist_ok=True)
+        return "dir", folder
+    if folder_only:
+        raise ValueError(f"--plot {path}: expected a folder (an existing one, or a path "
+                         f"ending with {os.sep})")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FileNotFoundError(f"--plot {path}: the folder does not exist")
+    return "file", path
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    h = history.history
-    epochs = [e + 1 for e in history.epoch]
-    keys = [("loss", "val_loss", "loss"), ("accuracy", "val_accuracy", "accuracy")]
-    keys = [k for k in keys if k[0] in h]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
-    for ax, (tr, va, title) in zip(axes[0], keys):
-        ax.plot(epochs, h[tr], label="train")
-        if va in h:
-            ax.plot(epochs, h[va], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _check_plot_extra(command):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(f"cgrad {command}: --plot needs matplotlib, which is not installed: "
+              "pip install 'cgrad[plot]' (or leave out --plot)", file=sys.stderr)
+        return False
+    return True
 
 
 def _cmd_train(args):
@@ -110,17 +128,12 @@ def _cmd_train(args):
     import cgrad
     from . import callbacks as cb_mod
 
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("cgrad train: --plot needs matplotlib, which is not installed: "
-                  "pip install 'cgrad[plot]' (or leave out --plot)", file=sys.stderr)
-            return 2
-    for opt_name, path in (("--save", args.save), ("--plot", args.plot)):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            print(f"cgrad train: {opt_name} {path}: the folder does not exist", file=sys.stderr)
-            return 2
+    if args.plot and not _check_plot_extra("train"):
+        return 2
+    if args.save and not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
+        print(f"cgrad train: --save {args.save}: the folder does not exist", file=sys.stderr)
+        return 2
+    plot_kind, plot_path = _plot_target(args.plot) if args.plot else (None, None)
     if args.threads is not None:
         cgrad.set_num_threads(args.threads)
     t_load = time.perf_counter()
@@ -143,6 +156,9 @@ def _cmd_train(args):
     if args.early_stopping:
         callbacks.append(cb_mod.EarlyStopping(monitor="val_loss", patience=args.early_stopping,
                                               restore_best_weights=True))
+    trajectory = cb_mod.WeightTrajectory() if plot_kind == "dir" else None
+    if trajectory is not None:          # after EarlyStopping: it records the restored weights
+        callbacks.append(trajectory)
     sched = None
     if args.schedule != "constant":
         from .schedules import get_schedule
@@ -169,9 +185,43 @@ def _cmd_train(args):
     if args.save:
         path = model.save(args.save, optimizer=opt)
         print(f"saved model to {path}", file=sys.stderr)
-    if args.plot:
-        _plot(hist, args.plot)
-        print(f"saved curves to {args.plot}", file=sys.stderr)
+    if plot_kind is not None:
+        _write_train_plots(plot_kind, plot_path, args, model=model, history=hist,
+                           data=(X_tr, y_tr), loss=loss, trajectory=trajectory)
+    return 0
+
+
+def _write_train_plots(kind, path, args, *, model, history, data, loss, trajectory):
+    """--plot FILE.png: the curves; --plot DIR/: every picture of cgrad.plot."""
+    from . import plot
+
+    if kind == "file":
+        plot.training_curves(history).savefig(path, dpi=args.dpi)
+        written = [path]
+    else:
+        written = plot.save_training_plots(path, model, history, *data, loss=loss,
+                                           trajectory=trajectory, seed=args.seed,
+                                           dpi=args.dpi)
+    print(f"saved plots: {', '.join(written)}", file=sys.stderr)
+
+
+def _cmd_optimizers(args):
+    from . import compare_optimizers
+
+    if args.plot and not _check_plot_extra("optimizers"):
+        return 2
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    plot_dir = _plot_target(args.plot, folder_only=True)[1] if args.plot else None
+    if args.threads is not None:
+        import cgrad
+        cgrad.set_num_threads(args.threads)
+    written = compare_optimizers.run(
+        toy=args.toy, names=args.optimizers, epochs=args.epochs, steps=args.steps,
+        hidden=args.hidden, batch_size=args.batch_size, target=args.target, seed=args.seed,
+        plot_dir=plot_dir, dpi=args.dpi)
+    if written:
+        print(f"saved plots: {', '.join(written)}", file=sys.stderr)
     return 0
 
 
@@ -179,6 +229,37 @@ def _cmd_bench(argv):
     from .bench import main as bench_main
 
     return bench_main(argv)
+
+
+def _add_optimizers_parser(sub):
+    """The options of `cgrad optimizers` (cgrad.compare_optimizers.run does the work)."""
+    op = sub.add_parser(
+        "optimizers", help="race SGD, momentum, Nesterov, Adam, RMSprop, Adagrad and L-BFGS",
+        description="Train the same network from the same initial weights with each "
+                    "optimizer (default: the embedded digits, 64-32-10, 30 epochs) and "
+                    "print final training loss, test accuracy, epochs to a target loss "
+                    "and seconds; or, with --toy, run each optimizer's exact update rule "
+                    "on a 2-parameter surface.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    op.add_argument("--toy", default=None, choices=["linear", "saddle"],
+                    help="linear: the linear-regression cost J(w0, w1); saddle: "
+                         "x^4/4 - x^2/2 + y^2/2 (saddle at 0, minima at (+-1, 0))")
+    op.add_argument("--optimizers", type=_name_list, default=",".join(OPTIMIZER_NAMES),
+                    help="comma-separated, some of the default ones")
+    op.add_argument("--epochs", type=int, default=30, help="epochs (L-BFGS: iterations)")
+    op.add_argument("--steps", type=int, default=100, help="steps on a --toy surface")
+    op.add_argument("--hidden", type=_int_list, default=[32], help="hidden layer sizes")
+    op.add_argument("--batch-size", type=int, default=32)
+    op.add_argument("--target", type=float, default=None,
+                    help="the loss to reach (default: 0.1; toy: the minimum plus 1%% of "
+                         "the starting gap)")
+    op.add_argument("--seed", type=int, default=0)
+    op.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    op.add_argument("--plot", default=None, metavar="DIR/",
+                    help="write the loss curves and the paths on one landscape (toy: the "
+                         "paths over the contours) as PNG files into this folder")
+    op.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
+    op.set_defaults(func=_cmd_optimizers)
 
 
 def build_parser():
@@ -239,10 +320,19 @@ def build_parser():
     tp.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all / OMP_NUM_THREADS)")
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--save", default=None, metavar="PATH.npz", help="save the trained model (+ optimizer state)")
-    tp.add_argument("--plot", default=None, metavar="PATH.png", help="save loss/accuracy curves (needs matplotlib)")
+    tp.add_argument("--plot", default=None, metavar="DIR/ or PATH.png",
+                    help="a folder (existing, or ending with a path separator): write "
+                         "curves.png, grad_norms.png, landscape.png (the loss around the "
+                         "trained weights along the principal directions of the weight "
+                         "path; over at most 2000 training rows) and, for 2-D data, "
+                         "decision_regions.png; a .png file: the curves alone "
+                         "(needs matplotlib)")
+    tp.add_argument("--dpi", type=int, default=100, help="resolution of the --plot pictures")
     tp.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                     help="0 silent, 1 progress bar on a terminal, 2 one line per epoch")
     tp.set_defaults(func=_cmd_train)
+
+    _add_optimizers_parser(sub)
 
     # `cgrad bench ARGS` hands ARGS to cgrad.bench (see main); listed for --help
     sub.add_parser("bench", help="compare cgrad with PyTorch, JAX, scikit-learn and NumPy "

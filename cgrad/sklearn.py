@@ -64,6 +64,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _core, nn
 from ._config import get_num_threads
+from ._objective import full_batch_trainer
 from .callbacks import _as_callback
 from .model import MLP, Sequential, _model_from_config
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop
@@ -745,10 +746,9 @@ class _BaseMLP(BaseEstimator):
         fused = self._fused(sw)
         if fused:
             Yf, Yi = self._targets(T)
-            trainer = _core.Trainer(model._net, X, Yf=Yf, Yi=Yi, batch=n,
-                                    loss=self._compiled_loss_code(),
-                                    opt=SGD(lr=0.0).fused_spec(),
-                                    reg={"l1": l1 / (c * n), "l2": alpha / (c * n)})
+            trainer = full_batch_trainer(model._net, X, Yf=Yf, Yi=Yi,
+                                         loss=self._compiled_loss_code(),
+                                         l1=l1 / (c * n), l2=alpha / (c * n))
         else:
             T_host = T.argmax(axis=1) if self._kind == "ce" else T.astype(np.float64)
         flat, grads = model.flat_params, model.flat_grads

@@ -84,6 +84,28 @@ def test_plot_writes_a_png(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_dir_writes_every_picture(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+    folder = tmp_path / "pics"            # does not exist yet: the trailing separator says
+    out = run(["train", "--epochs", "3", "--threads", "1", "--plot", f"{folder}{os.sep}",
+               "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    assert sorted(os.listdir(folder)) == ["curves.png", "grad_norms.png", "landscape.png"]
+    for name in os.listdir(folder):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert imread(str(folder / name)).std() > 0.01
+    rng = np.random.default_rng(0)               # 2-D classification: + decision regions
+    X = rng.normal(size=(300, 2))
+    np.savez(tmp_path / "blobs.npz", X=X, y=(X[:, 0] * X[:, 1] > 0).astype(np.int64))
+    out = run(["train", "--data", str(tmp_path / "blobs.npz"), "--hidden", "16",
+               "--epochs", "5", "--threads", "1", "--plot", str(folder), "--verbose", "0"])
+    assert out.returncode == 0, out.stderr
+    assert imread(str(folder / "decision_regions.png")).std() > 0.01
+    out = run(["train", "--plot", str(tmp_path / "no" / "such" / "dir") + os.sep])
+    assert out.returncode == 2 and "does not exist" in out.stderr
+
+
 def test_plot_without_matplotlib_says_so_before_training(tmp_path):
     fake = tmp_path / "fake" / "matplotlib"
     fake.mkdir(parents=True)

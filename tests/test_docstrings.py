@@ -30,6 +30,10 @@ MODULES = {
     "cgrad.model": (),
     "cgrad.sklearn": ("sklearn", "scipy"),
     "cgrad.bench": (),
+    "cgrad.landscape": (),
+    "cgrad.plot": ("matplotlib",),
+    "cgrad.toy": (),
+    "cgrad.compare_optimizers": (),
 }
 # What each name is checked for: GL08 no docstring, PR01 a parameter not documented,
 # PR02 a documented parameter the signature lacks, GL06 a section numpydoc does not know.
