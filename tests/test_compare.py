@@ -107,7 +107,7 @@ def test_numpy_loop_gradients_match_finite_differences():
         sizes = [3, 5, 4] if task == "regression" else [3, 6, 4]
         w = [x.astype(np.float64) for x in _init(sizes, seed=2)]
         w[1] += 0.1  # nonzero biases
-        m = bench.NumpyMLP(w, act, task, "sgd", 0.1, 0.9, dtype=np.float64)
+        m = peers.NumpyMLP(w, act, task, "sgd", 0.1, 0.9, dtype=np.float64)
         X = rng.standard_normal((7, 3))
         y = rng.standard_normal((7, 4)) if task == "regression" else rng.integers(0, 4, 7)
         grads = m.gradients(X, y)
@@ -127,7 +127,7 @@ def test_numpy_loop_gradients_match_finite_differences():
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_numpy_loop_learns(opt):
     X, y = bench.synthetic_regression(2000, seed=3)
-    m = bench.NumpyMLP(_init([2, 32, 1]), "tanh", "regression", opt,
+    m = peers.NumpyMLP(_init([2, 32, 1]), "tanh", "regression", opt,
                          0.05 if opt == "sgd" else 1e-2, 0.9)
     before = m.evaluate(X, y)["loss"]
     for e in range(5):

@@ -25,7 +25,7 @@ zero) GFLOP/s and the peak fraction are effective rates, ``cgrad-dense`` gives t
 executed rate.
 """
 from .cli import main
-from .peers import IMPLS, NumpyMLP
+from .peers import IMPLS
 from .report import format_table
 from .scheduler import lockstep_schedule, round_order, run_group
 from .worker import run_cell
@@ -34,4 +34,4 @@ from .workloads import (WORKLOADS, epoch_flops, initial_weights, layer_params,
 
 __all__ = ["main", "WORKLOADS", "IMPLS", "epoch_flops", "format_table", "run_cell", "run_group",
            "round_order", "lockstep_schedule", "synthetic_regression", "initial_weights",
-           "layer_params", "NumpyMLP"]
+           "layer_params"]
