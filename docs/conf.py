@@ -10,6 +10,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 import cgrad  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+# The gallery's networks are small: one thread is the fastest setting for them and keeps
+# the build's run time steady on a shared machine.
+cgrad.set_num_threads(1)
+
 project = "cgrad"
 author = "the cgrad developers"
 copyright = "2026, the cgrad developers"
@@ -69,7 +74,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("cgrad_gallery.figures",),
     "reset_modules": ("matplotlib",),
     "show_memory": False,
     "plot_gallery": "True",
