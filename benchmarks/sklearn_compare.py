@@ -82,8 +82,7 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"unknown workloads {unknown}; known: {sorted(WORKLOADS)}")
     threads = [int(t) for t in args.threads.split(",")]
-    datasets = {WORKLOADS[w]["data"]: None for w in names}
-    datasets = {d: _data(d) for d in datasets}
+    datasets = {d: _data(d) for d in dict.fromkeys(WORKLOADS[w]["data"] for w in names)}
     impls = {"scikit-learn": lambda p, nt: SkMLP(random_state=0, **p),
              "cgrad": lambda p, nt: MLPClassifier(random_state=0, n_threads=nt, **p)}
     runs = {}
