@@ -7,6 +7,8 @@ Workloads:
   digits-adam   UCI digits, hidden (100,), adam, max_iter 200, tol 1e-4, n_iter_no_change
                 10: both stop by tol, so n_iter_ (and ms/epoch) are reported too
   digits-lbfgs  the same with solver lbfgs (max_iter 200)
+  digits-adam-sw  digits-adam with sample_weight = ones (cgrad's weighted-row path: the
+                loss on the host per batch, against digits-adam's compiled loop)
   mnist-adam    MNIST 784-256-128-64-10, adam, 10 epochs (max_iter 10), batch 'auto' (200)
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
@@ -29,6 +31,7 @@ import numpy as np
 WORKLOADS = {
     "digits-adam": dict(data="digits", params=dict(solver="adam")),
     "digits-lbfgs": dict(data="digits", params=dict(solver="lbfgs")),
+    "digits-adam-sw": dict(data="digits", params=dict(solver="adam"), weighted=True),
     "mnist-adam": dict(data="mnist", params=dict(hidden_layer_sizes=(256, 128, 64),
                                                  solver="adam", max_iter=10)),
 }
@@ -49,15 +52,15 @@ def _data(name):
     return X_tr, y_tr, X_te, y_te, X_te
 
 
-def _run(make, nt, data):
-    """One fit and one predict of a fresh estimator on nt threads: (fit s, predict s,
-    test accuracy, n_iter_)."""
+def _run(make, nt, data, weighted=False):
+    """One fit (sample_weight = ones if weighted) and one predict of a fresh estimator on
+    nt threads: (fit s, predict s, test accuracy, n_iter_)."""
     from threadpoolctl import threadpool_limits
     X_tr, y_tr, X_te, y_te, X_pred = data
     with threadpool_limits(nt):
         est = make(nt)
         t0 = time.perf_counter()
-        est.fit(X_tr, y_tr)
+        est.fit(X_tr, y_tr, sample_weight=np.ones(len(y_tr)) if weighted else None)
         fit = time.perf_counter() - t0
         t0 = time.perf_counter()
         est.predict(X_pred)
@@ -95,7 +98,7 @@ def main(argv=None):
                 for impl in order:
                     make = lambda nt, f=impls[impl], p=spec["params"]: f(p, nt)
                     runs.setdefault((w, nt, impl), []).append(
-                        _run(make, nt, datasets[spec["data"]]))
+                        _run(make, nt, datasets[spec["data"]], spec.get("weighted", False)))
     load1 = os.getloadavg()
     print(f"{args.rounds} interleaved rounds (median); load average (1, 5, 15 min) "
           f"{load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f} before, {load1[0]:.1f} "
