@@ -375,7 +375,10 @@ class Sequential:
                 f"dtype={self.dtype.name}, params={self.n_params})")
 
     # -- input checks -----------------------------------------------------------------
-    def _check_X(self, X, name="X"):
+    def _check_X(self, X, name="X", n_threads=None):
+        """X as a C-contiguous array of the model dtype, checked (its finiteness on the
+        caller's n_threads: an OpenMP region on more threads than a small call asked
+        for stalls on a busy machine)."""
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         if not isinstance(X, np.ndarray):
@@ -390,7 +393,8 @@ class Sequential:
         if X.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not _core.all_finite(X.reshape(-1), get_num_threads()):
+        nt = get_num_threads() if n_threads is None else n_threads
+        if not _core.all_finite(X.reshape(-1), nt):
             raise ValueError(f"{name} contains NaN or inf values")
         return X
 
@@ -440,7 +444,7 @@ class Sequential:
             If `x` is not 2-D with ``n_inputs`` columns, has no rows, or holds NaN/inf,
             or BatchNorm1d in training mode gets fewer than 2 rows.
         """
-        x = self._check_X(x, "x")
+        x = self._check_X(x, "x", n_threads)
         if self.training and self._has(nn.BatchNorm1d) and x.shape[0] < 2:
             raise ValueError("BatchNorm1d in training mode needs at least 2 rows; call "
                              "model.eval() to run single rows")
@@ -719,7 +723,7 @@ class Sequential:
     # -- inference ----------------------------------------------------------------------
     def _forward_all(self, X, n_threads=None):
         """Network output (logits for softmax/sigmoid) for all rows, in eval mode."""
-        X = self._check_X(X)
+        X = self._check_X(X, n_threads=n_threads)
         nt = get_num_threads() if n_threads is None else n_threads
         out = np.empty((X.shape[0], self.n_outputs), self.dtype)
         self._x = None

@@ -22,25 +22,24 @@ cdef struct _PenaltyArgs:
 
 
 cdef void _penalty_chunk(const void* ctx, const floating* w, Py_ssize_t c) noexcept nogil:
-    """Chunk c of _penalty_grad: its penalty sum into part[c], its gradient into g."""
+    """Chunk c of _penalty_grad: its penalty sum into part[c] (chunked_sum's span sum,
+    so the value is the g=NULL one's), then its gradient into g."""
     cdef const _PenaltyArgs* pa = <const _PenaltyArgs*> ctx
     cdef floating* g = <floating*> pa.g
     cdef Py_ssize_t i, lo = c * REDUCE_CHUNK, hi = min(lo + REDUCE_CHUNK, pa.n)
-    cdef int power = pa.power
-    cdef double s = 0.0
     cdef floating v, a = <floating> pa.lam
+    # the whole chunk is summed before g is written: g may alias w
+    _chunk_sums(w + lo, hi - lo, REDUCE_CHUNK, pa.power, pa.part + c)
+    if pa.power == 2:
+        for i in range(lo, hi):
+            g[i] = g[i] + a * w[i]
+        return
     for i in range(lo, hi):
-        v = w[i]                      # read before g[i] is written: g may alias w
-        if power == 2:
-            s = s + <double> v * <double> v
-            g[i] = g[i] + a * v
-        else:
-            s = s + fabs(<double> v)
-            if v > 0:
-                g[i] = g[i] + a
-            elif v < 0:
-                g[i] = g[i] - a
-    pa.part[c] = s
+        v = w[i]
+        if v > 0:
+            g[i] = g[i] + a
+        elif v < 0:
+            g[i] = g[i] - a
 
 
 cdef double _penalty_grad(int power, const floating* w, floating* g, Py_ssize_t n,

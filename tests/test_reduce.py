@@ -64,14 +64,21 @@ def test_chunk_sums_empty_and_bad_input():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", SIZES)
 def test_chunked_sums_match_order(isa, dtype, n, rng):
-    """l2 with lam 2 and l1 with lam 1 return exactly the chunked sum of x^2 and |x|;
-    the global norm is its square root; 1 and 2 threads give the same bits."""
+    """l2 with lam 2 and l1 with lam 1 return exactly the chunked sum of x^2 and |x|,
+    with or without a gradient to accumulate into (the training loop's case); the
+    global norm is its square root; 1 and 2 threads give the same bits."""
     x = spread(rng, n, dtype)
     sq, ab = chunked_sum_ref(x, 2), chunked_sum_ref(x, 0)
     for nt in (1, 2):
         assert _core.l2_penalty_value_grad(x, None, 2.0, nt) == sq
         assert _core.l1_penalty_value_grad(x, None, 1.0, nt) == ab
         assert _core.global_norm_of(x, nt) == np.sqrt(sq)
+        g = np.zeros_like(x)
+        assert _core.l2_penalty_value_grad(x, g, 2.0, nt) == sq
+        np.testing.assert_array_equal(g, x * dtype(2.0))
+        g = np.zeros_like(x)
+        assert _core.l1_penalty_value_grad(x, g, 1.0, nt) == ab
+        np.testing.assert_array_equal(g, np.sign(x))
 
 
 def test_sum_not_fused(isa):
