@@ -53,6 +53,7 @@ cdef extern from "cgrad.h" nogil:
     const cgrad_sgemm_row *cgrad_sgemm_selected()
     const cgrad_dgemm_row *cgrad_dgemm_selected()
     double cgrad_gemm_set_nopack_threshold(double mnk)
+    double cgrad_gemm_serial_mnk()
 
 
 # Columns of db per parallel work item (each summed over all rows, in row order).

@@ -71,6 +71,27 @@ cdef struct Net:
     bint interrupted         # ... and did
 
 
+cdef int net_step_threads(const Net* n, Py_ssize_t rows, int n_threads) noexcept nogil:
+    """n_threads, or 1 when no kernel of a pass over `rows` rows would use a second thread:
+    every GEMM at or below the serial bound, every elementwise pass (rows x widest layer,
+    and the parameters) below PAR_MIN_WORK, no compressed input.  A compiled call then
+    skips its team-wide set-up (the FP mode of every thread), whose parallel regions cost
+    more than a small network's whole epoch when the threads must be woken.  Any thread
+    count gives the same bits, so this choice only changes the time."""
+    cdef int i
+    if n_threads <= 1:
+        return 1
+    if n.n_params >= PAR_MIN_WORK or rows * n.width >= PAR_MIN_WORK:
+        return n_threads
+    for i in range(n.n_layers):
+        if n.layers[i].sp_on:
+            return n_threads
+        if (n.layers[i].kind == LAYER_DENSE and
+                <double> rows * n.layers[i].n_in * n.layers[i].n_out > cgrad_gemm_serial_mnk()):
+            return n_threads
+    return 1
+
+
 cdef inline uint64_t dropout_step_seed(uint64_t seed, int64_t step, int index) noexcept nogil:
     """The mask seed of the dropout layer at `index` on training step `step`."""
     return _dropout_splitmix64(seed ^ _dropout_splitmix64(<uint64_t> step * 256 + index))

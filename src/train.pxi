@@ -469,12 +469,13 @@ cdef class Trainer:
     def lr(self, double value):
         self.s.opt.lr = value
 
-    cdef int _enter(self, int n_threads) except -1:
-        """Before a compiled call: thread count, workspace, training mode, sparse on."""
+    cdef int _enter(self, int n_threads, Py_ssize_t rows) except -1:
+        """Before a compiled call over batches of `rows` rows: thread count (one when
+        nothing that large would use two), workspace, training mode, sparse on."""
         if self.generation != self.network.generation:
             raise RuntimeError("a later Trainer reconfigured this network; build a new "
                                "Trainer")
-        self.s.n_threads = max(1, n_threads)
+        self.s.n_threads = net_step_threads(self.s.net, rows, max(1, n_threads))
         self.network.ensure_capacity(self.s.batch)     # validation may have grown it: no-op
         self.network.invalidate()
         self.s.net.training = True
@@ -502,7 +503,7 @@ cdef class Trainer:
         self.s.norm_steps = self.s.skipped = 0
         self.s.stop_reason = STOP_NONE
         self.s.penalty_rows = 0.0
-        self._enter(n_threads)
+        self._enter(n_threads, self.s.batch)
         with Interruptible(False):
             self._compiled(first_batch, n_batches, stats)
         res = {"stats": tuple(stats[i] for i in range(N_STATS)),
@@ -531,7 +532,7 @@ cdef class Trainer:
                              f"got batch {self.s.batch}")
         for i in range(N_STATS):
             stats[i] = 0.0
-        self._enter(n_threads)
+        self._enter(n_threads, self.s.n_samples)
         value = self._compiled(-1, 0, stats)
         return value, stats[0] / stats[1]
 

@@ -111,6 +111,9 @@ void cgrad_dpack_B_dz(const double *dA, long ldb, long p0, long kc, long j0, lon
  * Returns the previous value.  Not thread-safe: call between GEMM calls only (tests and
  * benchmarks use it to run one shape through both paths). */
 double cgrad_gemm_set_nopack_threshold(double mnk);
+/* M*N*K at or below which every GEMM (and sparse product) runs on one thread, whatever
+ * n_threads says. */
+double cgrad_gemm_serial_mnk(void);
 
 /* Heap allocations made inside the kernels a training step calls (pack buffers grown,
  * chunk partial sums past the stack).  A step of a fit in steady state makes none; the

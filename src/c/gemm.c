@@ -27,11 +27,13 @@
 #include "cgrad.h"
 #include "vmath.h"
 
-/* M*N*K below which one thread runs (an OpenMP region costs a few microseconds; 64^3
- * is about 10 us of work at one core's speed).  Not re-measured here: the shared
- * machine's second core was busy, which makes every 2-thread timing a scheduling test. */
+/* M*N*K below which one thread runs.  2^20 multiply-adds are about 10 us of work at
+ * one core's AVX-512 speed; a parallel region costs a few microseconds when the other
+ * threads spin, far more when they sleep or their core is busy, so half of a smaller
+ * problem is not worth a region (RESULTS.md: digits 64-128-64-10 at batch 32, whose
+ * 262,144-FMA GEMMs ran on two threads three to twenty times slower than on one). */
 #ifndef CGRAD_GEMM_PARALLEL_MNK
-#define CGRAD_GEMM_PARALLEL_MNK 262144.0
+#define CGRAD_GEMM_PARALLEL_MNK 1048576.0
 #endif
 
 /* M*N*K at or below which the no-pack path runs (gemm_small_*: A and B read in place,
@@ -70,7 +72,7 @@ int cgrad_spmm_force_fallback(int on)
  * times the threshold (34M with the default).  Both paths give the same bits, so the
  * thread count may choose; the factor follows cgrad_gemm_set_nopack_threshold (tests
  * force either path for every thread count by setting 0 or a huge value). */
-#define CGRAD_GEMM_SERIAL_NOPACK_FACTOR 128.0
+#define CGRAD_GEMM_SERIAL_NOPACK_FACTOR 32.0
 /* Several threads in that range split C's columns in multiples of this (two AVX-512
  * float vectors) and run the no-pack kernel on their own blocks. */
 #define NOPACK_COL_ALIGN 32
@@ -85,6 +87,12 @@ double cgrad_gemm_set_nopack_threshold(double mnk)
     const double before = nopack_mnk;
     nopack_mnk = mnk;
     return before;
+}
+
+double cgrad_gemm_serial_mnk(void)
+{
+    const double grid = CGRAD_GEMM_PARALLEL_MNK - 1.0;   /* gemm_grid's own threshold */
+    return nopack_mnk < grid ? nopack_mnk : grid;
 }
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
