@@ -238,6 +238,9 @@ cdef void net_grad_sq_norms(Net* n, const floating* G, double* out, int nt) noex
             k += 1
 
 
+_NO_INTERRUPT = __import__("contextlib").nullcontext()
+
+
 cdef class Network:
     """The compiled layer table of one model: its records, pointers to the model's flat
     parameter, gradient and running-statistics buffers, and the workspace (grown to the
@@ -613,7 +616,10 @@ cdef class Network:
         self.n.sparse = sparse
         L0.sp_now = False
         try:
-            with Interruptible(), nogil:
+            # One block leaves nothing to stop between: no SIGINT handler to install (two
+            # system calls, a large share of a one-row call); Python's own handler raises
+            # KeyboardInterrupt once the block returns.
+            with (Interruptible() if n > block else _NO_INTERRUPT), nogil:
                 s = 0
                 while s < n and not cgrad_sigint_pending():
                     rows = min(block, n - s)
