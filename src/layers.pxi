@@ -259,6 +259,9 @@ cdef void net_grad_sq_norms(Net* n, const floating* G, double* out, int nt) noex
             k += 1
 
 
+_NO_INTERRUPT = __import__("contextlib").nullcontext()
+
+
 cdef class Network:
     """The compiled layer table of one model: its records, pointers to the model's flat
     parameter, gradient and running-statistics buffers, and the workspace (grown to the
@@ -270,6 +273,10 @@ cdef class Network:
     cdef object _keep          # the model's buffers
     cdef object _ws            # the workspace arrays
     cdef object _sp            # the sparse workspaces
+    cdef SparseBatch psp       # predict's compressed input rows (layer 0), and its arrays
+    cdef object _psp
+    cdef Py_ssize_t psp_rows   # rows psp holds (0: none yet)
+    cdef readonly Py_ssize_t predict_sparse_blocks   # predict blocks run on compressed rows
     cdef object _x             # the step API's last input (layer 0 reads it in backward)
     cdef public list param_layers   # model layer index of each parameterised layer
     cdef readonly int generation    # bumped by set_sparse: a Trainer checks its own is current
@@ -575,15 +582,36 @@ cdef class Network:
         """Forget the step API's last forward (its workspace is about to be reused)."""
         self._x = None
 
+    cdef bint _predict_sparse(self, Py_ssize_t n, Py_ssize_t block) except -1:
+        """Whether predict may run layer 0 on compressed rows: a Dense first layer with
+        IN >= SPARSE_MIN_IN and at least PREDICT_SPARSE_MIN_ROWS rows (each block still
+        runs dense when denser than SPARSE_MAX_DENSITY: the compression stops there).
+        Sizes the workspace for `block` rows (grown only, never per call)."""
+        cdef Layer* L = &self.n.layers[0]
+        if L.kind != LAYER_DENSE or self.n.n_in < SPARSE_MIN_IN or n < PREDICT_SPARSE_MIN_ROWS:
+            return False
+        if block > self.psp_rows:
+            self._psp = sparse_workspace(&self.psp, block, self.n.n_in, self.dtype,
+                                         SPARSE_MAX_DENSITY)
+            self.psp_rows = block
+        return True
+
     def predict(self, X, out, Py_ssize_t block=1024, int n_threads=1):
         """out (n, OUT) = the network on X (n, IN) in eval mode, in blocks of rows (the
         workspace is sized once for a block); Ctrl-C between blocks raises
-        KeyboardInterrupt."""
-        cdef Py_ssize_t n = X.shape[0], s, rows
+        KeyboardInterrupt.  A batch of mostly zeros (MNIST's pixels) runs its first layer
+        on compressed rows (sparse.pxi: the dense path's values); the hidden layers run
+        dense, and fit's sparse settings are put back afterwards."""
+        cdef Py_ssize_t n = X.shape[0], s, rows, l
         cdef const char* xp
         cdef char* op
         cdef const void* res
         cdef size_t isz
+        cdef bint sparse
+        cdef Layer* L0 = &self.n.layers[0]
+        cdef SparseBatch fit_sp
+        cdef bint fit_on[MAX_LAYERS]
+        cdef Py_ssize_t fit_steps
         X = self._input(X)
         if out.dtype != self.dtype or out.shape != (n, self.n.n_out) \
                 or not out.flags.c_contiguous or not out.flags.writeable:
@@ -593,23 +621,49 @@ cdef class Network:
             raise ValueError(f"block must be >= 1, got {block}")
         block = min(block, max(n, 1))
         self.ensure_capacity(block)
+        sparse = self._predict_sparse(n, block)
         self._x = None
         xp = <const char*> <size_t> X.ctypes.data
         op = <char*> <size_t> out.ctypes.data
         isz = X.itemsize
         self.n.training = False
-        self.n.sparse = False
-        self.n.layers[0].sp_now = False
-        with Interruptible(), nogil:
-            s = 0
-            while s < n and not cgrad_sigint_pending():
-                rows = min(block, n - s)
-                if self.is_f32:
-                    res = net_forward(&self.n, <const float*> (xp + s * self.n.n_in * isz),
-                                      rows, n_threads)
-                else:
-                    res = net_forward(&self.n, <const double*> (xp + s * self.n.n_in * isz),
-                                      rows, n_threads)
-                memcpy(op + s * self.n.n_out * isz, res, rows * self.n.n_out * isz)
-                s += rows
+        # Layer 0 on predict's own compressed rows; the others dense (fit's workspaces
+        # are sized for its batch, not this block).
+        fit_sp, fit_steps = L0.sp, L0.sparse_steps
+        for l in range(self.n.n_layers):
+            fit_on[l] = self.n.layers[l].sp_on
+            self.n.layers[l].sp_on = False
+        L0.sp, L0.sp_on = self.psp, sparse
+        self.n.sparse = sparse
+        L0.sp_now = False
+        try:
+            # One block leaves nothing to stop between: no SIGINT handler to install (two
+            # system calls, a large share of a one-row call); Python's own handler raises
+            # KeyboardInterrupt once the block returns.
+            with (Interruptible() if n > block else _NO_INTERRUPT), nogil:
+                s = 0
+                while s < n and not cgrad_sigint_pending():
+                    rows = min(block, n - s)
+                    if self.is_f32:
+                        res = self._predict_block(<const float*> (xp + s * self.n.n_in * isz),
+                                                  rows, n_threads)
+                    else:
+                        res = self._predict_block(<const double*> (xp + s * self.n.n_in * isz),
+                                                  rows, n_threads)
+                    memcpy(op + s * self.n.n_out * isz, res, rows * self.n.n_out * isz)
+                    s += rows
+        finally:
+            L0.sp, L0.sparse_steps = fit_sp, fit_steps
+            for l in range(self.n.n_layers):
+                self.n.layers[l].sp_on = fit_on[l]
+            self.n.sparse = False
+            L0.sp_now = False
         return out
+
+    cdef const void* _predict_block(self, const floating* x, Py_ssize_t rows,
+                                    int nt) noexcept nogil:
+        """One block of predict: layer 0's input compressed when allowed and sparse enough
+        (net_compress_input), then the layer loop."""
+        if self.n.sparse and net_compress_input(&self.n, x, self.n.n_in, NULL, rows, nt):
+            self.predict_sparse_blocks += 1
+        return net_forward(&self.n, x, rows, nt)

@@ -48,6 +48,10 @@ SPARSE_MIN_IN = 16
 # least this many weights (W3's 1024x1024: yes; W1's 256x128: no): below, compressing and
 # transposing the activations costs about what skipping their zeros saves.
 SPARSE_HIDDEN_MIN_WEIGHTS = 1 << 18
+# predict (layers.pxi) compresses its first layer's input from this many rows: one row
+# stays dense, because the sparse kernel packs every row of W per block of keys, and the
+# few-rows GEMM kernel streams W once.
+PREDICT_SPARSE_MIN_ROWS = 8
 # Entries of a batch (rows x IN) above which "auto" stays dense: the workspace is
 # 16 bytes per kept non-zero (two int32 indices, two values), and indices are int32.
 SPARSE_AUTO_MAX_ENTRIES = 1 << 24

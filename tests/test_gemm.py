@@ -276,3 +276,34 @@ def test_medium_shapes_same_bits_on_every_path_and_thread_count(rng, isa, M, N, 
         assert_array_equal(out[name], out["packed"], err_msg=name)
     assert_allclose(out["packed"], _truth(A, B, transA, transB, 1.0, beta, C0), rtol=0,
                     atol=_tol(dtype, K, 1 + beta))
+
+
+# The few-rows kernel (gemm_rows_impl.h: M <= 4 and at least 3 vectors of columns, so
+# N >= 48 on every ISA and dtype): M = 1..4 and M = 5 (the block kernel) beside it; N not
+# a multiple of any vector (its last columns go through the block kernel), N = 1100
+# crossing a strip of accumulators for 2..4 rows, K = 1 and K crossing KC (256/384).
+FEW_ROWS_SHAPES = [(M, N, K) for M in (1, 2, 3, 4, 5)
+                   for N, K in [(48, 1), (67, 5), (130, 300), (1100, 17), (1024, 800)]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transA,transB", TRANS)
+@pytest.mark.parametrize("M,N,K", FEW_ROWS_SHAPES)
+def test_few_rows_kernel_is_bitwise_the_packed_path(rng, isa, M, N, K, transA, transB,
+                                                    dtype):
+    """Batch-1 inference shapes: the few-rows kernel streams whole rows of B, and must
+    still sum every element's K terms in the packed path's order (same bits, with alpha
+    scaling and beta 0 / 1 / 0.5), match float64 NumPy, and give the same bits on 1 and
+    2 threads (the 2-thread call splits C's columns when M*N*K is large enough)."""
+    A, B = _operands(rng, M, N, K, transA, transB, dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    for alpha, beta in [(1.0, 0.0), (1.0, 1.0), (-1.5, 0.5)]:
+        packed = C0.copy()
+        with nopack_threshold(0.0):
+            ops.gemm(A, B, transA, transB, alpha, beta, packed, n_threads=1)
+        for nt in (1, 2):
+            small = C0.copy()
+            ops.gemm(A, B, transA, transB, alpha, beta, small, n_threads=nt)
+            assert_array_equal(small, packed, err_msg=f"alpha={alpha} beta={beta} nt={nt}")
+        assert_allclose(packed, _truth(A, B, transA, transB, alpha, beta, C0), rtol=0,
+                        atol=_tol(dtype, K, abs(alpha) + abs(beta)))

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import cgrad
-from cgrad import callbacks, losses, optim, reference as ref
+from cgrad import _core, callbacks, losses, optim, reference as ref
 
 
 def _blobs(rng, n=60, d=5, k=3, dtype=np.float64):
@@ -573,3 +573,55 @@ def test_model_buffers_and_optimizer_states_are_aligned():
     assert all(s.ctypes.data % 64 == 0 for s in opt.states if s is not None)
     assert all(s.ctypes.data % 64 == 0
                for s in optim.Adagrad(cgrad.MLP([5, 3], seed=0)).states if s is not None)
+
+
+def test_one_row_predicts_the_bits_of_its_row_in_a_batch(rng, isa):
+    """Inference at batch 1..4 takes the few-rows GEMM kernel, larger batches the block
+    kernel or the packed path, and 2 threads split the columns: every row must come out
+    with the same bits whichever batch it was in, on every ISA and thread count."""
+    m = cgrad.MLP([200, 300, 130, 10], seed=0)
+    X = rng.random((300, 200)).astype(np.float32)
+    X[X < 0.5] = 0
+    full = m.decision_function(X, n_threads=1)
+    h, params = X.astype(np.float64), m.parameters()
+    for i in range(0, len(params), 2):            # float64 NumPy: ReLU between layers
+        h = h @ params[i].astype(np.float64) + params[i + 1]
+        h = np.maximum(h, 0) if i + 2 < len(params) else h
+    assert_allclose(full, h, rtol=1e-4, atol=1e-5)
+    for nt in (1, 2):
+        assert_array_equal(m.decision_function(X, n_threads=nt), full)
+        for i, rows in [(0, 1), (7, 1), (20, 3), (50, 4), (100, 5)]:
+            assert_array_equal(m.decision_function(X[i:i + rows], n_threads=nt),
+                               full[i:i + rows], err_msg=f"rows {i}:{i + rows} nt={nt}")
+
+
+def test_predict_allocates_only_its_output(rng):
+    """Once a model has predicted on a batch of some size, predicting again allocates
+    nothing in the kernels and, traced by tracemalloc (NumPy's data allocations
+    included), little beyond the output: no workspace or per-layer buffers.  The first
+    call, which sizes the workspace, shows that the measurement sees them."""
+    import tracemalloc
+    m = cgrad.MLP([784, 512, 256, 10], seed=0)
+    X = rng.random((2000, 784)).astype(np.float32)
+
+    def traced_peak():
+        tracemalloc.start()
+        try:
+            z = m.decision_function(X, n_threads=2)
+            return tracemalloc.get_traced_memory()[1] - z.nbytes
+        finally:
+            tracemalloc.stop()
+
+    assert traced_peak() > 1 << 20               # the workspace: 1024 x 512 floats and more
+    for batch in (1, 32, 2000):
+        m.decision_function(X[:batch], n_threads=2)
+        before = _core.alloc_count()
+        X_b = X[:batch]
+        tracemalloc.start()
+        try:
+            z = m.decision_function(X_b, n_threads=2)
+            extra = tracemalloc.get_traced_memory()[1] - z.nbytes
+        finally:
+            tracemalloc.stop()
+        assert _core.alloc_count() == before, batch
+        assert extra < 16384, (batch, extra)

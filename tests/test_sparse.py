@@ -341,3 +341,53 @@ def test_fit_sparse_on_mnist_matches_dense(mnist_dir):
     assert w["auto"][1] == 16 and w[False][1] == 0
     for a, b in zip(w["auto"][0], w[False][0]):
         assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predict_runs_sparse_input_compressed_with_the_dense_bits(rng, isa, dtype):
+    """predict compresses the first layer's input from PREDICT_SPARSE_MIN_ROWS rows, block
+    by block (a block denser than the cap runs dense), with the dense path's values on
+    every ISA and thread count; fewer rows stay dense."""
+    m = cgrad.MLP([100, 64, 32, 10], seed=0, dtype=dtype)
+    X = _sparse_x(rng, 300, 100, 0.2, dtype)
+    X[128:192] = rng.standard_normal((64, 100))         # one dense block of 64 rows
+    dense = {}
+    before = _core.PREDICT_SPARSE_MIN_ROWS
+    try:
+        _core.PREDICT_SPARSE_MIN_ROWS = 10 ** 9
+        for nt in (1, 2):
+            out = np.empty((300, 10), dtype)
+            dense[nt] = m._net.predict(X, out, 64, nt)
+    finally:
+        _core.PREDICT_SPARSE_MIN_ROWS = before
+    assert_array_equal(dense[1], dense[2])
+    for nt in (1, 2):
+        blocks = m._net.predict_sparse_blocks
+        out = np.empty((300, 10), dtype)
+        assert_same_bits(m._net.predict(X, out, 64, nt), dense[1], f"nt={nt}")
+        assert m._net.predict_sparse_blocks - blocks == 4   # 5 blocks, one of them dense
+    small = X[:_core.PREDICT_SPARSE_MIN_ROWS - 1]
+    blocks = m._net.predict_sparse_blocks
+    assert_array_equal(m.decision_function(small), dense[1][:small.shape[0]])
+    assert m._net.predict_sparse_blocks == blocks
+
+
+def test_predict_between_sparse_fits_leaves_them_unchanged(rng):
+    """predict swaps in its own compressed-row workspace for layer 0 and runs the hidden
+    layers dense (fit's workspaces are sized for fit's batch, smaller than predict's
+    block): fit's sparse settings and step counts come back, and training continues
+    exactly as without the predict in between."""
+    X = _sparse_x(rng, 200, 60, 0.2, np.float32)
+    y = rng.integers(0, 4, 200)
+    runs = []
+    for predict_between in (False, True):
+        m = cgrad.MLP([60, 48, 40, 4], seed=0)
+        m.fit(X, y, epochs=1, batch_size=16, sparse=True, verbose=0)
+        steps = m._net.sparse_steps
+        if predict_between:
+            m.predict(X)
+            assert m._net.predict_sparse_blocks == 1
+            assert m._net.sparse_steps == steps
+        m.fit(X, y, epochs=1, batch_size=16, sparse=True, verbose=0)
+        runs.append(m.flat_params.copy())
+    assert_array_equal(runs[0], runs[1])

@@ -14,7 +14,8 @@
  * inside the kernel) whichever thread owns it: results are bitwise identical for any
  * thread count.  Edge tiles go through a zero-padded MR x NR scratch tile; a C narrower
  * than NR/2 is computed transposed (C.T = op(B).T @ op(A).T) and copied back.  Small
- * problems skip packing (the no-pack kernel, with the same K-sums, so the same bits):
+ * problems skip packing (the no-pack kernel, with the same K-sums, so the same bits; for
+ * at most 4 rows of C it streams whole rows of B, gemm_rows_impl.h):
  * below the parallel threshold on one thread; on a one-thread call up to 128x that;
  * on several threads, medium problems run it on column blocks of C, one per thread
  * (thresholds below, with how they were chosen).  Pack buffers belong to one thread,

@@ -154,10 +154,49 @@ GS_DEFINE_ROWS(gs_rows_t3, 1, 3)
 #error "the switch in GS_DEFINE_ROWS lists 1..3 and GS_R"
 #endif
 
+/* The few-rows kernel (gemm_rows_impl.h) over the same vectors and the same product and
+ * sum as gs_block: acc + (a * b), rounded twice. */
+static inline GS_V G_FN(gs_load)(const T *p)
+{
+    GS_V v;
+    memcpy(&v, p, sizeof(GS_V));
+    return v;
+}
+static inline void G_FN(gs_store)(T *p, GS_V v) { memcpy(p, &v, sizeof(GS_V)); }
+static inline GS_V G_FN(gs_set1)(T x)
+{
+    GS_V v;
+    for (int l = 0; l < GS_VL; l++) v[l] = x;
+    return v;
+}
+#define V GS_V
+#define VL GS_VL
+#define V_ZERO() ((GS_V){0})
+#define V_SET1(x) G_FN(gs_set1)(x)
+#define V_LOAD(p) G_FN(gs_load)(p)
+#define V_STORE(p, v) G_FN(gs_store)(p, v)
+#define V_FMA(a, b, c) ((c) + (a) * (b))
+#define V_ADD(a, b) ((a) + (b))
+#define GR_NAME G_FN(gs_few_rows)
+#include "gemm_rows_impl.h"
+#undef GR_NAME
+#undef V
+#undef VL
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_STORE
+#undef V_FMA
+#undef V_ADD
+
 static void G_FN(gemm_small_vec)(int transA, long M, long N, long K, long kc_blk, T alpha,
                                  const T *A, long lda, const T *B, long ldb,
                                  int accumulate, T *C, long ldc)
 {
+    /* Few rows: B's rows streamed whole (gemm_rows_impl.h); the rest in blocks below. */
+    const long done = G_FN(gs_few_rows)(transA, M, N, K, kc_blk, alpha, A, lda, B, ldb,
+                                        accumulate, C, ldc);
+    B += done, C += done, N -= done;
     for (long j = 0; j < N;) {
         const long left = N - j;
         void (*fn)(int, int, long, long, T, const T *, long, const T *, long, int, T *,

@@ -10,7 +10,9 @@
  * micro-kernels of the same ISA): per KC-deep slice of K, acc = 0, acc = fma(a, b, acc)
  * in increasing k, a = alpha * op(A)[i, k] (as pack_A scales); then C = acc on the first
  * slice unless `accumulate`, C = C + acc otherwise.  The last vector of a row block is
- * masked when N is not a multiple of the vector length.
+ * masked when N is not a multiple of the vector length.  A C of at most 4 rows (batch-1
+ * inference) goes through gemm_rows_impl.h instead, which reads B's rows whole, with the
+ * same sums; its last partial vector of columns comes back here.
  *
  * The includer defines: T, V, VL (lanes), MASK_T, V_ZERO(), V_SET1(x), V_LOAD(p),
  * V_STORE(p, v), V_MLOAD(p, m), V_MSTORE(p, m, v), V_MASK(n) (first n lanes),
@@ -139,6 +141,10 @@ SM_DEFINE_ROWS(_v1s, 1, 0, 1)
 SM_DEFINE_ROWS(_v2s, 2, 0, 1)
 #endif
 
+#define GR_NAME SM_FN(_few_rows)
+#include "gemm_rows_impl.h"
+#undef GR_NAME
+
 typedef void (*SM_CAT(SM_NAME, _rows_fn))(int, int, long, long, T, const T *, long,
                                           const T *, long, int, T *, long, MASK_T);
 
@@ -146,6 +152,10 @@ void SM_NAME(int transA, long M, long N, long K, long kc_blk, T alpha, const T *
              long lda, const T *B, long ldb, int accumulate, T *C, long ldc)
 {
     const int scale = alpha != 1;
+    /* Few rows: B's rows streamed whole (gemm_rows_impl.h); the rest in blocks below. */
+    const long done = SM_FN(_few_rows)(transA, M, N, K, kc_blk, alpha, A, lda, B, ldb,
+                                       accumulate, C, ldc);
+    B += done, C += done, N -= done;
     for (long j = 0; j < N; j += 2 * VL) {
         const long n = N - j < 2 * VL ? N - j : 2 * VL;
         const int nv = n > VL ? 2 : 1;
