@@ -313,7 +313,7 @@ def test_parameter_errors():
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
 
 
-def test_readme_sklearn_block_runs(tmp_path, monkeypatch):
+def test_guide_sklearn_block_runs(tmp_path, monkeypatch):
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     try:
@@ -322,11 +322,11 @@ def test_readme_sklearn_block_runs(tmp_path, monkeypatch):
         sys.path.pop(0)
     blocks = sklearn_blocks()
     if not blocks:
-        pytest.skip("README.md is not next to the tests (installed test tree)")
+        pytest.skip("docs/guide/sklearn.md is not next to the tests (installed test tree)")
     monkeypatch.chdir(tmp_path)
     ns = {}
     for code in blocks:
-        exec(compile(code, "README.md", "exec"), ns)
+        exec(compile(code, "docs/guide/sklearn.md", "exec"), ns)
     assert ns["clf"].score(ns["X_test"], ns["y_test"]) > 0.9
     assert ns["search"].score(ns["X_test"], ns["y_test"]) > 0.9
 
