@@ -197,8 +197,8 @@ def compare_on_digits(*, names=OPTIMIZER_NAMES, hidden=(32,), epochs=30, batch_s
     return results, notes, best[0], (X_tr, y_tr)
 
 
-def _surface_run(surface, name, steps, lr):
-    x0 = np.array(surface.start, dtype=np.float64)
+def _surface_run(surface, name, steps, lr, start):
+    x0 = np.array(start, dtype=np.float64)
     t0 = time.perf_counter()
     if name == "lbfgs":
         def fun(w):
@@ -218,7 +218,8 @@ def _surface_run(surface, name, steps, lr):
     return RunResult(name, passes, losses, path, seconds)
 
 
-def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=None):
+def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=None,
+                       start=None):
     """Run each optimizer's exact update rule on a 2-parameter toy surface.
 
     Parameters
@@ -228,15 +229,19 @@ def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=
     steps : update steps each (L-BFGS: at most this many iterations; its passes count
         function evaluations).
     learning_rates : {name: lr} overriding LEARNING_RATES[toy].
+    start : the starting point (w0, w1) of every run (None: the surface's ``start``).
 
     Returns
     -------
     (surface, results, notes)
     """
     surface = get_surface(toy)
+    start = np.asarray(surface.start if start is None else start, dtype=np.float64)
+    if start.shape != (2,) or not np.isfinite(start).all():
+        raise ValueError(f"start must be two finite numbers, got {start!r}")
     names, notes = check_names(names)
     lrs = {**LEARNING_RATES[toy], **(learning_rates or {})}
-    results = [_surface_run(surface, name, steps, lrs.get(name)) for name in names]
+    results = [_surface_run(surface, name, steps, lrs.get(name), start) for name in names]
     return surface, results, notes
 
 
