@@ -49,6 +49,8 @@ class RunResult:
     path : (points, n_params) the recorded parameters.
     seconds : training time (without the loss recording).
     accuracy : test accuracy (None on a toy surface).
+    tag : a qualifier shown after the optimizer's name in tables and legends (e.g. the
+        start or the learning rate, when one optimizer runs several times), or None.
     """
 
     name: str
@@ -57,11 +59,12 @@ class RunResult:
     path: np.ndarray
     seconds: float
     accuracy: float = None
+    tag: str = None
 
     @property
     def label(self):
-        """The optimizer's display name (LABELS)."""
-        return LABELS[self.name]
+        """The optimizer's display name (LABELS), with the tag in parentheses."""
+        return LABELS[self.name] + ("" if self.tag is None else f" ({self.tag})")
 
     def passes_to(self, target):
         """The first recorded pass count with loss <= target.
