@@ -93,6 +93,9 @@ def test_surface_runs_start_where_asked():
         np.testing.assert_array_equal(r.path[0], start)
         assert r.path[-1][0] < 0            # started left of the ridge: the left minimum
     assert surface.start != start
+    results[0].tag = "start -0.4, 1"
+    assert results[0].label == "SGD (start -0.4, 1)" and results[1].label == "Adam"
+    assert "SGD (start -0.4, 1)" in co.format_table(results, target=-0.2, unit="steps")
     with pytest.raises(ValueError, match="two finite numbers"):
         co.compare_on_surface("saddle", names=["sgd"], start=(0.0, np.nan))
     with pytest.raises(ValueError, match="two finite numbers"):
