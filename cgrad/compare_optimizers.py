@@ -49,6 +49,8 @@ class RunResult:
     path : (points, n_params) the recorded parameters.
     seconds : training time (without the loss recording).
     accuracy : test accuracy (None on a toy surface).
+    tag : a qualifier shown after the optimizer's name in tables and legends (e.g. the
+        start or the learning rate, when one optimizer runs several times), or None.
     """
 
     name: str
@@ -57,11 +59,12 @@ class RunResult:
     path: np.ndarray
     seconds: float
     accuracy: float = None
+    tag: str = None
 
     @property
     def label(self):
-        """The optimizer's display name (LABELS)."""
-        return LABELS[self.name]
+        """The optimizer's display name (LABELS), with the tag in parentheses."""
+        return LABELS[self.name] + ("" if self.tag is None else f" ({self.tag})")
 
     def passes_to(self, target):
         """The first recorded pass count with loss <= target.
@@ -197,8 +200,8 @@ def compare_on_digits(*, names=OPTIMIZER_NAMES, hidden=(32,), epochs=30, batch_s
     return results, notes, best[0], (X_tr, y_tr)
 
 
-def _surface_run(surface, name, steps, lr):
-    x0 = np.array(surface.start, dtype=np.float64)
+def _surface_run(surface, name, steps, lr, start):
+    x0 = np.array(start, dtype=np.float64)
     t0 = time.perf_counter()
     if name == "lbfgs":
         def fun(w):
@@ -218,7 +221,8 @@ def _surface_run(surface, name, steps, lr):
     return RunResult(name, passes, losses, path, seconds)
 
 
-def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=None):
+def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=None,
+                       start=None):
     """Run each optimizer's exact update rule on a 2-parameter toy surface.
 
     Parameters
@@ -228,15 +232,19 @@ def compare_on_surface(toy, *, names=OPTIMIZER_NAMES, steps=100, learning_rates=
     steps : update steps each (L-BFGS: at most this many iterations; its passes count
         function evaluations).
     learning_rates : {name: lr} overriding LEARNING_RATES[toy].
+    start : the starting point (w0, w1) of every run (None: the surface's ``start``).
 
     Returns
     -------
     (surface, results, notes)
     """
     surface = get_surface(toy)
+    start = np.asarray(surface.start if start is None else start, dtype=np.float64)
+    if start.shape != (2,) or not np.isfinite(start).all():
+        raise ValueError(f"start must be two finite numbers, got {start!r}")
     names, notes = check_names(names)
     lrs = {**LEARNING_RATES[toy], **(learning_rates or {})}
-    results = [_surface_run(surface, name, steps, lrs.get(name)) for name in names]
+    results = [_surface_run(surface, name, steps, lrs.get(name), start) for name in names]
     return surface, results, notes
 
 

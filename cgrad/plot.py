@@ -21,7 +21,8 @@ from .landscape import Landscape
 from .landscape import loss_landscape as _compute_landscape
 
 __all__ = ["training_curves", "grad_norms", "decision_regions", "loss_landscape",
-           "optimizer_curves", "toy_paths", "save_training_plots"]
+           "optimizer_curves", "toy_paths", "compare_curves", "benchmark_results",
+           "save_training_plots"]
 
 METRICS = ("accuracy", "r2", "mse", "mae")        # the metric panel shows the first present
 
@@ -296,6 +297,118 @@ def toy_paths(surface, results, resolution=60):
     ax_loss.set_title("f - min f per step")
     ax_loss.legend(fontsize="small")
     ax_loss.grid(alpha=0.3, which="both")
+    return fig
+
+
+def _curve(label, curve, key, x):
+    """(x values, y values) of one run of compare_curves."""
+    if hasattr(curve, "history"):
+        h, epochs = _history(curve)
+        if key not in h:
+            raise ValueError(f"the History of {label!r} has no {key!r} (it has "
+                             f"{sorted(h)})")
+        if x == "seconds":
+            return np.cumsum(np.asarray(h["seconds"], dtype=float)), h[key]
+        return epochs, h[key]
+    if x == "seconds":
+        raise ValueError(f"x='seconds' needs a History for {label!r} (the seconds of each "
+                         f"epoch), got a {type(curve).__name__}")
+    values = np.asarray(curve, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"the curve of {label!r} must be a History or a non-empty "
+                         f"sequence of numbers, got shape {values.shape}")
+    return np.arange(1, values.size + 1), values
+
+
+def compare_curves(curves, key="loss", *, x="epoch", log=True, title=None, xlabel=None):
+    """Several runs' curves on one axes: a colour per run, a line style per key (the
+    first key solid, the next dashed, ...).
+
+    Parameters
+    ----------
+    curves : dict
+        {label: History (what ``fit`` returns) or a sequence of values, one per epoch or
+        iteration (e.g. a cgrad.sklearn estimator's ``loss_curve_``)}.
+    key : str or sequence of str, default="loss"
+        The History keys to draw, e.g. ``("loss", "val_loss")``; a sequence of values is
+        drawn once, with the first key's style.
+    x : {"epoch", "seconds"}, default="epoch"
+        The x axis: epochs (or the sequence's positions), or the training seconds so far
+        (the History's cumulative ``seconds``).
+    log : bool, default=True
+        A log-scale y axis.
+    title : str or None, default=None
+        The axes' title (None: the keys).
+    xlabel : str or None, default=None
+        The x axis' label (None: "epoch" or "seconds of training").
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    keys = [key] if isinstance(key, str) else list(key)
+    if not curves or not keys:
+        raise ValueError("compare_curves needs at least one curve and one key")
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds', got {x!r}")
+    fig = Figure(figsize=(6.4, 4), layout="constrained")
+    ax = fig.subplots()
+    colors = matplotlib.colormaps["tab10"].colors
+    styles = ("-", "--", ":", "-.")
+    for i, (label, curve) in enumerate(curves.items()):
+        drawn = keys if hasattr(curve, "history") else keys[:1]
+        for j, k in enumerate(drawn):
+            xs, ys = _curve(label, curve, k, x)
+            name = label if len(drawn) == 1 else f"{label} ({k})"
+            ax.plot(xs, ys, styles[j % len(styles)], color=colors[i % len(colors)],
+                    label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel or ("epoch" if x == "epoch" else "seconds of training"))
+    ax.set_title(title or ", ".join(keys))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _bars(ax, rows, series, cmap, title):
+    names = [s for s in series if s in rows]
+    meds = [rows[s]["median"] for s in names]
+    lo = [rows[s]["median"] - rows[s]["min"] for s in names]
+    hi = [rows[s]["max"] - rows[s]["median"] for s in names]
+    ax.bar(range(len(names)), meds, yerr=[lo, hi], capsize=3,
+           color=[cmap(series.index(s) % 20) for s in names])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_yscale("log")  # peers differ by 100x: a linear axis hides the fast ones
+    ax.set_title(title)
+    ax.set_ylabel("seconds / epoch (median, min-max; log)")
+
+
+def benchmark_results(rows):
+    """Seconds per epoch of a ``cgrad bench`` run (its results.json's ``results``): one
+    bar chart per (workload, optimizer), a bar per implementation and thread count
+    (median, with the min-max range), on a log scale.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The result rows; rows whose ``status`` is not "ok" are left out.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not ok:
+        raise ValueError("no successful benchmark row to draw (every status is not 'ok')")
+    groups = list(dict.fromkeys(f"{r['workload']} {r['optimizer']}" for r in ok))
+    series = list(dict.fromkeys(f"{r['impl']} t{r['threads']}" for r in ok))
+    fig = Figure(figsize=(max(6, 4.5 * len(groups)), 4.5), layout="constrained")
+    for ax, g in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+        by_series = {f"{r['impl']} t{r['threads']}": r for r in ok
+                     if f"{r['workload']} {r['optimizer']}" == g}
+        _bars(ax, by_series, series, matplotlib.colormaps["tab20"], g)
     return fig
 
 

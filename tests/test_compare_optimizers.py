@@ -85,6 +85,23 @@ def test_lbfgs_reaches_the_linear_minimum():
     assert res.passes[0] == 0 and np.all(np.diff(res.passes) >= 1)   # evaluations per iterate
 
 
+def test_surface_runs_start_where_asked():
+    start = (-0.4, 1.0)
+    surface, results, _ = co.compare_on_surface("saddle", names=["sgd", "adam"], steps=200,
+                                                start=start)
+    for r in results:
+        np.testing.assert_array_equal(r.path[0], start)
+        assert r.path[-1][0] < 0            # started left of the ridge: the left minimum
+    assert surface.start != start
+    results[0].tag = "start -0.4, 1"
+    assert results[0].label == "SGD (start -0.4, 1)" and results[1].label == "Adam"
+    assert "SGD (start -0.4, 1)" in co.format_table(results, target=-0.2, unit="steps")
+    with pytest.raises(ValueError, match="two finite numbers"):
+        co.compare_on_surface("saddle", names=["sgd"], start=(0.0, np.nan))
+    with pytest.raises(ValueError, match="two finite numbers"):
+        co.compare_on_surface("saddle", names=["sgd"], start=(1.0, 2.0, 3.0))
+
+
 def test_lbfgs_is_skipped_with_a_note_without_scipy(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     _, results, notes = co.compare_on_surface("linear", names=["sgd", "lbfgs"], steps=5)

@@ -111,6 +111,62 @@ def test_grad_norms_draws_each_layer_on_a_log_scale(trained, tmp_path):
     assert_png_with_content(save(fig, tmp_path, "grad.png"))
 
 
+def test_compare_curves_draws_each_run_and_key(trained, tmp_path):
+    _, hist, _ = trained
+    fig = plot.compare_curves({"model": hist, "values": [3.0, 2.0, 1.5]},
+                              key=("loss", "val_loss"))
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == [
+        "model (loss)", "model (val_loss)", "values"]
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), hist["val_loss"])
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), np.arange(1, len(hist.epoch) + 1))
+    assert ax.lines[0].get_color() == ax.lines[1].get_color() != ax.lines[2].get_color()
+    assert ax.lines[1].get_linestyle() == "--"
+    np.testing.assert_array_equal(ax.lines[2].get_xdata(), [1, 2, 3])
+    assert ax.get_yscale() == "log"
+    assert_png_with_content(save(fig, tmp_path, "compare.png"))
+    fig = plot.compare_curves({"model": hist}, x="seconds", log=False)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), np.cumsum(hist["seconds"]))
+    assert fig.axes[0].get_yscale() == "linear"
+
+
+def test_compare_curves_rejects_bad_input(trained):
+    _, hist, _ = trained
+    with pytest.raises(ValueError, match="has no 'val_accuracy_top5'"):
+        plot.compare_curves({"m": hist}, key="val_accuracy_top5")
+    with pytest.raises(ValueError, match="needs a History"):
+        plot.compare_curves({"seq": [1.0, 0.5]}, x="seconds")
+    with pytest.raises(ValueError, match="x must be"):
+        plot.compare_curves({"m": hist}, x="step")
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        plot.compare_curves({"seq": []})
+    with pytest.raises(ValueError, match="at least one curve"):
+        plot.compare_curves({})
+
+
+def _bench_row(workload, optimizer, impl, times, status="ok"):
+    return dict(workload=workload, optimizer=optimizer, impl=impl, threads=1, status=status,
+                median=float(np.median(times)), min=min(times), max=max(times))
+
+
+def test_benchmark_results_one_panel_per_workload_and_optimizer(tmp_path):
+    rows = [_bench_row("W1", "adam", "cgrad", [1.0, 1.2, 1.1]),
+            _bench_row("W1", "adam", "torch", [2.0, 2.5, 3.0]),
+            _bench_row("W2", "sgd", "cgrad", [0.1, 0.1, 0.2]),
+            _bench_row("W2", "sgd", "numpy", [0.4]),
+            dict(workload="W2", optimizer="sgd", impl="jax-scan", threads=1,
+                 status="skipped", reason="jax is not installed")]
+    fig = plot.benchmark_results(rows)
+    assert [ax.get_title() for ax in fig.axes] == ["W1 adam", "W2 sgd"]
+    w1, w2 = fig.axes
+    assert [t.get_text() for t in w2.get_xticklabels()] == ["cgrad t1", "numpy t1"]
+    np.testing.assert_allclose([b.get_height() for b in w1.patches], [1.1, 2.5])
+    assert w1.get_yscale() == "log"
+    assert_png_with_content(save(fig, tmp_path, "bench.png"))
+    with pytest.raises(ValueError, match="no successful"):
+        plot.benchmark_results(rows[-1:])
+
+
 def test_decision_regions(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(240, 2))

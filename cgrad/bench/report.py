@@ -86,22 +86,9 @@ def add_ratios(results):
         r["ratio_to_cgrad"] = (r["median"] / c["median"]) if (c and r["status"] == "ok") else None
 
 
-def _bars(ax, rows, series, cmap, title):
-    names = [s for s in series if s in rows]
-    meds = [rows[s]["median"] for s in names]
-    lo = [rows[s]["median"] - rows[s]["min"] for s in names]
-    hi = [rows[s]["max"] - rows[s]["median"] for s in names]
-    ax.bar(range(len(names)), meds, yerr=[lo, hi], capsize=3,
-           color=[cmap(series.index(s) % 20) for s in names])
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
-    ax.set_yscale("log")  # peers differ by 100x: a linear axis hides the fast ones
-    ax.set_title(title)
-    ax.set_ylabel("seconds / epoch (median, min-max; log)")
-
-
 def plot(results, path):
-    """Bar chart of seconds per epoch, one panel per (workload, optimizer).
+    """Bar chart of seconds per epoch, one panel per (workload, optimizer)
+    (``cgrad.plot.benchmark_results``).
 
     Parameters
     ----------
@@ -115,21 +102,10 @@ def plot(results, path):
     if importlib.util.find_spec("matplotlib") is None:
         return (f"{path.name} skipped: matplotlib is not installed "
                 "(pip install matplotlib, or cgrad[plot])")
-    ok = [r for r in results if r["status"] == "ok"]
-    if not ok:
+    if not any(r["status"] == "ok" for r in results):
         return f"{path.name} skipped: no successful cell"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    groups = list(dict.fromkeys(f"{r['workload']} {r['optimizer']}" for r in ok))
-    series = list(dict.fromkeys(f"{r['impl']} t{r['threads']}" for r in ok))
-    fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 4.5 * len(groups)), 4.5), squeeze=False)
-    for ax, g in zip(axes[0], groups):
-        rows = {f"{r['impl']} t{r['threads']}": r for r in ok if f"{r['workload']} {r['optimizer']}" == g}
-        _bars(ax, rows, series, plt.get_cmap("tab20"), g)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from ..plot import benchmark_results
+    benchmark_results(results).savefig(path, dpi=110)
     return None
 
 
