@@ -442,6 +442,43 @@ def test_bench_command_from_an_empty_folder(tmp_path):
     assert "saved results.md, results.json, results.png" in r.stdout
 
 
+def test_w4_mnist1d_quick_run_from_an_empty_folder(tmp_path):
+    """W4 (the MNIST-1D paper's 40-100-100-10 MLP, Adam 0.01, batch 100) on the generated
+    MNIST-1D set: selected by key or name, every training row (4000 < --quick's limit),
+    the workload's own step size, and both implementations learn from the same start."""
+    work, out = tmp_path / "empty", tmp_path / "w4"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "cgrad", "bench", "--quick", "--workloads", "mnist1d",
+           "--impls", "cgrad,numpy", "--threads", "1", "--peak", "50", "--settle", "0",
+           "--epochs-accuracy", "5", "--out", str(out)]
+    r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not any(work.iterdir())
+    rows = {r_["impl"]: r_ for r_ in json.loads((out / "results.json").read_text())["results"]}
+    assert set(rows) == {"cgrad", "numpy"}
+    for row in rows.values():
+        assert row["status"] == "ok", row.get("error")
+        assert (row["workload"], row["sizes"], row["batch"], row["optimizer"], row["lr"]) == (
+            "W4", [40, 100, 100, 10], 100, "adam", 0.01)
+        assert row["n_train"] == 4000 and row["epochs_trained"] == 5
+        assert row["test"]["accuracy"] > 0.3        # 200 steps; chance is 0.1
+    assert abs(rows["cgrad"]["test"]["accuracy"] - rows["numpy"]["test"]["accuracy"]) < 0.05
+    assert "| W4 mnist1d | adam | cgrad | 1 |" in (out / "results.md").read_text()
+
+
+def test_w4_takes_its_own_step_size_unless_lr_is_given():
+    (w,) = workloads.select_workloads(_args(["--workloads", "W4"]))
+    assert workloads.workload_lr(w, "adam") == 0.01
+    assert workloads.workload_lr(w, "sgd") == workloads.LR["sgd"]
+    assert workloads.workload_lr(workloads.WORKLOADS["W1"], "adam") == workloads.LR["adam"]
+    a = _args(["--workloads", "W4", "--lr", "0.003", "--peak", "1"])
+    ctx = dict(wd=Path("."), helper=None, skipped={}, ncpu=1, cpus=None)
+    rows, _, _ = cli._plan(a, [(w, 4000, 1)], ["numpy"], [1], ctx)
+    assert [r_["lr"] for r_ in rows] == [0.003]
+    rows, _, _ = cli._plan(_args(["--workloads", "W4"]), [(w, 4000, 1)], ["numpy"], [1], ctx)
+    assert [r_["lr"] for r_ in rows] == [0.01]
+
+
 def test_png_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

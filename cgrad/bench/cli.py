@@ -16,7 +16,7 @@ from .peers import IMPLS, REQUIRES, RUNNERS
 from .report import add_ratios, package_versions, summarize, write_reports
 from .scheduler import run_group
 from .workloads import (LR, MOMENTUM, QUICK_TEST, QUICK_TRAIN, data_id, extra_layers,
-                        initial_weights, load_arrays, select_workloads)
+                        initial_weights, load_arrays, select_workloads, workload_lr)
 
 __all__ = ["main", "parse_args"]
 
@@ -27,7 +27,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding 
 
 def _add_selection_args(p):
     p.add_argument("--workloads", default=None,
-                   help="comma-separated: W1,W2,W3,W1bn (or mnist,tiny,wide,mnist-bn); default all, "
+                   help="comma-separated: W1,W2,W3,W1bn,W4 (or mnist,tiny,wide,mnist-bn,mnist1d); default all, "
                         "or only the custom one when --sizes is given")
     p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated from {IMPLS}")
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,ncpu)")
@@ -45,7 +45,7 @@ def _add_custom_args(p):
     p.add_argument("--sizes", default=None,
                    help="a custom workload: layer sizes, input first, e.g. 784,512,10")
     p.add_argument("--data", default=None,
-                   help="the custom workload's data: mnist, digits (the embedded 8x8 digits), "
+                   help="the custom workload's data: mnist, digits (the embedded 8x8 digits), mnist1d, "
                         "synthetic (regression) or FILE.npz / FILE.csv (classification when "
                         "the labels are integers; 20%% held out for the test score); default "
                         "mnist for 784 inputs, else synthetic")
@@ -67,7 +67,8 @@ def _add_run_args(p):
     p.add_argument("--epochs-accuracy", type=int, default=None,
                    help="train this many epochs in total (untimed beyond the repeats) before "
                         "scoring the test set: the accuracy-parity check")
-    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {LR})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (default {LR}, unless the workload has its own: W4)")
     p.add_argument("--momentum", type=float, default=MOMENTUM, help="SGD momentum")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--settle", type=float, default=0.5,
@@ -230,7 +231,7 @@ def _plan(a, prepared, impls, threads, ctx):
     for w, n_train, repeats in prepared:
         rounds[w["key"]] = repeats
         for opt in w["optimizers"]:
-            lr = a.lr if a.lr is not None else LR[opt]
+            lr = a.lr if a.lr is not None else workload_lr(w, opt)
             for impl in impls:
                 for n in threads:
                     row = dict(workload=w["key"], workload_name=w["name"], sizes=w["sizes"],

@@ -1,14 +1,14 @@
-"""The comparison's workloads: the fixed table (W1, W1bn, W2, W3), the custom network
+"""The comparison's workloads: the fixed table (W1, W1bn, W2, W3, W4), the custom network
 built from ``--sizes`` / ``--layers`` / ``--data``, their data and initial weights.
 
-Data comes from :mod:`cgrad.datasets` (MNIST, the embedded digits, a user's .npz/.csv)
-or from :func:`synthetic_regression`.
+Data comes from :mod:`cgrad.datasets` (MNIST, the embedded digits, a user's .npz/.csv),
+from :func:`synthetic_regression` or from :func:`cgrad.bench.mnist1d.make_mnist1d`.
 """
 import os
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "LR", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS", "BN_MOMENTUM", "BN_EPS",
+__all__ = ["WORKLOADS", "LR", "workload_lr", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS", "BN_MOMENTUM", "BN_EPS",
            "QUICK_TRAIN", "QUICK_TEST", "epoch_flops", "synthetic_regression",
            "layer_params", "mlp_layer_kw", "extra_layers", "parse_layers", "custom_workload",
            "select_workloads", "load_arrays", "data_id", "initial_weights"]
@@ -27,6 +27,11 @@ WORKLOADS = {
     "W1bn": dict(key="W1bn", name="mnist-bn", sizes=[784, 256, 128, 64, 10], activation="relu",
                  task="classification", batch=128, data="mnist", optimizers=["adam"],
                  repeats=3, batch_norm=True, dropout=0.2),
+    # The MNIST-1D paper's MLP (Greydanus 2020) with its Adam step size; one epoch is
+    # 40 steps of 100 rows, the paper's 6000 steps are 150 epochs.
+    "W4": dict(key="W4", name="mnist1d", sizes=[40, 100, 100, 10], activation="relu",
+               task="classification", batch=100, data="mnist1d", optimizers=["adam"],
+               repeats=3, lr={"adam": 1e-2}),
 }
 _ALIASES = {w["name"]: k for k, w in WORKLOADS.items()}
 _KEYS = {k.lower(): k for k in WORKLOADS}
@@ -39,7 +44,13 @@ BN_MOMENTUM, BN_EPS = 0.1, 1e-5     # torch.nn.BatchNorm1d's and cgrad.nn.BatchN
 QUICK_TRAIN, QUICK_TEST = 4096, 1024
 SYNTH_TRAIN, SYNTH_TEST = 100_000, 10_000
 FILE_TEST = 0.2                     # the test fraction of --data digits / FILE
-_NAMED_DATA = {"mnist": (784, 10), "digits": (64, 10)}   # inputs, classes
+_NAMED_DATA = {"mnist": (784, 10), "digits": (64, 10), "mnist1d": (40, 10)}   # inputs, classes
+
+
+def workload_lr(w, optimizer):
+    """The workload's step size for ``optimizer``: its own (W4: the paper's Adam 1e-2),
+    else :data:`LR`'s."""
+    return w.get("lr", {}).get(optimizer, LR[optimizer])
 
 
 def epoch_flops(sizes, n_samples):
@@ -275,6 +286,10 @@ def _source_arrays(w, *, data_dir, download, seed):
     src = w["data"]
     if src == "mnist":
         return datasets.load_mnist(data_dir, download=download)
+    if src == "mnist1d":
+        from .mnist1d import make_mnist1d
+        Xtr, ytr, Xte, yte = make_mnist1d()
+        return (Xtr, ytr), (Xte, yte)
     if src == "synthetic":
         n_in, n_out, n = w["sizes"][0], w["sizes"][-1], w["n_train"]
         X, y = synthetic_regression(n + SYNTH_TEST, n_in, n_out, seed=seed)
