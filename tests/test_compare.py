@@ -80,6 +80,14 @@ def _row(impl, status="ok", **kw):
     return r
 
 
+def test_format_table_keeps_three_digits_of_millisecond_epochs():
+    row = _row("cgrad", median=0.009123, min=0.0051, max=0.01234, samples_per_s=4.4e5,
+               gflops=36.0, peak_fraction=0.3, ratio_to_cgrad=1.0, epochs_trained=150,
+               test={"loss": 1.0, "accuracy": 0.66})
+    line = bench.format_table([row]).splitlines()[2]
+    assert "| 0.00912 | 0.00510 | 0.0123 |" in line
+
+
 def test_format_table_hand_made():
     rows = [
         _row("cgrad", median=1.5, min=1.25, max=2.0, samples_per_s=40000.0, gflops=58.155,

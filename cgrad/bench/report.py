@@ -19,11 +19,18 @@ def _fmt(x, spec):
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
+def _seconds(x):
+    """At least 3 decimals and 3 significant digits: W4's epochs take milliseconds."""
+    if x is None or not math.isfinite(x) or x <= 0:
+        return _fmt(x, ".3f")
+    return format(x, f".{max(3, 2 - math.floor(math.log10(x)))}f")
+
+
 def _row_cells(r):
     t = r["test"]
     test = f"acc {t['accuracy']:.4f}" if "accuracy" in t else f"mse {t['loss']:.4g}"
     pk = r.get("peak_fraction")
-    return [_fmt(r["median"], ".3f"), _fmt(r["min"], ".3f"), _fmt(r["max"], ".3f"),
+    return [_seconds(r["median"]), _seconds(r["min"]), _seconds(r["max"]),
             _fmt(r["samples_per_s"], ",.0f"), _fmt(r["gflops"], ".2f"),
             "n/a" if pk is None else f"{100 * pk:.1f}%",
             _fmt(r.get("ratio_to_cgrad"), ".2f"), str(r.get("epochs_trained", "")), test]
