@@ -13,7 +13,11 @@ class CgradRunner(Runner):
     def setup(self):
         """Build the MLP from the shared weights and the optimizer."""
         import cgrad
+        from cgrad._config import config
         cgrad.set_num_threads(self.n_threads)
+        c = config()
+        self.notes.append(f"SIMD {c['simd_selected']}"
+                          + (f" (CGRAD_ISA={c['cgrad_isa_env']})" if c["cgrad_isa_env"] else ""))
         self.m = cgrad.MLP(self.sizes, activation=self.act,
                            output="softmax" if self.task == "classification" else "identity",
                            dtype="float32", seed=self.seed, **mlp_layer_kw(self.cell["workload"]))
