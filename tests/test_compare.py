@@ -485,6 +485,11 @@ def test_w4_takes_its_own_step_size_unless_lr_is_given():
     assert [r_["lr"] for r_ in rows] == [0.003]
     rows, _, _ = cli._plan(_args(["--workloads", "W4"]), [(w, 4000, 1)], ["numpy"], [1], ctx)
     assert [r_["lr"] for r_ in rows] == [0.01]
+    # the generated set also feeds a custom network; its sizes are checked against it
+    (c,) = workloads.select_workloads(_args(["--sizes", "40,16,10", "--data", "mnist1d"]))
+    assert (c["task"], c["data"], workloads.data_id(c)) == ("classification", "mnist1d", "mnist1d")
+    with pytest.raises(SystemExit, match="must start with 40 and end with 10"):
+        workloads.select_workloads(_args(["--sizes", "41,16,10", "--data", "mnist1d"]))
 
 
 def test_png_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
