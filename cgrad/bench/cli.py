@@ -46,10 +46,11 @@ def _add_selection_args(p):
                           "plain-MLP workloads: cgrad decision_function / predict vs torch "
                           "(inference_mode) and onnxruntime (each skipped with a note when not "
                           "installed; --impls does not apply) on the same weights, batches 1, "
-                          "32 and 10,000, at --threads; its table follows the training table "
-                          "(random MNIST-like rows stand in, with a note, when MNIST is absent)")
+                          "32 and 10,000, at --threads; its table follows the training table")
     inf.add_argument("--inference-only", action="store_true",
-                     help="time inference as --inference does, without the training comparison")
+                     help="time inference as --inference does, without the training "
+                          "comparison; random MNIST-like rows stand in, with a note, when "
+                          "MNIST is absent (the training comparison stops instead)")
 
 
 def _add_custom_args(p):
@@ -100,7 +101,9 @@ def _add_run_args(p):
 def parse_args(argv, prog="cgrad bench"):
     """The parsed command line (see ``cgrad bench --help``)."""
     p = argparse.ArgumentParser(prog=prog, description="Train the same MLP with cgrad and its "
-                                "peers; print and save a comparison table.")
+                                "peers; print and save a comparison table.  --inference adds "
+                                "an inference table (cgrad vs torch and onnxruntime) after the "
+                                "training one; --inference-only times inference alone.")
     _add_selection_args(p)
     _add_custom_args(p)
     _add_run_args(p)

@@ -79,7 +79,18 @@ def load_rows(w, n, *, data_dir=None, download=False, seed=0):
 
 
 def torch_model(torch, weights, activation):
-    """``nn.Sequential`` of Linear (+ activation) from [(W (in, out), b), ...], in eval mode."""
+    """The MLP as a torch network.
+
+    Parameters
+    ----------
+    torch : the torch module.
+    weights : [(W (in, out), b (out,)), ...] float32, one pair per Dense layer.
+    activation : "relu" or "tanh", after every layer but the last.
+
+    Returns
+    -------
+    torch.nn.Sequential of Linear (+ activation), in eval mode.
+    """
     layers = []
     for i, (W, b) in enumerate(weights):
         lin = torch.nn.Linear(W.shape[0], W.shape[1])
@@ -93,8 +104,18 @@ def torch_model(torch, weights, activation):
 
 
 def onnx_bytes(onnx, weights, activation):
-    """The MLP as a serialized ONNX model: MatMul + Add (+ activation) per layer, input
-    ``x`` with a free batch dimension."""
+    """The MLP as an ONNX model: MatMul + Add (+ activation) per layer.
+
+    Parameters
+    ----------
+    onnx : the onnx module.
+    weights : [(W (in, out), b (out,)), ...] float32, one pair per Dense layer.
+    activation : "relu" or "tanh", after every layer but the last.
+
+    Returns
+    -------
+    bytes: the serialized model (opset 17, IR 8), input ``x`` with a free batch dimension.
+    """
     from onnx import TensorProto, helper, numpy_helper
     nodes, inits, cur = [], [], "x"
     for i, (W, b) in enumerate(weights):
@@ -117,7 +138,18 @@ def onnx_bytes(onnx, weights, activation):
 
 
 def ort_session(ort, model_bytes, n_threads):
-    """A sequential CPU InferenceSession with ``n_threads`` intra-op threads."""
+    """An onnxruntime session on the CPU.
+
+    Parameters
+    ----------
+    ort : the onnxruntime module.
+    model_bytes : a serialized ONNX model (:func:`onnx_bytes`).
+    n_threads : intra-op threads (inter-op: 1, sequential execution).
+
+    Returns
+    -------
+    onnxruntime.InferenceSession with every graph optimization enabled.
+    """
     so = ort.SessionOptions()
     so.intra_op_num_threads = n_threads
     so.inter_op_num_threads = 1
@@ -127,8 +159,21 @@ def ort_session(ort, model_bytes, n_threads):
 
 
 def runners(model, x, n_threads, *, torch=None, tmodel=None, sess=None):
-    """{name: zero-argument callable running the model on x at n_threads}: the cgrad
-    implementations, then torch (with ``torch``, ``tmodel``) and onnxruntime (``sess``)."""
+    """The implementations as zero-argument callables.
+
+    Parameters
+    ----------
+    model : the cgrad model.
+    x : float32 C-order input rows.
+    n_threads : cgrad's ``n_threads`` (torch's and the session's are set elsewhere).
+    torch, tmodel : the torch module and network (:func:`torch_model`), or None.
+    sess : an onnxruntime session (:func:`ort_session`), or None.
+
+    Returns
+    -------
+    {name: callable}: the cgrad implementations, then "torch" (in ``inference_mode``)
+    and "onnxruntime" where given.
+    """
     fns = {"cgrad decision_function": lambda: model.decision_function(x, n_threads=n_threads),
            "cgrad predict": lambda: model.predict(x, n_threads=n_threads)}
     if tmodel is not None:
@@ -145,7 +190,17 @@ def runners(model, x, n_threads, *, torch=None, tmodel=None, sess=None):
 
 @contextlib.contextmanager
 def torch_threads(torch, n):
-    """``torch.set_num_threads(n)`` inside the block (nothing when torch is None)."""
+    """Run the block with ``torch.set_num_threads(n)``, restoring the count after.
+
+    Parameters
+    ----------
+    torch : the torch module, or None (then nothing changes).
+    n : threads.
+
+    Yields
+    ------
+    None
+    """
     if torch is None:
         yield
         return
