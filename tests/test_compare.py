@@ -621,6 +621,7 @@ def test_inference_only_synthetic_rows_when_mnist_is_absent(tmp_path, monkeypatc
                        "--data-dir", str(tmp_path / "nowhere"), "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert doc["results"] == [] and not (out / "results.png").exists()
+    assert "| workload | opt | impl |" not in (out / "results.md").read_text()
     assert {(r["workload"], r["impl"], r["status"]) for r in doc["inference"]} == {
         ("W1", "cgrad decision_function", "ok"), ("W1", "cgrad predict", "ok"),
         ("W1", "torch", "skipped"), ("W1", "onnxruntime", "skipped")}

@@ -249,8 +249,11 @@ def _disagreeing(fns, ref):
             continue
         y = fn()
         y = y.numpy() if hasattr(y, "numpy") else np.asarray(y)
+        if y.shape != ref.shape:
+            out[name] = (float("inf"), False)
+            continue
         diff = float(np.max(np.abs(y - ref)))
-        out[name] = (diff, y.shape == ref.shape and diff <= 1e-4 * (1.0 + float(np.max(np.abs(ref)))))
+        out[name] = (diff, diff <= 1e-4 * (1.0 + float(np.max(np.abs(ref)))))
     return out
 
 

@@ -180,9 +180,11 @@ def write_reports(out, results, meta, inference=None):
     written (a results.png left from an earlier run is removed when none is drawn).
     """
     written = ["results.md", "results.json", "results.png"]
-    plot_note = plot(results, out / "results.png") if results or inference is None else ""
-    if plot_note is not None:
-        meta["notes"] += [plot_note] if plot_note else []
+    plot_note = (plot(results, out / "results.png") if results or inference is None
+                 else "results.png skipped: it shows training times, and this run timed "
+                      "inference only")
+    if plot_note:
+        meta["notes"].append(plot_note)
         (out / "results.png").unlink(missing_ok=True)
         written.pop()
     cell_notes = sorted({f"{r['impl']}: {n}" for r in results for n in r.get("notes", [])})
