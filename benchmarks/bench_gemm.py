@@ -14,12 +14,12 @@ On the project machine run the NumPy peer without OPENBLAS_CORETYPE/OPENBLAS_L2_
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_gemm.py
 """
 import argparse
-import time
 
 import numpy as np
 import pytest
 
 from cgrad import _core
+from cgrad.bench.inference import median_seconds
 
 try:
     import torch
@@ -105,26 +105,6 @@ def test_gemm(benchmark, shape, peer, n_threads):
 
 
 # ---- script mode: a GFLOP/s table ------------------------------------------------------------
-def median_seconds(fns, reps, min_time=0.005):
-    """{name: median seconds per call}; the peers run interleaved within every sample
-    (so machine-load swings hit all alike) and each sample repeats a call until it
-    lasts >= min_time."""
-    inner = {}
-    for name, fn in fns.items():
-        fn()
-        t0 = time.perf_counter()
-        fn()
-        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    samples = {name: [] for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            samples[name].append((time.perf_counter() - t0) / inner[name])
-    return {name: float(np.median(v)) for name, v in samples.items()}
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=15)
@@ -148,7 +128,7 @@ def main(argv=None):
             fns = runners(transA, transB, A, B, C, nt)
             reps = args.reps if M * N * K < 1e9 else max(3, args.reps // 5)
             with limit_threads(nt):
-                secs = median_seconds({p: fns[p] for p in peers}, reps)
+                secs = median_seconds({p: fns[p] for p in peers}, reps, min_time=0.005)
             gf = {p: 2.0 * M * N * K / secs[p] / 1e9 for p in peers}
             best_peer = max(gf[p] for p in peers if p != "cgrad")
             print(f"{label:<28}{f'{M}x{N}x{K}':>17}{nt:>4}"
@@ -179,7 +159,7 @@ def epilogue_table(reps, threads):
                 _core.gemm(False, False, 1.0, x, W, 0.0, z, nt)
                 np.add(z, b, out=z)
                 _core.activation_forward(relu, 0.0, z, y, nt)
-            secs = median_seconds({"fused": fused, "separate": separate}, reps)
+            secs = median_seconds({"fused": fused, "separate": separate}, reps, min_time=0.005)
             print(f"{label.split(' NN')[0]:<28}{f'{M}x{K}->{N}':>17}{nt:>4}"
                   f"{secs['fused'] * 1e6:9.1f}{secs['separate'] * 1e6:10.1f}"
                   f"{secs['separate'] / secs['fused']:9.2f}")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cgrad import bench
-from cgrad.bench import cli, peak, peers, report, workloads
+from cgrad.bench import cli, inference, peak, peers, report, workloads
 from cgrad.bench.peers.base import metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -415,8 +415,12 @@ def test_accuracy_bn_script_smoke(tmp_path):
     """benchmarks/accuracy_bn.py: cgrad's plain and BN+dropout W1 networks, scored in eval
     mode after each epoch (one epoch on 2048 images here)."""
     from conftest import require_mnist
-    pytest.importorskip("cgrad")
-    from benchmarks import accuracy_bn
+    # by file: the checkout's root is not on sys.path under plain pytest (and must not
+    # be: its cgrad/ folder has no compiled modules)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy_bn.py"
+    spec = importlib.util.spec_from_file_location("accuracy_bn", path)
+    accuracy_bn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accuracy_bn)
     out = tmp_path / "acc.json"
     acc = accuracy_bn.main(["--epochs", "1", "--impls", "cgrad", "--samples", "2048",
                             "--data-dir", str(require_mnist()), "--out", str(out)])
@@ -600,3 +604,108 @@ def test_missing_mnist_stops_before_any_cell(tmp_path):
                     str(tmp_path / "nowhere"), "--out", str(out)])
     assert "--data-dir DIR, $CGRAD_DATA or --download" in str(exc.value)
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ the inference table
+
+def _inf_row(impl, status="ok", batch=32, **kw):
+    base = dict(workload="W1", workload_name="mnist", sizes=[784, 10], batch=batch, threads=1,
+                impl=impl, status=status)
+    return {**base, **kw}
+
+
+def test_format_inference_table_hand_made():
+    rows = [_inf_row("cgrad decision_function", latency_s=80e-6, rows_per_s=400_000.0),
+            _inf_row("torch", status="skipped", reason="torch not installed"),
+            _inf_row("onnxruntime", latency_s=0.16e-3, rows_per_s=200_000.0),
+            _inf_row("cgrad decision_function", batch=10_000, latency_s=0.025,
+                     rows_per_s=400_000.0),
+            _inf_row("onnxruntime", batch=10_000, status="error",
+                     error="outputs differ from cgrad's by up to 0.5")]
+    inference._add_best_ratio(rows)
+    assert rows[0]["ratio_to_best_peer"] == pytest.approx(0.5)
+    assert rows[3]["ratio_to_best_peer"] is None          # no measured peer at batch 10,000
+    lines = report.format_inference_table(rows).splitlines()
+    assert lines[0] == ("| workload | batch | thr | cgrad decision_function | torch | onnxruntime "
+                        "| d_f / best peer |")
+    assert lines[2] == ("| W1 mnist | 32 | 1 | 80.0 us, 400,000/s | skipped: torch not installed "
+                        "| 160.0 us, 200,000/s | 0.50 |")
+    assert lines[3] == ("| W1 mnist | 10,000 | 1 | 25.00 ms, 400,000/s |  | error: outputs "
+                        "differ from cgrad's by up to 0.5 | n/a |")
+
+
+def test_inference_run_with_peers_missing_from_an_empty_folder(tmp_path):
+    """``--inference`` after the training comparison, as from a wheel without torch and
+    onnxruntime (their imports blocked): the training row, then the inference rows of
+    cgrad; the peers skipped with a note."""
+    work, out = tmp_path / "empty", tmp_path / "bench"
+    work.mkdir()
+    code = ("import sys; sys.modules['torch'] = sys.modules['onnxruntime'] = None; "
+            "from cgrad.cli import main; sys.exit(main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", code, "bench", "--inference", "--quick", "--workloads", "W2",
+           "--impls", "cgrad", "--threads", "1", "--out", str(out)]
+    r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not any(work.iterdir())
+    doc = json.loads((out / "results.json").read_text())
+    assert [(t["impl"], t["status"]) for t in doc["results"]] == [("cgrad", "ok")]
+    rows = {(t["impl"], t["batch"]): t for t in doc["inference"]}
+    assert {b for _, b in rows} == set(inference.BATCHES)
+    for b in inference.BATCHES:
+        for impl in inference.CGRAD_IMPLS:
+            t = rows[(impl, b)]
+            assert t["status"] == "ok" and t["threads"] == 1 and t["workload"] == "W2"
+            assert t["rows_per_s"] == pytest.approx(b / t["latency_s"])
+        assert rows[("torch", b)]["reason"] == "torch not installed"
+        assert rows[("onnxruntime", b)]["reason"] == "onnxruntime not installed"
+        assert rows[("cgrad decision_function", b)]["ratio_to_best_peer"] is None
+    md = (out / "results.md").read_text()
+    assert "| W2 tiny | sgd | cgrad | 1 |" in md            # the training table stays
+    assert "## Inference" in md and "| W2 tiny | 10,000 | 1 |" in md
+    assert "- inference: skipped torch: torch not installed" in md
+
+
+def test_inference_only_synthetic_rows_when_mnist_is_absent(tmp_path, monkeypatch):
+    """``--inference-only``: no training cell; random MNIST-like rows stand in for the
+    missing MNIST files (a note says so); W1bn (BatchNorm1d) is left out with a note."""
+    monkeypatch.setitem(inference.PEERS, "torch", ("cgrad_no_such_package_xyz",))
+    monkeypatch.setitem(inference.PEERS, "onnxruntime", ("cgrad_no_such_package_xyz",))
+    out = tmp_path / "out"
+    assert bench.main(["--inference-only", "--quick", "--workloads", "W1,W1bn", "--threads", "1",
+                       "--data-dir", str(tmp_path / "nowhere"), "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["results"] == [] and not (out / "results.png").exists()
+    assert "| workload | opt | impl |" not in (out / "results.md").read_text()
+    assert {(r["workload"], r["impl"], r["status"]) for r in doc["inference"]} == {
+        ("W1", "cgrad decision_function", "ok"), ("W1", "cgrad predict", "ok"),
+        ("W1", "torch", "skipped"), ("W1", "onnxruntime", "skipped")}
+    notes = doc["meta"]["notes"]
+    assert any("W1: MNIST files not found: random MNIST-like rows" in n for n in notes)
+    assert any("skipped W1bn: BatchNorm1d / Dropout(0.2) layers" in n for n in notes)
+    X, note = inference.load_rows(workloads.WORKLOADS["W1"], 100, data_dir=tmp_path / "nowhere")
+    assert X.shape == (100, 784) and X.dtype == np.float32 and 0.7 < np.mean(X == 0) < 0.9
+    assert note is not None
+
+
+def test_inference_peers_agree_with_cgrad():
+    """The torch and ONNX models built from the workload's weights compute cgrad's outputs
+    (the check run before timing), for ReLU (W1) and tanh (W2)."""
+    peers_, missing = inference.available_peers()
+    if missing:
+        pytest.skip(", ".join(missing.values()))
+    for key in ("W1", "W2"):
+        w = workloads.WORKLOADS[key]
+        model = workloads.initial_model(w, 0)
+        X = np.random.default_rng(1).random((7, w["sizes"][0]), dtype=np.float32)
+        weights = workloads.layer_params(model.get_weights(), len(w["sizes"]) - 1)
+        torch = peers_["torch"]["torch"]
+        ort = peers_["onnxruntime"]
+        fns = inference.runners(
+            model, X, 1, torch=torch, tmodel=inference.torch_model(torch, weights, w["activation"]),
+            sess=inference.ort_session(ort["onnxruntime"], inference.onnx_bytes(
+                ort["onnx"], weights, w["activation"]), 1))
+        checks = inference._disagreeing(fns, model.decision_function(X))
+        assert set(checks) == {"torch", "onnxruntime"}
+        assert all(ok and diff < 1e-5 for diff, ok in checks.values()), checks
+        assert not inference._disagreeing({"torch": fns["torch"]}, 2 * fns["torch"]().numpy())[
+            "torch"][1]

@@ -30,6 +30,7 @@ MODULES = {
     "cgrad.model": (),
     "cgrad.sklearn": ("sklearn", "scipy"),
     "cgrad.bench": (),
+    "cgrad.bench.inference": (),
     "cgrad.landscape": (),
     "cgrad.plot": ("matplotlib",),
     "cgrad.toy": (),

@@ -16,7 +16,9 @@ runner per implementation: cgrad, cgrad-dense, numpy, numpy-noftz, torch, jax-st
 jax-scan, sklearn; a missing package skips its cells with a note),
 :mod:`~cgrad.bench.worker` (a cell's process), :mod:`~cgrad.bench.scheduler` (the
 lockstep interleaving of the cells compared with each other),
-:mod:`~cgrad.bench.report` (table, JSON, PNG), :mod:`~cgrad.bench.cli` (``main``).
+:mod:`~cgrad.bench.report` (table, JSON, PNG), :mod:`~cgrad.bench.inference` (the
+inference table of ``--inference`` / ``--inference-only``: cgrad against torch and
+onnxruntime on the same weights), :mod:`~cgrad.bench.cli` (``main``).
 
 FLOP count: (6 * sum(in * out) - 2 * in_0 * out_0) * samples per epoch (W1: 63.1,
 W3: 574.6, W2: 2.55 GFLOP per epoch).  Biases, activations, losses and the optimizer

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import peak as _peak
+from .inference import inference_rows
 from .peers import IMPLS, REQUIRES, RUNNERS
 from .report import add_ratios, package_versions, summarize, write_reports
 from .scheduler import run_group
@@ -39,6 +40,17 @@ def _add_selection_args(p):
     p.add_argument("--optimizer", default=None,
                    help="adam and/or sgd (comma-separated): overrides the workloads' optimizers")
     p.add_argument("--out", default="bench_results", help="output folder (results.md/.json/.png)")
+    inf = p.add_mutually_exclusive_group()
+    inf.add_argument("--inference", action="store_true",
+                     help="after the training comparison, also time inference of the selected "
+                          "plain-MLP workloads: cgrad decision_function / predict vs torch "
+                          "(inference_mode) and onnxruntime (each skipped with a note when not "
+                          "installed; --impls does not apply) on the same weights, batches 1, "
+                          "32 and 10,000, at --threads; its table follows the training table")
+    inf.add_argument("--inference-only", action="store_true",
+                     help="time inference as --inference does, without the training "
+                          "comparison; random MNIST-like rows stand in, with a note, when "
+                          "MNIST is absent (the training comparison stops instead)")
 
 
 def _add_custom_args(p):
@@ -90,7 +102,9 @@ def _add_run_args(p):
 def parse_args(argv, prog="cgrad bench"):
     """The parsed command line (see ``cgrad bench --help``)."""
     p = argparse.ArgumentParser(prog=prog, description="Train the same MLP with cgrad and its "
-                                "peers; print and save a comparison table.")
+                                "peers; print and save a comparison table.  --inference adds "
+                                "an inference table (cgrad vs torch and onnxruntime) after the "
+                                "training one; --inference-only times inference alone.")
     _add_selection_args(p)
     _add_custom_args(p)
     _add_run_args(p)
@@ -292,11 +306,9 @@ def _meta(a, *, command, ncpu, peaks, notes):
     return meta
 
 
-def _run(a, argv, prog, wd):
-    impls, threads, ncpu = _check_args(a)
-    prepared = _prepare_data(a, select_workloads(a), wd)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+def _train(a, wls, wd, *, impls, threads, ncpu):
+    """The training comparison: (result rows, {threads: peak}, notes)."""
+    prepared = _prepare_data(a, wls, wd)
     skipped = _skipped(impls)
     notes = _env_notes(impls)
     helper = _peak.build_helper(wd)
@@ -310,8 +322,25 @@ def _run(a, argv, prog, wd):
     _run_groups(a, groups, peaks)
     notes += [f"skipped {impl}: {why}" for impl, why in skipped.items()]
     add_ratios(results)
+    return results, peaks, notes
+
+
+def _run(a, argv, prog, wd):
+    impls, threads, ncpu = _check_args(a)
+    wls = select_workloads(a)
+    results, peaks, notes = (([], {}, []) if a.inference_only
+                             else _train(a, wls, wd, impls=impls, threads=threads, ncpu=ncpu))
+    inference = None
+    if a.inference or a.inference_only:
+        inference, inf_notes = inference_rows(wls, threads=threads, quick=a.quick, ncpu=ncpu,
+                                              data_dir=a.data_dir, download=a.download,
+                                              seed=a.seed)
+        notes += inf_notes
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
     md, written = write_reports(out, results, _meta(a, command=f"{prog} " + " ".join(argv),
-                                                    ncpu=ncpu, peaks=peaks, notes=notes))
+                                                    ncpu=ncpu, peaks=peaks, notes=notes),
+                                inference=inference)
     print()
     print("\n".join(md[4:]))
     print(f"\nsaved {', '.join(written)} in {out}")

@@ -8,11 +8,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .workloads import epoch_flops
 
-__all__ = ["format_table", "summarize", "add_ratios", "plot", "write_reports",
-           "package_versions", "PEER_PACKAGES"]
+__all__ = ["format_table", "format_inference_table", "summarize", "add_ratios", "plot",
+           "write_reports", "package_versions", "PEER_PACKAGES"]
 
 # import name -> distribution name, the versions recorded in the report
-PEER_PACKAGES = {"cgrad": "cgrad", "torch": "torch", "jax": "jax", "sklearn": "scikit-learn"}
+PEER_PACKAGES = {"cgrad": "cgrad", "torch": "torch", "jax": "jax", "sklearn": "scikit-learn",
+                 "onnxruntime": "onnxruntime"}
 
 
 def _fmt(x, spec):
@@ -59,6 +60,45 @@ def format_table(results):
             lines.append("| " + " | ".join(pre + [f"{r['status']}: {msg}"[:120]] + [""] * 8) + " |")
         else:
             lines.append("| " + " | ".join(pre + _row_cells(r)) + " |")
+    return "\n".join(lines)
+
+
+def _fmt_latency(s):
+    return f"{s * 1e6:,.1f} us" if s < 1e-3 else f"{s * 1e3:,.2f} ms"
+
+
+def _inference_cell(r):
+    if r is None:
+        return ""
+    if r["status"] != "ok":
+        return f"{r['status']}: {r.get('error') or r.get('reason')}"[:60]
+    return f"{_fmt_latency(r['latency_s'])}, {r['rows_per_s']:,.0f}/s"
+
+
+def format_inference_table(rows):
+    """Markdown table of inference rows, one line per (workload, batch, threads).
+
+    Parameters
+    ----------
+    rows : row dicts of :func:`cgrad.bench.inference.inference_rows`.
+
+    Returns
+    -------
+    str: per implementation the median latency of one call and the throughput (rows/s);
+    a skipped or failed one carries its reason; the last column is cgrad
+    decision_function's latency over the fastest peer's (< 1: cgrad faster).
+    """
+    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    cells = {}
+    for r in rows:
+        cells.setdefault((r["workload"], r["workload_name"], r["batch"], r["threads"]), {})[r["impl"]] = r
+    head = ["workload", "batch", "thr", *impls, "d_f / best peer"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (key, name, batch, n), by_impl in cells.items():
+        df = by_impl.get("cgrad decision_function") or {}
+        lines.append("| " + " | ".join([f"{key} {name}", f"{batch:,}", str(n)]
+                                       + [_inference_cell(by_impl.get(i)) for i in impls]
+                                       + [_fmt(df.get("ratio_to_best_peer"), ".2f")]) + " |")
     return "\n".join(lines)
 
 
@@ -128,15 +168,18 @@ def package_versions():
     return out
 
 
-def write_reports(out, results, meta):
+def write_reports(out, results, meta, inference=None):
     """Write results.md, results.json and results.png into the folder ``out``.
 
     Parameters
     ----------
     out : pathlib.Path of an existing folder.
-    results : row dicts.
+    results : training row dicts ([] with ``inference`` alone: no training table, no PNG).
     meta : run metadata (``command``, ``date``, ``cpu``, ``cpus``, ``python``,
         ``numpy``, package versions, ``notes``); the plot's note, if any, is added.
+    inference : inference row dicts (:func:`format_inference_table`) or None: their
+        table follows the training table, under "## Inference", and results.json
+        holds them under ``"inference"``.
 
     Returns
     -------
@@ -144,7 +187,9 @@ def write_reports(out, results, meta):
     written (a results.png left from an earlier run is removed when none is drawn).
     """
     written = ["results.md", "results.json", "results.png"]
-    plot_note = plot(results, out / "results.png")
+    plot_note = (plot(results, out / "results.png") if results or inference is None
+                 else "results.png skipped: it shows training times, and this run timed "
+                      "inference only")
     if plot_note:
         meta["notes"].append(plot_note)
         (out / "results.png").unlink(missing_ok=True)
@@ -152,9 +197,12 @@ def write_reports(out, results, meta):
     cell_notes = sorted({f"{r['impl']}: {n}" for r in results for n in r.get("notes", [])})
     md = [f"# cgrad peer comparison ({meta['date']})", "", f"`{meta['command']}`", "",
           f"CPU: {meta['cpu']} x{meta['cpus']}; Python {meta['python']}, NumPy {meta['numpy']}"
-          + "".join(f", {k} {meta[k]}" for k in PEER_PACKAGES if k in meta),
-          "", format_table(results), "", "Notes:", *[f"- {n}" for n in meta["notes"] + cell_notes]]
+          + "".join(f", {k} {meta[k]}" for k in PEER_PACKAGES if k in meta), ""]
+    md += [format_table(results), ""] if results or inference is None else []
+    md += ["## Inference", "", format_inference_table(inference), ""] if inference else []
+    md += ["Notes:", *[f"- {n}" for n in meta["notes"] + cell_notes]]
     (out / "results.md").write_text("\n".join(md) + "\n")
-    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results},
-                                                 indent=1, default=str))
+    doc = {"meta": meta, "results": results}
+    doc.update({"inference": inference} if inference is not None else {})
+    (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     return md, written

@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["WORKLOADS", "LR", "workload_lr", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS", "BN_MOMENTUM", "BN_EPS",
            "QUICK_TRAIN", "QUICK_TEST", "epoch_flops", "synthetic_regression",
            "layer_params", "mlp_layer_kw", "extra_layers", "parse_layers", "custom_workload",
-           "select_workloads", "load_arrays", "data_id", "initial_weights"]
+           "select_workloads", "load_arrays", "data_id", "initial_weights", "initial_model"]
 
 WORKLOADS = {
     "W1": dict(key="W1", name="mnist", sizes=[784, 256, 128, 64, 10], activation="relu",
@@ -345,8 +345,22 @@ def initial_weights(w, seed):
     -------
     list of float32 arrays, the layout of ``cgrad.MLP.get_weights()``.
     """
+    return [np.ascontiguousarray(x, dtype=np.float32) for x in initial_model(w, seed).get_weights()]
+
+
+def initial_model(w, seed):
+    """The workload's ``cgrad.MLP`` (float32) with its initial weights.
+
+    Parameters
+    ----------
+    w : a workload dict.
+    seed : ``cgrad.MLP``'s seed.
+
+    Returns
+    -------
+    cgrad.MLP
+    """
     from ..model import MLP
-    m = MLP(w["sizes"], activation=w["activation"],
-            output="softmax" if w["task"] == "classification" else "identity",
-            dtype="float32", seed=seed, **mlp_layer_kw(w))
-    return [np.ascontiguousarray(x, dtype=np.float32) for x in m.get_weights()]
+    return MLP(w["sizes"], activation=w["activation"],
+               output="softmax" if w["task"] == "classification" else "identity",
+               dtype="float32", seed=seed, **mlp_layer_kw(w))
