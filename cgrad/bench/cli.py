@@ -28,7 +28,8 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding 
 
 def _add_selection_args(p):
     p.add_argument("--workloads", default=None,
-                   help="comma-separated: W1,W2,W3,W1bn,W4 (or mnist,tiny,wide,mnist-bn,mnist1d); default all, "
+                   help="comma-separated: W1,W2,W3,W1bn,W4 (or mnist,tiny,wide,mnist-bn,"
+                        "mnist1d); default all, "
                         "or only the custom one when --sizes is given")
     p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated from {IMPLS}")
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,ncpu)")
@@ -57,7 +58,8 @@ def _add_custom_args(p):
     p.add_argument("--sizes", default=None,
                    help="a custom workload: layer sizes, input first, e.g. 784,512,10")
     p.add_argument("--data", default=None,
-                   help="the custom workload's data: mnist, digits (the embedded 8x8 digits), mnist1d, "
+                   help="the custom workload's data: mnist, digits (the embedded 8x8 digits), "
+                        "mnist1d (generated, cgrad.bench.mnist1d), "
                         "synthetic (regression) or FILE.npz / FILE.csv (classification when "
                         "the labels are integers; 20%% held out for the test score); default "
                         "mnist for 784 inputs, else synthetic")

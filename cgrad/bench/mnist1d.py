@@ -85,12 +85,14 @@ def _check(p):
         raise TypeError(f"make_mnist1d: unknown argument(s) {unknown}; known: {sorted(DEFAULTS)}")
     n_cls = len(TEMPLATES)
     if int(p["n_samples"]) < 2 * n_cls:
-        raise ValueError(f"make_mnist1d: n_samples must be at least {2 * n_cls}, got {p['n_samples']}")
+        raise ValueError(f"make_mnist1d: n_samples must be at least {2 * n_cls}, "
+                         f"got {p['n_samples']}")
     if not 0.0 < p["train_split"] < 1.0:
         raise ValueError(f"make_mnist1d: train_split must be in (0, 1), got {p['train_split']}")
     lo, hi = p["padding"]
     if not 0 <= lo <= hi:
-        raise ValueError(f"make_mnist1d: padding must be (low, high) with 0 <= low <= high, got {p['padding']}")
+        raise ValueError("make_mnist1d: padding must be (low, high) with 0 <= low <= high, "
+                         f"got {p['padding']}")
     if int(p["max_translation"]) < 1 or int(p["length"]) < 2:
         raise ValueError("make_mnist1d: max_translation must be >= 1 and length >= 2")
 

@@ -8,7 +8,8 @@ import os
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "LR", "workload_lr", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS", "BN_MOMENTUM", "BN_EPS",
+__all__ = ["WORKLOADS", "LR", "workload_lr", "MOMENTUM", "ADAM_BETAS", "ADAM_EPS",
+           "BN_MOMENTUM", "BN_EPS",
            "QUICK_TRAIN", "QUICK_TEST", "epoch_flops", "synthetic_regression",
            "layer_params", "mlp_layer_kw", "extra_layers", "parse_layers", "custom_workload",
            "select_workloads", "load_arrays", "data_id", "initial_weights", "initial_model"]
