@@ -286,6 +286,13 @@ class _BaseMLP(BaseEstimator):
         return self._to_dense(X)
 
     # -- fit ----------------------------------------------------------------------------
+    def _check_solver(self):
+        """partial_fit's availability (sklearn's ``available_if``): stochastic solvers only."""
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._check_params()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -1024,12 +1031,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self):
-        if self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
-        return True
-
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (every class of the whole data) is required on
@@ -1183,12 +1184,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             The fitted estimator.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    def _check_solver(self):
-        if self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
-        return True
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):

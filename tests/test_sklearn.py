@@ -90,8 +90,11 @@ def test_lbfgs_reaches_sklearns_loss_from_the_same_start():
     ours = MLPClassifier((10,), solver="lbfgs", max_iter=200, random_state=0,
                          dtype="float64").fit(X, y)
     assert ours.loss_ <= theirs.loss_ * (1 + 1e-9)
+    # float32: where L-BFGS stops near a loss of 5e-4 depends on the objective's rounding
+    # (4.2e-4 on the avx2/avx512 paths, 5.2e-4 on generic); it must get as far as
+    # scikit-learn to within 1e-4 of the loss it started from (a stalled fit is ~1e-2 off)
     ours32 = MLPClassifier((10,), solver="lbfgs", max_iter=200, random_state=0).fit(X, y)
-    assert ours32.loss_ <= theirs.loss_ * 1.01
+    assert ours32.loss_ - theirs.loss_ <= 1e-4 * ours.loss_curve_[0]
     assert ours.n_iter_ <= 200 and len(ours.loss_curve_) == ours.n_iter_
 
 
