@@ -163,10 +163,12 @@ typedef void (*cgrad_dukernel)(long kc, const double *Ap, const double *Bp, doub
 /* One row of the dispatch table per ISA and dtype (dispatch.c). */
 #define CGRAD_MR_MAX 16
 #define CGRAD_NR_MAX 32
-typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_sukernel ukernel; }
-    cgrad_sgemm_row;
-typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_dukernel ukernel; }
-    cgrad_dgemm_row;
+typedef struct {
+    const char *name; int mr, nr; long kc, mc, nc; double nopack_serial; cgrad_sukernel ukernel;
+} cgrad_sgemm_row;
+typedef struct {
+    const char *name; int mr, nr; long kc, mc, nc; double nopack_serial; cgrad_dukernel ukernel;
+} cgrad_dgemm_row;
 /* The rows of the selected ISA (never NULL). */
 const cgrad_sgemm_row *cgrad_sgemm_selected(void);
 const cgrad_dgemm_row *cgrad_dgemm_selected(void);

@@ -15,7 +15,9 @@
 static int selected = CGRAD_ISA_GENERIC;
 
 /* GEMM kernel table, one row per ISA (indexed by CGRAD_ISA_*): {name, MR, NR, KC, MC, NC,
- * micro-kernel}.  MC is a multiple of MR and NC of NR.  KC sizes the B micro-panel
+ * nopack_serial, micro-kernel}.  nopack_serial: how many times the no-pack threshold a
+ * one-thread product may reach before packing wins (gemm.c, bench_gemm's crossover
+ * measurements in RESULTS.md); 1 where the no-pack kernel is plain C (generic, neon).  MC is a multiple of MR and NC of NR.  KC sizes the B micro-panel
  * (KC x NR) to stay near L1 while a block of A (MC x KC) streams from L2 and the B panel
  * (KC x NC) from L3.  The avx512 float32 row was tuned on a Zen 4 core (32 KiB L1d,
  * 1 MiB L2, a 16 MiB share of L3) with bench_gemm.py: KC 384 beat 128/192/256 on the
@@ -46,16 +48,16 @@ static int selected = CGRAD_ISA_GENERIC;
 #define D_NEON cgrad_ukernel_d4x8_ref
 #endif
 static const cgrad_sgemm_row tuned_srows[4] = {
-    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_s4x8_ref},
-    {"avx2", 6, 16, 256, 120, 3072, S_AVX2},
-    {"avx512", 12, 32, 384, 144, 3072, S_AVX512},
-    {"neon", 8, 12, 256, 120, 3072, S_NEON},
+    {"generic", 4, 8, 256, 128, 2048, 1, cgrad_ukernel_s4x8_ref},
+    {"avx2", 6, 16, 256, 120, 3072, 16, S_AVX2},
+    {"avx512", 12, 32, 384, 144, 3072, 32, S_AVX512},
+    {"neon", 8, 12, 256, 120, 3072, 1, S_NEON},
 };
 static const cgrad_dgemm_row tuned_drows[4] = {
-    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_d4x8_ref},
-    {"avx2", 6, 8, 256, 96, 2048, D_AVX2},
-    {"avx512", 12, 16, 256, 96, 2048, D_AVX512},
-    {"neon", 8, 6, 256, 120, 1536, D_NEON},
+    {"generic", 4, 8, 256, 128, 2048, 1, cgrad_ukernel_d4x8_ref},
+    {"avx2", 6, 8, 256, 96, 2048, 4, D_AVX2},
+    {"avx512", 12, 16, 256, 96, 2048, 32, D_AVX512},
+    {"neon", 8, 6, 256, 120, 1536, 1, D_NEON},
 };
 
 static cgrad_caches caches;
