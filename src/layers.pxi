@@ -92,6 +92,24 @@ cdef int net_step_threads(const Net* n, Py_ssize_t rows, int n_threads) noexcept
     return 1
 
 
+# An isolated call (predict, evaluate) finds the OpenMP team asleep and pays a wake-up
+# per parallel region, far more than a training step, where the team spins between
+# regions: under a busy machine's load, milliseconds.  Blocks of fewer multiply-adds
+# than this run on one thread (about 0.15 ms of one core's work).
+cdef double CALL_PARALLEL_MACS = 16777216.0
+
+
+cdef int net_call_threads(const Net* n, Py_ssize_t rows, int n_threads) noexcept nogil:
+    """n_threads, or 1 for a forward pass over `rows` rows of fewer than
+    CALL_PARALLEL_MACS multiply-adds in its Dense layers.  Only the time changes."""
+    cdef int i
+    cdef double macs = 0.0
+    for i in range(n.n_layers):
+        if n.layers[i].kind == LAYER_DENSE:
+            macs += <double> n.layers[i].n_in * n.layers[i].n_out
+    return 1 if n_threads <= 1 or rows * macs < CALL_PARALLEL_MACS else n_threads
+
+
 cdef inline uint64_t dropout_step_seed(uint64_t seed, int64_t step, int index) noexcept nogil:
     """The mask seed of the dropout layer at `index` on training step `step`."""
     return _dropout_splitmix64(seed ^ _dropout_splitmix64(<uint64_t> step * 256 + index))
@@ -596,6 +614,10 @@ cdef class Network:
             self.psp_rows = block
         return True
 
+    def call_threads(self, Py_ssize_t rows, int n_threads):
+        """The threads predict uses for blocks of `rows` rows when given n_threads."""
+        return net_call_threads(&self.n, rows, n_threads)
+
     def predict(self, X, out, Py_ssize_t block=1024, int n_threads=1):
         """out (n, OUT) = the network on X (n, IN) in eval mode, in blocks of rows (the
         workspace is sized once for a block); Ctrl-C between blocks raises
@@ -621,6 +643,7 @@ cdef class Network:
             raise ValueError(f"block must be >= 1, got {block}")
         block = min(block, max(n, 1))
         self.ensure_capacity(block)
+        n_threads = net_call_threads(&self.n, block, n_threads)
         sparse = self._predict_sparse(n, block)
         self._x = None
         xp = <const char*> <size_t> X.ctypes.data

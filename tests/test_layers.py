@@ -557,3 +557,18 @@ def test_batch_norm_refuses_a_one_row_training_batch_before_any_work():
         m.forward(X[:1])
     assert m.eval() is m and not m.training
     assert m.forward(X[:1]).shape == (1, 2) and m.train() is m and m.training
+
+
+def test_isolated_calls_stay_on_one_thread_below_the_bound(rng):
+    """predict/evaluate wake the OpenMP team for every parallel region: a block of few
+    multiply-adds runs on one thread; a large one keeps the threads it was given, and
+    both give the same bits (test above)."""
+    small = cgrad.MLP([64, 128, 64, 10], seed=0)._net        # 17,024 multiply-adds a row
+    assert small.call_threads(270, 2) == 1                   # cgrad train's validation
+    assert small.call_threads(1024, 2) == 2                  # 17.4M: above the bound
+    assert small.call_threads(1024, 1) == 1
+    w3 = cgrad.MLP([784, 1024, 1024, 10], seed=0)._net
+    assert w3.call_threads(8, 2) == 1 and w3.call_threads(32, 2) == 2
+    X = rng.standard_normal((300, 64)).astype(np.float32)
+    m = cgrad.MLP([64, 128, 64, 10], seed=0)
+    assert_array_equal(m.decision_function(X, n_threads=1), m.decision_function(X, n_threads=2))
