@@ -52,11 +52,14 @@ def _check_ok_row(row, cells):
                      f"{row['test_accuracy']:.4f}", f"{row['predict_rows_per_s']:,.0f}"]
 
 
-def test_sklearn_only_quick_run(tmp_path, short_digits):
+def test_sklearn_only_quick_run(tmp_path, short_digits, monkeypatch):
     """``--sklearn-only``: no training table and no PNG; one row per (workload, threads,
     implementation) with the speed-up and accuracy filled in and results.json agreeing
     with results.md; MNIST's rows skipped with a note (no files), and so are thread
-    counts above the CPUs; the other sections' notes stay out."""
+    counts above the CPUs; an OpenBLAS variable in the environment gets a note; the
+    training's notes stay out."""
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
     out = tmp_path / "out"
     assert bench.main(["--sklearn-only", "--quick", "--threads", "1,4096",
                        "--sklearn-workloads", "digits-adam,digits-lbfgs,mnist-adam",
@@ -94,6 +97,9 @@ def test_sklearn_only_quick_run(tmp_path, short_digits):
                for n in notes)
     assert any("--quick: MNIST's first 4,096" in n for n in notes)
     assert not any("OPENBLAS_CORETYPE unset" in n for n in notes)   # the training's note
+    assert [n for n in notes if "OPENBLAS" in n] == [
+        "scikit-learn estimators: OPENBLAS_CORETYPE='Haswell' in the bench process, where "
+        "scikit-learn's fits run: it can slow OpenBLAS (env -u OPENBLAS_CORETYPE cgrad bench ...)"]
 
 
 def test_sklearn_after_training_without_scikit_learn(tmp_path):

@@ -210,6 +210,7 @@ def _notes(names, missing, quick):
     params = {w: ", ".join([f"{k}={v}" for k, v in WORKLOADS[w]["params"].items()]
                            + ["sample_weight=ones"] * bool(WORKLOADS[w].get("weighted")))
               for w in names}
+    cut = quick and any(WORKLOADS[w]["data"] == "mnist" for w in names)
     notes = ["scikit-learn estimators: cgrad.sklearn.MLPClassifier and "
              "sklearn.neural_network.MLPClassifier, random_state=0, scikit-learn's defaults "
              "but for: " + "; ".join(f"{w}: {p}" for w, p in params.items()),
@@ -219,7 +220,7 @@ def _notes(names, missing, quick):
              "accuracy of the last round; predict rows/s on the test rows "
              f"(digits: tiled {DIGITS_PREDICT_TILES} times)"
              + (f"; --quick: MNIST's first {QUICK_TRAIN:,} training / {QUICK_TEST:,} test rows"
-                if quick else "")]
+                if cut else "")]
     notes += [f"scikit-learn estimators: skipped {d}: {why}" for d, why in missing.items()]
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
