@@ -84,7 +84,8 @@ def test_sklearn_only_quick_run(tmp_path, short_digits, monkeypatch):
         assert sk["status"] == cg["status"] == "ok"
         assert sk["speedup"] == 1.0
         assert cg["speedup"] == pytest.approx(sk["fit_s"] / cg["fit_s"])
-        assert (sk["solver"], cg["n_train"], cg["n_test"]) == (w.split("-")[1], 1347, 450)
+        assert sk["params"]["solver"] == w.split("-")[1]
+        assert (cg["n_train"], cg["n_test"]) == (1347, 450)
         for r in (sk, cg):
             _check_ok_row(r, cells[w, 1, r["impl"]])
         assert rows[w, 4096, "cgrad"]["reason"].startswith("only ")
