@@ -21,8 +21,8 @@ Workloads (:data:`WORKLOADS`):
   (200); ``quick`` keeps the first :data:`~cgrad.bench.workloads.QUICK_TRAIN` training and
   :data:`~cgrad.bench.workloads.QUICK_TEST` test rows, as the training comparison's.
 
-Fit time includes each library's input validation and conversion (cgrad copies the
-float64 X to float32).  Predict throughput: rows/s of ``predict`` on the test rows
+Both get the same float64 X; fit time includes whatever each library does with it
+(validation, conversion to its training dtype).  Predict throughput: rows/s of ``predict`` on the test rows
 (digits: tiled 50 times).  ``cgrad bench --sklearn`` puts the table in its report;
 :func:`main` prints it alone (``python -m benchmarks.sklearn_compare`` in a checkout).
 """
@@ -215,8 +215,9 @@ def _notes(names, missing, quick):
     notes = ["scikit-learn estimators: cgrad.sklearn.MLPClassifier and "
              "sklearn.neural_network.MLPClassifier, random_state=0, scikit-learn's defaults "
              "but for: " + "; ".join(f"{w}: {p}" for w, p in params.items()),
-             "scikit-learn estimators: fit seconds include input validation and cgrad's "
-             "float64 -> float32 copy; fits run in the bench process (not pinned); "
+             "scikit-learn estimators: both fit the same float64 X, fit seconds include "
+             "each library's input validation and conversion; fits run in the bench "
+             "process (not pinned); "
              "speed-up = scikit-learn's median fit seconds / the row's; n_iter_ and test "
              "accuracy of the last round; predict rows/s on the test rows "
              f"(digits: tiled {DIGITS_PREDICT_TILES} times)"
