@@ -1,6 +1,8 @@
 """Shared fixtures and tolerance tables (sklearn style)."""
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,15 @@ SHAPES = [(1, 1), (3, 17), (17, 33), (33, 3), (257, 129), (1000, 257)]
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def run_cgrad_without(blocked, argv, cwd):
+    """``cgrad ARGV`` in a new Python process run in ``cwd``, with the modules ``blocked``
+    made unimportable (as on an install without them); the CompletedProcess (text)."""
+    code = ("import sys; " + "".join(f"sys.modules[{m!r}] = " for m in blocked) + "None; "
+            "from cgrad.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
 
 
 def data_dir():

@@ -638,13 +638,12 @@ def test_inference_run_with_peers_missing_from_an_empty_folder(tmp_path):
     """``--inference`` after the training comparison, as from a wheel without torch and
     onnxruntime (their imports blocked): the training row, then the inference rows of
     cgrad; the peers skipped with a note."""
+    from conftest import run_cgrad_without
     work, out = tmp_path / "empty", tmp_path / "bench"
     work.mkdir()
-    code = ("import sys; sys.modules['torch'] = sys.modules['onnxruntime'] = None; "
-            "from cgrad.cli import main; sys.exit(main(sys.argv[1:]))")
-    cmd = [sys.executable, "-c", code, "bench", "--inference", "--quick", "--workloads", "W2",
-           "--impls", "cgrad", "--threads", "1", "--out", str(out)]
-    r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    r = run_cgrad_without(("torch", "onnxruntime"),
+                          ["bench", "--inference", "--quick", "--workloads", "W2", "--impls",
+                           "cgrad", "--threads", "1", "--out", str(out)], cwd=work)
     assert r.returncode == 0, r.stderr
     assert not any(work.iterdir())
     doc = json.loads((out / "results.json").read_text())

@@ -31,6 +31,7 @@ MODULES = {
     "cgrad.sklearn": ("sklearn", "scipy"),
     "cgrad.bench": (),
     "cgrad.bench.inference": (),
+    "cgrad.bench.sklearn_table": (),
     "cgrad.landscape": (),
     "cgrad.plot": ("matplotlib",),
     "cgrad.toy": (),

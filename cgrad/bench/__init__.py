@@ -18,7 +18,9 @@ jax-scan, sklearn; a missing package skips its cells with a note),
 lockstep interleaving of the cells compared with each other),
 :mod:`~cgrad.bench.report` (table, JSON, PNG), :mod:`~cgrad.bench.inference` (the
 inference table of ``--inference`` / ``--inference-only``: cgrad against torch and
-onnxruntime on the same weights), :mod:`~cgrad.bench.cli` (``main``).
+onnxruntime on the same weights), :mod:`~cgrad.bench.sklearn_table` (the table of
+``--sklearn`` / ``--sklearn-only``: ``cgrad.sklearn.MLPClassifier`` against
+scikit-learn's, fits interleaved in the bench process), :mod:`~cgrad.bench.cli` (``main``).
 
 FLOP count: (6 * sum(in * out) - 2 * in_0 * out_0) * samples per epoch (W1: 63.1,
 W3: 574.6, W2: 2.55 GFLOP per epoch).  Biases, activations, losses and the optimizer

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from . import peak as _peak
+from . import sklearn_table as _sk
 from .inference import inference_rows
 from .peers import IMPLS, REQUIRES, RUNNERS
 from .report import add_ratios, package_versions, summarize, write_reports
-from .scheduler import run_group
+from .scheduler import available_cpus, run_group
 from .workloads import (LR, MOMENTUM, QUICK_TEST, QUICK_TRAIN, data_id, extra_layers,
                         initial_weights, load_arrays, select_workloads, workload_lr)
 
-__all__ = ["main", "parse_args"]
+__all__ = ["main", "parse_args", "parse_threads"]
 
 _GROUP_BY = {"workload": "(workload, optimizer, threads)", "threads": "threads",
              "all": "run (one group)"}
@@ -75,6 +76,27 @@ def _add_custom_args(p):
     p.add_argument("--download", action="store_true", help="download MNIST when it is missing")
 
 
+def _add_sklearn_args(p):
+    skl = p.add_mutually_exclusive_group()
+    skl.add_argument("--sklearn", action="store_true",
+                     help="after the training comparison (and --inference), also time "
+                          "cgrad.sklearn.MLPClassifier against scikit-learn's on "
+                          "--sklearn-workloads: the same hyperparameters and random_state, "
+                          "fits interleaved round by round, at --threads; skipped with a note "
+                          "when scikit-learn is not installed")
+    skl.add_argument("--sklearn-only", action="store_true",
+                     help="time the scikit-learn estimators as --sklearn does, without the "
+                          "training comparison")
+    p.add_argument("--sklearn-workloads", default=",".join(_sk.DEFAULT_WORKLOADS),
+                   help=f"comma-separated from {list(_sk.WORKLOADS)} (default "
+                        f"{','.join(_sk.DEFAULT_WORKLOADS)}); MNIST's are skipped with a "
+                        "note when the files are missing")
+    p.add_argument("--sklearn-rounds", type=int, default=None,
+                   help=f"fits per estimator and cell (default {_sk.ROUNDS}; --quick "
+                        f"{_sk.QUICK_ROUNDS}, and MNIST's first {QUICK_TRAIN} / {QUICK_TEST} "
+                        "rows)")
+
+
 def _add_run_args(p):
     p.add_argument("--peak", type=float, default=None,
                    help="peak GFLOP/s of one thread (scaled by threads); default: measure (cached)")
@@ -106,11 +128,39 @@ def parse_args(argv, prog="cgrad bench"):
     p = argparse.ArgumentParser(prog=prog, description="Train the same MLP with cgrad and its "
                                 "peers; print and save a comparison table.  --inference adds "
                                 "an inference table (cgrad vs torch and onnxruntime) after the "
-                                "training one; --inference-only times inference alone.")
+                                "training one, --sklearn a table of cgrad.sklearn's estimators "
+                                "vs scikit-learn's; --inference-only / --sklearn-only leave "
+                                "the training comparison out.")
     _add_selection_args(p)
     _add_custom_args(p)
+    _add_sklearn_args(p)
     _add_run_args(p)
     return p.parse_args(argv)
+
+
+def parse_threads(spec):
+    """The thread counts of a comma-separated list.
+
+    Parameters
+    ----------
+    spec : str, e.g. ``"1,2"``.
+
+    Returns
+    -------
+    list of int.
+
+    Raises
+    ------
+    SystemExit
+        When an entry is not an integer or not positive.
+    """
+    try:
+        threads = [int(t) for t in spec.split(",")]
+    except ValueError:
+        raise SystemExit(f"--threads needs comma-separated integers, got {spec!r}") from None
+    if min(threads) < 1:
+        raise SystemExit("--threads must be positive")
+    return threads
 
 
 def _check_args(a):
@@ -121,15 +171,12 @@ def _check_args(a):
     bad = [i for i in impls if i not in IMPLS]
     if bad:
         raise SystemExit(f"unknown implementation(s) {bad}; choose from {IMPLS}")
-    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        threads = [int(t) for t in a.threads.split(",")] if a.threads else sorted({1, ncpu})
-    except ValueError:
-        raise SystemExit(f"--threads needs comma-separated integers, got {a.threads!r}") from None
-    if min(threads) < 1:
-        raise SystemExit("--threads must be positive")
+    ncpu = available_cpus()
+    threads = parse_threads(a.threads) if a.threads else sorted({1, ncpu})
     if a.batch < 1:
         raise SystemExit("--batch must be positive")
+    if a.sklearn_rounds is not None and a.sklearn_rounds < 1:
+        raise SystemExit("--sklearn-rounds must be positive")
     return impls, threads, ncpu
 
 
@@ -327,22 +374,34 @@ def _train(a, wls, wd, *, impls, threads, ncpu):
     return results, peaks, notes
 
 
+def _extra_tables(a, wls, sk_names, *, threads, ncpu, notes):
+    """(inference rows, scikit-learn section), None where not asked for; their notes
+    are appended to ``notes``."""
+    inference = sklearn = None
+    if a.inference or a.inference_only:
+        inference, more = inference_rows(wls, threads=threads, quick=a.quick, ncpu=ncpu,
+                                         data_dir=a.data_dir, download=a.download, seed=a.seed)
+        notes += more
+    if a.sklearn or a.sklearn_only:
+        sklearn, more = _sk.sklearn_section(sk_names, threads=threads, ncpu=ncpu,
+                                        rounds=a.sklearn_rounds, quick=a.quick,
+                                        data_dir=a.data_dir, download=a.download)
+        notes += more
+    return inference, sklearn
+
+
 def _run(a, argv, prog, wd):
     impls, threads, ncpu = _check_args(a)
     wls = select_workloads(a)
-    results, peaks, notes = (([], {}, []) if a.inference_only
+    sk_names = _sk.parse_workloads(a.sklearn_workloads)
+    results, peaks, notes = (([], {}, []) if a.inference_only or a.sklearn_only
                              else _train(a, wls, wd, impls=impls, threads=threads, ncpu=ncpu))
-    inference = None
-    if a.inference or a.inference_only:
-        inference, inf_notes = inference_rows(wls, threads=threads, quick=a.quick, ncpu=ncpu,
-                                              data_dir=a.data_dir, download=a.download,
-                                              seed=a.seed)
-        notes += inf_notes
+    inference, sklearn = _extra_tables(a, wls, sk_names, threads=threads, ncpu=ncpu, notes=notes)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     md, written = write_reports(out, results, _meta(a, command=f"{prog} " + " ".join(argv),
                                                     ncpu=ncpu, peaks=peaks, notes=notes),
-                                inference=inference)
+                                inference=inference, sklearn=sklearn)
     print()
     print("\n".join(md[4:]))
     print(f"\nsaved {', '.join(written)} in {out}")

@@ -8,8 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .workloads import epoch_flops
 
-__all__ = ["format_table", "format_inference_table", "summarize", "add_ratios", "plot",
-           "write_reports", "package_versions", "PEER_PACKAGES"]
+__all__ = ["format_table", "format_inference_table", "format_sklearn_table", "sklearn_markdown",
+           "summarize", "add_ratios", "plot", "write_reports", "package_versions",
+           "PEER_PACKAGES"]
 
 # import name -> distribution name, the versions recorded in the report
 PEER_PACKAGES = {"cgrad": "cgrad", "torch": "torch", "jax": "jax", "sklearn": "scikit-learn",
@@ -102,6 +103,56 @@ def format_inference_table(rows):
     return "\n".join(lines)
 
 
+_SKLEARN_HEAD = ["workload", "thr", "impl", "fit s (median)", "min", "n_iter_", "ms/iter",
+                 "speed-up", "test acc", "predict rows/s"]
+
+
+def format_sklearn_table(rows):
+    """Markdown table of the scikit-learn estimators' rows.
+
+    Parameters
+    ----------
+    rows : row dicts of :func:`cgrad.bench.sklearn_table.sklearn_section`.
+
+    Returns
+    -------
+    str: one line per (workload, threads, implementation): median and minimum fit
+    seconds, ``n_iter_``, milliseconds per iteration, the speed-up (scikit-learn's median
+    fit seconds over the row's), test accuracy and predict rows/s; a skipped row carries
+    its reason.
+    """
+    lines = ["| " + " | ".join(_SKLEARN_HEAD) + " |", "|" + "---|" * len(_SKLEARN_HEAD)]
+    for r in rows:
+        cells = [r["workload"], str(r["threads"]), r["impl"]]
+        if r["status"] != "ok":
+            cells += [f"{r['status']}: {r.get('reason')}"[:120]] + [""] * 6
+        else:
+            cells += [f"{r['fit_s']:.3f}", f"{r['fit_min_s']:.3f}", str(r["n_iter"]),
+                      f"{r['ms_per_iter']:.2f}", f"{r['speedup']:.2f}x",
+                      f"{r['test_accuracy']:.4f}", f"{r['predict_rows_per_s']:,.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sklearn_markdown(section):
+    """The "scikit-learn estimators" section of results.md.
+
+    Parameters
+    ----------
+    section : the dict of :func:`cgrad.bench.sklearn_table.sklearn_section`.
+
+    Returns
+    -------
+    list of str: the heading, a blank line, then the line saying what was measured
+    (rounds, threads, load average before and after) and the table, or the reason the
+    table was skipped; a blank line last.
+    """
+    if section["skipped"]:
+        return ["## scikit-learn estimators", "", f"Skipped: {section['skipped']}", ""]
+    return ["## scikit-learn estimators", "", section["summary"] + ":", "",
+            format_sklearn_table(section["rows"]), ""]
+
+
 def summarize(row, peaks):
     """Add median/min/max seconds, samples/s, GFLOP/s and the peak fraction to ``row``.
 
@@ -168,18 +219,22 @@ def package_versions():
     return out
 
 
-def write_reports(out, results, meta, inference=None):
+def write_reports(out, results, meta, inference=None, sklearn=None):
     """Write results.md, results.json and results.png into the folder ``out``.
 
     Parameters
     ----------
     out : pathlib.Path of an existing folder.
-    results : training row dicts ([] with ``inference`` alone: no training table, no PNG).
+    results : training row dicts ([] when the run timed only ``inference`` and/or
+        ``sklearn``: no training table, no PNG).
     meta : run metadata (``command``, ``date``, ``cpu``, ``cpus``, ``python``,
         ``numpy``, package versions, ``notes``); the plot's note, if any, is added.
     inference : inference row dicts (:func:`format_inference_table`) or None: their
         table follows the training table, under "## Inference", and results.json
         holds them under ``"inference"``.
+    sklearn : the scikit-learn section (:func:`sklearn_markdown`) or None: it follows,
+        under "## scikit-learn estimators", and results.json holds it under
+        ``"sklearn"``.
 
     Returns
     -------
@@ -187,9 +242,10 @@ def write_reports(out, results, meta, inference=None):
     written (a results.png left from an earlier run is removed when none is drawn).
     """
     written = ["results.md", "results.json", "results.png"]
-    plot_note = (plot(results, out / "results.png") if results or inference is None
+    training = bool(results) or (inference is None and sklearn is None)
+    plot_note = (plot(results, out / "results.png") if training
                  else "results.png skipped: it shows training times, and this run timed "
-                      "inference only")
+                      "no training")
     if plot_note:
         meta["notes"].append(plot_note)
         (out / "results.png").unlink(missing_ok=True)
@@ -198,11 +254,13 @@ def write_reports(out, results, meta, inference=None):
     md = [f"# cgrad peer comparison ({meta['date']})", "", f"`{meta['command']}`", "",
           f"CPU: {meta['cpu']} x{meta['cpus']}; Python {meta['python']}, NumPy {meta['numpy']}"
           + "".join(f", {k} {meta[k]}" for k in PEER_PACKAGES if k in meta), ""]
-    md += [format_table(results), ""] if results or inference is None else []
+    md += [format_table(results), ""] if training else []
     md += ["## Inference", "", format_inference_table(inference), ""] if inference else []
+    md += sklearn_markdown(sklearn) if sklearn is not None else []
     md += ["Notes:", *[f"- {n}" for n in meta["notes"] + cell_notes]]
     (out / "results.md").write_text("\n".join(md) + "\n")
     doc = {"meta": meta, "results": results}
     doc.update({"inference": inference} if inference is not None else {})
+    doc.update({"sklearn": sklearn} if sklearn is not None else {})
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     return md, written

@@ -20,7 +20,19 @@ from pathlib import Path
 
 from .worker import cell_env, worker_command
 
-__all__ = ["round_order", "lockstep_schedule", "run_group"]
+__all__ = ["available_cpus", "round_order", "lockstep_schedule", "run_group"]
+
+
+def available_cpus():
+    """The CPUs this process may run on (its affinity where the OS has one).
+
+    Returns
+    -------
+    int: at least 1.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def round_order(n, r):
