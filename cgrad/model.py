@@ -540,7 +540,11 @@ class Sequential:
         Parameters
         ----------
         X : array_like, shape (n_samples, n_inputs)
-            Training inputs, numeric and finite.
+            Training inputs, numeric and finite.  A C-contiguous float32 or float64 array
+            is read as it is, whatever the model dtype: each batch's rows are converted
+            as they are gathered, as ``X.astype(model dtype)`` would convert them (same
+            results, no converted copy of X; a float64 value beyond float32's range is
+            refused for a float32 model).  Anything else is converted first.
         y : array_like
             Targets, one row per sample: integer labels or one-hot rows (softmax), 0/1
             targets (sigmoid), values (regression), as the loss takes them.
