@@ -79,7 +79,26 @@ def config():
         "simd_selected": _core.isa_selected(),
         "cgrad_isa_env": os.environ.get("CGRAD_ISA"),
         "ftz_daz": info["ftz_daz_supported"],
+        "caches": _core.cache_sizes(),
+        "gemm_blocking": _core.gemm_blocking(),
     }
+
+
+def _bytes(n):
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B" if n else "unknown"
+
+
+def _cache_line(caches, blocking):
+    src = caches["source"]
+    if caches["env_error"]:
+        src += f" (CGRAD_CACHE={os.environ.get('CGRAD_CACHE')!r} is malformed: ignored)"
+    b = blocking["float32"]
+    return (f"L1d {_bytes(caches['l1d'])}, L2 {_bytes(caches['l2'])}, "
+            f"L3 {_bytes(caches['l3'])} per core ({src}); float32 GEMM blocks "
+            f"MC {b['mc']} KC {b['kc']} NC {b['nc']}")
 
 
 _OPENMP_VERSIONS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0",
@@ -116,5 +135,6 @@ def show_config(file=None):
         f"  simd          available: {', '.join(c['simd_available'])}; "
         f"selected: {c['simd_selected']}{isa_note}",
         f"  ftz/daz       {'supported' if c['ftz_daz'] else 'not available on this platform'}",
+        f"  caches        {_cache_line(c['caches'], c['gemm_blocking'])}",
     ]
     print("\n".join(lines), file=file)

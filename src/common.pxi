@@ -160,6 +160,12 @@ cdef extern from "cgrad.h" nogil:
     int cgrad_isa_select(int isa)
     const char *cgrad_isa_name(int isa)
     int cgrad_isa_init()
+    ctypedef struct cgrad_caches:
+        long l1d, l2, l3
+        int env_error
+    int CGRAD_CACHE_UNKNOWN, CGRAD_CACHE_FROM_ENV, CGRAD_CACHE_FROM_SYSFS
+    int CGRAD_CACHE_FROM_SYSCONF
+    const cgrad_caches *cgrad_cache_sizes(int *source)
 
 # Below this many element-operations a loop runs on one thread: an OpenMP parallel
 # region costs microseconds, and small MLPs live in that regime (see benchmarks/).

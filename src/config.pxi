@@ -65,6 +65,18 @@ def set_isa(str name):
                          f"(available: {isa_supported()})")
 
 
+def cache_sizes():
+    """The cache sizes the GEMM blocking was derived from, read once at import: bytes of
+    L1d, L2 and this core's share of L3 (0: unknown), where they came from, and whether
+    CGRAD_CACHE was set but malformed (then ignored)."""
+    cdef int source = 0
+    cdef const cgrad_caches *c = cgrad_cache_sizes(&source)
+    names = {CGRAD_CACHE_UNKNOWN: "unknown", CGRAD_CACHE_FROM_ENV: "CGRAD_CACHE",
+             CGRAD_CACHE_FROM_SYSFS: "sysfs", CGRAD_CACHE_FROM_SYSCONF: "sysconf"}
+    return {"l1d": c.l1d, "l2": c.l2, "l3": c.l3, "source": names[source],
+            "env_error": bool(c.env_error)}
+
+
 def build_info():
     """A dict describing how this core was built."""
     return {

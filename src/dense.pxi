@@ -25,10 +25,12 @@ cdef extern from "cgrad.h" nogil:
         const char *name
         int mr, nr
         long kc, mc, nc
+        double nopack_serial
     ctypedef struct cgrad_dgemm_row:
         const char *name
         int mr, nr
         long kc, mc, nc
+        double nopack_serial
     ctypedef struct cgrad_sdz:
         int kind
         const float *y
@@ -300,8 +302,10 @@ def gemm_blocking():
     """The selected ISA's GEMM blocking: {"float32": {...}, "float64": {...}}."""
     cdef const cgrad_sgemm_row *s = cgrad_sgemm_selected()
     cdef const cgrad_dgemm_row *d = cgrad_dgemm_selected()
-    return {"float32": dict(isa=s.name.decode(), mr=s.mr, nr=s.nr, kc=s.kc, mc=s.mc, nc=s.nc),
-            "float64": dict(isa=d.name.decode(), mr=d.mr, nr=d.nr, kc=d.kc, mc=d.mc, nc=d.nc)}
+    return {"float32": dict(isa=s.name.decode(), mr=s.mr, nr=s.nr, kc=s.kc, mc=s.mc, nc=s.nc,
+                            nopack_serial=s.nopack_serial),
+            "float64": dict(isa=d.name.decode(), mr=d.mr, nr=d.nr, kc=d.kc, mc=d.mc, nc=d.nc,
+                            nopack_serial=d.nopack_serial)}
 
 
 def gemm_set_nopack_threshold(double mnk):

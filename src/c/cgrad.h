@@ -34,6 +34,17 @@ const char *cgrad_isa_name(int isa);
  * is used). */
 int cgrad_isa_init(void);
 
+/* ---- cache sizes (cache.c) ---------------------------------------------------------
+ * Bytes of L1d, L2 and this core's share of L3 (0: unknown); env_error is 1 when
+ * CGRAD_CACHE was set but not of the form "L1D,L2,L3" (it is then ignored). */
+typedef struct { long l1d, l2, l3; int env_error; } cgrad_caches;
+enum { CGRAD_CACHE_UNKNOWN = 0, CGRAD_CACHE_FROM_ENV = 1, CGRAD_CACHE_FROM_SYSFS = 2,
+       CGRAD_CACHE_FROM_SYSCONF = 3 };
+/* Fill *out; returns where the sizes came from (CGRAD_CACHE_*). */
+int cgrad_cache_detect(cgrad_caches *out);
+/* The sizes the selected blocking was derived from (dispatch.c; detected at init). */
+const cgrad_caches *cgrad_cache_sizes(int *source);
+
 /* ---- GEMM (gemm.c, pack.c, ukernel_*.c) ------------------------------------------
  *
  *   C = alpha * op(A) @ op(B) + beta * C        op(X) = X or X.T (trans flag != 0)
@@ -152,10 +163,12 @@ typedef void (*cgrad_dukernel)(long kc, const double *Ap, const double *Bp, doub
 /* One row of the dispatch table per ISA and dtype (dispatch.c). */
 #define CGRAD_MR_MAX 16
 #define CGRAD_NR_MAX 32
-typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_sukernel ukernel; }
-    cgrad_sgemm_row;
-typedef struct { const char *name; int mr, nr; long kc, mc, nc; cgrad_dukernel ukernel; }
-    cgrad_dgemm_row;
+typedef struct {
+    const char *name; int mr, nr; long kc, mc, nc; double nopack_serial; cgrad_sukernel ukernel;
+} cgrad_sgemm_row;
+typedef struct {
+    const char *name; int mr, nr; long kc, mc, nc; double nopack_serial; cgrad_dukernel ukernel;
+} cgrad_dgemm_row;
 /* The rows of the selected ISA (never NULL). */
 const cgrad_sgemm_row *cgrad_sgemm_selected(void);
 const cgrad_dgemm_row *cgrad_dgemm_selected(void);

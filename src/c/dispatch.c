@@ -15,12 +15,17 @@
 static int selected = CGRAD_ISA_GENERIC;
 
 /* GEMM kernel table, one row per ISA (indexed by CGRAD_ISA_*): {name, MR, NR, KC, MC, NC,
- * micro-kernel}.  MC is a multiple of MR and NC of NR.  KC sizes the B micro-panel
- * (KC x NR) to stay near L1 while a block of A (MC x KC) streams from L2.  The avx512
- * float32 row was tuned on a Zen 4 core (32 KiB L1d, 1 MiB L2) with bench_gemm.py:
- * KC 384 beat 128/192/256 on the 2048 cube and the W1/W3 shapes, MC 144 matched 288 and
- * beat 480; the other rows use the textbook sizes for their register tiles.  Without x86 dispatch the SIMD rows fall back
- * to the reference kernel (they are never selected: cgrad_isa_available says no). */
+ * nopack_serial, micro-kernel}.  nopack_serial: how many times the no-pack threshold a
+ * one-thread product may reach before packing wins (gemm.c, bench_gemm's crossover
+ * measurements in RESULTS.md); 1 where the no-pack kernel is plain C (generic, neon).  MC is a multiple of MR and NC of NR.  KC sizes the B micro-panel
+ * (KC x NR) to stay near L1 while a block of A (MC x KC) streams from L2 and the B panel
+ * (KC x NC) from L3.  The avx512 float32 row was tuned on a Zen 4 core (32 KiB L1d,
+ * 1 MiB L2, a 16 MiB share of L3) with bench_gemm.py: KC 384 beat 128/192/256 on the
+ * 2048 cube and the W1/W3 shapes, MC 144 matched 288 and beat 480; the other rows use
+ * the textbook sizes for their register tiles.  At selection MC and NC shrink to this
+ * machine's caches where those are smaller (derive_row).
+ * Without x86 dispatch the SIMD rows fall back to the reference kernel (they are never
+ * selected: cgrad_isa_available says no). */
 #if defined(CGRAD_HAVE_X86_DISPATCH)
 #define S_AVX2 cgrad_ukernel_s6x16_avx2
 #define D_AVX2 cgrad_ukernel_d6x8_avx2
@@ -42,21 +47,64 @@ static int selected = CGRAD_ISA_GENERIC;
 #define S_NEON cgrad_ukernel_s4x8_ref
 #define D_NEON cgrad_ukernel_d4x8_ref
 #endif
-static const cgrad_sgemm_row srows[4] = {
-    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_s4x8_ref},
-    {"avx2", 6, 16, 256, 120, 3072, S_AVX2},
-    {"avx512", 12, 32, 384, 144, 3072, S_AVX512},
-    {"neon", 8, 12, 256, 120, 3072, S_NEON},
+static const cgrad_sgemm_row tuned_srows[4] = {
+    {"generic", 4, 8, 256, 128, 2048, 1, cgrad_ukernel_s4x8_ref},
+    {"avx2", 6, 16, 256, 120, 3072, 16, S_AVX2},
+    {"avx512", 12, 32, 384, 144, 3072, 32, S_AVX512},
+    {"neon", 8, 12, 256, 120, 3072, 1, S_NEON},
 };
-static const cgrad_dgemm_row drows[4] = {
-    {"generic", 4, 8, 256, 128, 2048, cgrad_ukernel_d4x8_ref},
-    {"avx2", 6, 8, 256, 96, 2048, D_AVX2},
-    {"avx512", 12, 16, 256, 96, 2048, D_AVX512},
-    {"neon", 8, 6, 256, 120, 1536, D_NEON},
+static const cgrad_dgemm_row tuned_drows[4] = {
+    {"generic", 4, 8, 256, 128, 2048, 1, cgrad_ukernel_d4x8_ref},
+    {"avx2", 6, 8, 256, 96, 2048, 4, D_AVX2},
+    {"avx512", 12, 16, 256, 96, 2048, 32, D_AVX512},
+    {"neon", 8, 6, 256, 120, 1536, 1, D_NEON},
 };
 
-const cgrad_sgemm_row *cgrad_sgemm_selected(void) { return &srows[selected]; }
-const cgrad_dgemm_row *cgrad_dgemm_selected(void) { return &drows[selected]; }
+static cgrad_caches caches;
+static int cache_source = CGRAD_CACHE_UNKNOWN;
+static cgrad_sgemm_row srow;
+static cgrad_dgemm_row drow;
+
+/* The tuned block, cut to a multiple of unit that keeps it within budget bytes (at
+ * least one unit; the tuned block when the cache size is unknown). */
+static long fit_block(long tuned, long budget, long bytes_per_line, int unit)
+{
+    if (budget <= 0 || tuned * bytes_per_line <= budget) return tuned;
+    const long v = budget / bytes_per_line / unit * unit;
+    return v < unit ? unit : v;
+}
+
+/* A smaller cache shrinks MC until the A block (MC x KC) takes at most half of L2 and
+ * NC until the B panel (KC x NC) fits this core's share of L3; a larger one keeps the
+ * tuned sizes (bench_gemm on the reference core: MC from 36 to 288 and larger NC gained
+ * nothing).  KC does not follow the cache: it fixes the order of every K-sum, so a
+ * cache-derived KC would make the bits depend on the machine. */
+#define derive_row(row, tuned, size)                                                    \
+    do {                                                                                \
+        (row) = (tuned);                                                                \
+        (row).mc = fit_block((tuned).mc, caches.l2 / 2, (tuned).kc * (size), (tuned).mr); \
+        (row).nc = fit_block((tuned).nc, caches.l3, (tuned).kc * (size), (tuned).nr);     \
+    } while (0)
+
+/* Before cgrad_isa_init or cgrad_isa_select (a C program calling GEMM directly): the
+ * generic rows as tuned, caches unknown. */
+const cgrad_sgemm_row *cgrad_sgemm_selected(void)
+{
+    if (srow.ukernel == NULL) cgrad_isa_select(selected);
+    return &srow;
+}
+
+const cgrad_dgemm_row *cgrad_dgemm_selected(void)
+{
+    if (drow.ukernel == NULL) cgrad_isa_select(selected);
+    return &drow;
+}
+
+const cgrad_caches *cgrad_cache_sizes(int *source)
+{
+    if (source != NULL) *source = cache_source;
+    return &caches;
+}
 
 int cgrad_isa_supported_best(void)
 {
@@ -95,6 +143,8 @@ int cgrad_isa_select(int isa)
 {
     if (!cgrad_isa_available(isa)) return -1;
     selected = isa;
+    derive_row(srow, tuned_srows[isa], (long)sizeof(float));
+    derive_row(drow, tuned_drows[isa], (long)sizeof(double));
     return 0;
 }
 
@@ -111,7 +161,8 @@ const char *cgrad_isa_name(int isa)
 int cgrad_isa_init(void)
 {
     const char *env = getenv("CGRAD_ISA");
-    selected = cgrad_isa_supported_best();
+    cache_source = cgrad_cache_detect(&caches);
+    cgrad_isa_select(cgrad_isa_supported_best());
     if (env == NULL || env[0] == '\0') return 0;
     for (int isa = CGRAD_ISA_GENERIC; isa <= CGRAD_ISA_NEON; isa++)
         if (strcmp(env, cgrad_isa_name(isa)) == 0)

@@ -37,19 +37,13 @@
 #define CGRAD_GEMM_PARALLEL_MNK 1048576.0
 #endif
 
-/* M*N*K at or below which the no-pack path runs (gemm_small_*: A and B read in place,
- * register blocks of op(A) rows x 2 vectors, masked tails; packing costs O(MK + KN) and
- * edge tiles go through a scratch tile).  Measured (avx512, float32, one thread,
- * packed vs no-pack, best of 14 x n calls through _core.gemm incl. ~0.75 us call
- * overhead): the no-pack path won on every shape tried below 2M: 32x64x64 NN/TN/NT
- * 4.7/4.7/4.7 vs 3.3/3.4/3.8 us, 2x64x32 TN 1.75 vs 0.86, 128x10x64 NN 4.7 vs 3.3,
- * 64x64x64 NN 9.3 vs 6.4, 4x4x10000 NN 167 vs 14, 1000x1x200 NN 89 vs 64,
- * 128x64x64 NN 13.0 vs 10.5, 32x256x256 NN 51 vs 38; it starts losing around 2M-4M
- * (32x256x256 NT 53 vs 59, 64x256x256 NT 96 vs 96), numbers taken before the operands
- * were 64-byte aligned; aligned, it wins far higher (CGRAD_GEMM_SERIAL_NOPACK_FACTOR).
- * Below this threshold the call stays on one thread whatever n_threads says.  #ifndef
- * so a dev build can move it (-D...) to re-measure;
- * cgrad_gemm_set_nopack_threshold moves it at run time (tests compare both paths). */
+/* M*N*K at or below which the no-pack path runs on any thread count (gemm_small_*: A
+ * and B read in place, register blocks of op(A) rows x 2 vectors, masked tails): packing
+ * costs O(MK + KN) and edge tiles go through a scratch tile, which small products do
+ * not repay.  Below it the call stays on one thread whatever n_threads says.  #ifndef so
+ * a dev build can move it (-D...) to re-measure; cgrad_gemm_set_nopack_threshold moves
+ * it at run time (tests compare both paths).  benchmarks/RESULTS.md, "No-pack or
+ * packed", has the measurements behind it and behind each ISA's nopack_serial. */
 #ifndef CGRAD_GEMM_NOPACK_MNK
 #define CGRAD_GEMM_NOPACK_MNK (CGRAD_GEMM_PARALLEL_MNK - 1.0)
 #endif
@@ -65,22 +59,17 @@ int cgrad_spmm_force_fallback(int on)
     return before;
 }
 
-/* On one thread the no-pack path wins far above that (C harness, avx512 float32, 64-byte
- * aligned operands, min of 9; packed vs no-pack GFLOP/s): 128x64x128 NN 89 vs 109,
- * 128x128x256 NN 97 vs 111, 256x128x128 TN 98 vs 110, 128x256x784 NN 99 vs 111,
- * 784x256x128 TN 103 vs 108, 128x784x256 NT 100 vs 104 (every W1 shape), and loses on
- * W3's 256x1024x784 NN (99 vs 96).  So one-thread calls stay unpacked up to this factor
- * times the threshold (34M with the default).  Both paths give the same bits, so the
- * thread count may choose; the factor follows cgrad_gemm_set_nopack_threshold (tests
- * force either path for every thread count by setting 0 or a huge value). */
-#define CGRAD_GEMM_SERIAL_NOPACK_FACTOR 32.0
 /* Several threads in that range split C's columns in multiples of this (two AVX-512
  * float vectors) and run the no-pack kernel on their own blocks. */
 #define NOPACK_COL_ALIGN 32
 
-static inline double nopack_limit(int n_threads)
+/* One-thread calls stay unpacked up to the ISA's nopack_serial times the threshold
+ * (dispatch.c): how far its no-pack kernel keeps up with its packed micro-kernel.  Both
+ * paths give the same bits, so the thread count may choose; the bound follows
+ * cgrad_gemm_set_nopack_threshold (tests force either path with 0 or a huge value). */
+static inline double nopack_limit(double serial_factor, int n_threads)
 {
-    return n_threads <= 1 ? nopack_mnk * CGRAD_GEMM_SERIAL_NOPACK_FACTOR : nopack_mnk;
+    return n_threads <= 1 ? nopack_mnk * serial_factor : nopack_mnk;
 }
 
 double cgrad_gemm_set_nopack_threshold(double mnk)

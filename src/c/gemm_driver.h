@@ -414,7 +414,7 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
 
     /* Small: no packing, one thread.  Gives the packed path's bits, so which path a
      * shape takes never shows (nor does the thread count that chose it). */
-    if (work <= nopack_limit(n_threads) &&
+    if (work <= nopack_limit(row->nopack_serial, n_threads) &&
         G_FN(gemm_nopack)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) {
         if (epi) epi(ctx, C, ldc, 0, 0, M, N);
         return;
@@ -423,7 +423,8 @@ void G_FN(gemm_ex)(int transA, int transB, long M, long N, long K, T alpha,
      * (each transposes only its own columns of a transposed B); every element keeps its
      * K-sum, so the bits are those of one thread.  Each thread runs the epilogue on its
      * block. */
-    if (n_threads >= 2 && work <= nopack_limit(1) && N >= 2 * NOPACK_COL_ALIGN) {
+    if (n_threads >= 2 && work <= nopack_limit(row->nopack_serial, 1) &&
+        N >= 2 * NOPACK_COL_ALIGN) {
         int nt = n_threads;
         const long blocks = N / NOPACK_COL_ALIGN;
         if (nt > blocks) nt = (int)blocks;
@@ -495,7 +496,7 @@ int G_FN(gemm_dz_packs)(long M, long N, long K, int n_threads)
 {
     const ROW_T *row = G_CAT(G_CAT(cgrad_, SFX), gemm_selected)();
     return M > 0 && N > 0 && K > 0 &&
-           (double)M * (double)N * (double)K > nopack_limit(n_threads) &&
+           (double)M * (double)N * (double)K > nopack_limit(row->nopack_serial, n_threads) &&
            !(2 * N < row->nr && M >= 2 * N);
 }
 
