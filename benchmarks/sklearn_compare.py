@@ -16,9 +16,10 @@ Workloads:
         [--workloads digits-adam,digits-lbfgs,mnist-adam]
 
 Threads: scikit-learn's BLAS (threadpoolctl) and cgrad's OpenMP (n_threads) get the same
-count.  Fit time includes each library's input validation and conversion (cgrad copies
-the float64 X to float32).  Predict throughput: rows/s of predict on the test rows
-(digits: tiled 50 times).  MNIST is read by cgrad.datasets.load_mnist ($CGRAD_DATA).
+count.  Fit time includes each library's input validation and conversion (cgrad reads
+the float64 X as it is, rounding each batch to float32).  Predict throughput: rows/s of
+predict on the test rows (digits: tiled 50 times).  MNIST is read by
+cgrad.datasets.load_mnist ($CGRAD_DATA).
 """
 import argparse
 import os
