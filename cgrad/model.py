@@ -515,7 +515,8 @@ class Sequential:
                 raise ValueError(f"validation_split={validation_split} leaves {n - n_val} "
                                  f"training and {n_val} validation rows")
             y = np.asarray(y)
-            return X[:n - n_val], y[:n - n_val], X[n - n_val:], y[n - n_val:]
+            Xv = np.ascontiguousarray(X[n - n_val:], dtype=self.dtype)   # once, not per epoch
+            return X[:n - n_val], y[:n - n_val], Xv, y[n - n_val:]
         return X, y, None, None
 
     def _check_batch(self, batch, n):

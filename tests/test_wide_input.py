@@ -103,6 +103,20 @@ def test_fit_on_float64_with_denormals_and_other_first_layers(rng, ftz, sparse):
     _assert_twins(m0, h0, m1, h1)
 
 
+def test_fit_on_float64_with_validation_is_fit_on_the_copy(rng):
+    """validation_split's rows (converted once) and validation_data give the copy's
+    val_* history too."""
+    X, y = _data(rng, n=600, n_in=50)
+    Xv, yv = _data(rng, n=100, n_in=50)
+    for kw in ({"validation_split": 0.25}, {"validation_data": (Xv, yv)}):
+        runs = []
+        for data in (X.astype(np.float32), X):
+            m = cgrad.MLP([50, 16, 4], seed=2)
+            runs.append((m, m.fit(data, y, epochs=2, batch_size=64, verbose=0, seed=3, **kw)))
+        assert "val_loss" in runs[0][1].history
+        _assert_twins(*runs[0], *runs[1])
+
+
 @pytest.mark.parametrize("sparse", ["auto", False])
 def test_fit_float64_network_on_float32_is_fit_on_its_float64_copy(rng, isa, sparse):
     X, y = _data(rng, n=600)
