@@ -438,7 +438,10 @@ cdef class Network:
                 L.sp_on = True
             elif n_in >= SPARSE_MIN_IN and n > 0 and batch * n_in <= SPARSE_AUTO_MAX_ENTRIES:
                 rows = np.linspace(0, n - 1, num=min(n, 1000)).astype(np.int64)
-                if np.count_nonzero(X[rows]) <= SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
+                # in the network's dtype: a float64 X's values that round to zero count as
+                # the zeros the compression drops, so the choice is the converted copy's
+                sample = X[rows].astype(self.dtype, copy=False)
+                if np.count_nonzero(sample) <= SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
                     self._sp.append(sparse_workspace(&L.sp, batch, n_in, self.dtype,
                                                      SPARSE_MAX_DENSITY))
                     L.sp_on = True

@@ -78,6 +78,20 @@ def test_fit_on_float64_is_fit_on_its_float32_copy(rng, isa, sparse, n_threads):
     assert (sum(h1["sparse_steps"]) > 0) == (sparse is not False)
 
 
+def test_sparse_auto_decides_on_the_rounded_values(rng):
+    """'auto' samples X's density in the network's dtype: values that float32 rounds to
+    zero (here 20% of the entries, which would put the float64 density at 50%, over the
+    40% bar) count as the copy's zeros, so both fits take the sparse path."""
+    X = rng.standard_normal((400, 50)) * (rng.random((400, 50)) < 0.3)
+    X[(X == 0) & (rng.random((400, 50)) < 0.3)] = 1e-50
+    assert np.count_nonzero(X) > 0.4 * X.size > np.count_nonzero(X.astype(np.float32))
+    y = (X[:, 0] > 0).astype(np.int64) + 2 * (X[:, 1] > 0)
+    m0, h0 = _fit("float32", X.astype(np.float32), y, sparse="auto", n_threads=1)
+    m1, h1 = _fit("float32", X, y, sparse="auto", n_threads=1)
+    assert sum(h1["sparse_steps"]) > 0
+    _assert_twins(m0, h0, m1, h1)
+
+
 @pytest.mark.parametrize("ftz", [True, False])
 @pytest.mark.parametrize("sparse", [True, False])
 def test_fit_on_float64_with_denormals_and_other_first_layers(rng, ftz, sparse):
