@@ -19,7 +19,8 @@ def full_batch_trainer(net, X, *, Yf=None, Yi=None, loss, l1=0.0, l2=0.0):
     Parameters
     ----------
     net : _core.Network, a model's ``_net``.
-    X : (n, IN) C-contiguous array of the model dtype.
+    X : (n, IN) C-contiguous float32 or float64 array (another dtype than the model's
+        is converted as the batch is gathered, as astype would; checked by the caller).
     Yf, Yi : float targets (n, OUT) or int64 labels (n,), as ``Sequential._targets`` gives.
     loss : int, a compiled loss code (``Loss.code``).
     l1, l2 : float, penalties on the Dense weights.

@@ -37,6 +37,32 @@ def same_shape(name, a, shape):
     return a
 
 
+# The smallest float64 magnitude that float32 rounds to inf: halfway between float32's
+# largest value, 2^128 - 2^104, and 2^128 (a tie, and round-to-nearest-even goes up).
+FLOAT32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103
+
+
+def finite_for(name, a, dtype, n_threads, source=None):
+    """Check that the C-contiguous float array ``a``, read by a network of ``dtype``, is
+    finite and, for a float64 ``a`` and a float32 network (which rounds it value by
+    value), within float32's range: a larger value would become inf.  One pass on
+    ``n_threads`` (no temporary as big as ``a``).  ``source``: the array ``a`` was
+    converted from, whose values then tell an overflow from a NaN/inf in the data."""
+    from . import _core
+
+    wide = a.dtype == np.float64 and np.dtype(dtype) == np.float32
+    if _core.all_finite(a.reshape(-1), n_threads, FLOAT32_OVERFLOW if wide else np.inf):
+        return a
+    orig = a if source is None else np.asarray(source)
+    if orig.dtype.kind == "f" and not np.isfinite(orig).all():
+        raise ValueError(f"{name} contains NaN or inf values")
+    if np.dtype(dtype) == np.float32:
+        raise ValueError(f"{name} holds values beyond float32's range (|x| >= "
+                         f"{FLOAT32_OVERFLOW:.7g}), which the float32 network would read as "
+                         "inf: scale the data or use a float64 model")
+    raise ValueError(f"{name} contains NaN or inf values")
+
+
 def finite(name, a):
     if not np.isfinite(a).all():
         bad = "NaN" if np.isnan(a).any() else "inf"

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core, nn
 from ._config import get_num_threads
-from ._validation import positive_int
+from ._validation import FLOAT_DTYPES, finite_for, positive_int
 from .callbacks import Callback, History, ProgressBar, _as_callback
 from .losses import Loss, get_loss
 from .ops.activations import ACTIVATION_CODES, DEFAULT_ALPHA
@@ -375,10 +375,12 @@ class Sequential:
                 f"dtype={self.dtype.name}, params={self.n_params})")
 
     # -- input checks -----------------------------------------------------------------
-    def _check_X(self, X, name="X", n_threads=None):
+    def _check_X(self, X, name="X", n_threads=None, as_is=False):
         """X as a C-contiguous array of the model dtype, checked (its finiteness on the
         caller's n_threads: an OpenMP region on more threads than a small call asked
-        for stalls on a busy machine)."""
+        for stalls on a busy machine).  as_is: a C-contiguous float32/float64 X is
+        returned as it is (fit's loop converts each batch as astype would), checked to
+        fit the model dtype."""
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         if not isinstance(X, np.ndarray):
@@ -392,11 +394,12 @@ class Sequential:
                              f"{self.n_inputs}")
         if X.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        source = X
+        if not (as_is and X.dtype in FLOAT_DTYPES and X.flags.c_contiguous):
+            with np.errstate(over="ignore"):          # finite_for names an overflow
+                X = np.ascontiguousarray(X, dtype=self.dtype)
         nt = get_num_threads() if n_threads is None else n_threads
-        if not _core.all_finite(X.reshape(-1), nt):
-            raise ValueError(f"{name} contains NaN or inf values")
-        return X
+        return finite_for(name, X, self.dtype, nt, source=source)
 
     def _default_loss(self):
         if self.output == "softmax":
@@ -496,7 +499,7 @@ class Sequential:
             return None, t
         return np.ascontiguousarray(t, dtype=self.dtype), None
 
-    def _split(self, X, y, validation_split, validation_data):
+    def _split(self, X, y, validation_split, validation_data, n_threads):
         """(X, y, Xv, yv): the training rows and the validation set (or None, None)."""
         n = X.shape[0]
         if not (0.0 <= float(validation_split) < 1.0):
@@ -505,14 +508,15 @@ class Sequential:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_data is not None:
             Xv, yv = validation_data
-            return X, y, self._check_X(Xv, "validation_data X"), np.asarray(yv)
+            return X, y, self._check_X(Xv, "validation_data X", n_threads), np.asarray(yv)
         if validation_split:
             n_val = int(round(n * validation_split))
             if n_val < 1 or n_val >= n:
                 raise ValueError(f"validation_split={validation_split} leaves {n - n_val} "
                                  f"training and {n_val} validation rows")
             y = np.asarray(y)
-            return X[:n - n_val], y[:n - n_val], X[n - n_val:], y[n - n_val:]
+            Xv = np.ascontiguousarray(X[n - n_val:], dtype=self.dtype)   # once, not per epoch
+            return X[:n - n_val], y[:n - n_val], Xv, y[n - n_val:]
         return X, y, None, None
 
     def _check_batch(self, batch, n):
@@ -537,7 +541,11 @@ class Sequential:
         Parameters
         ----------
         X : array_like, shape (n_samples, n_inputs)
-            Training inputs, numeric and finite.
+            Training inputs, numeric and finite.  A C-contiguous float32 or float64 array
+            is read as it is, whatever the model dtype: each batch's rows are converted
+            as they are gathered, as ``X.astype(model dtype)`` would convert them (same
+            results, no converted copy of X; a float64 value beyond float32's range is
+            refused for a float32 model).  Anything else is converted first.
         y : array_like
             Targets, one row per sample: integer labels or one-hot rows (softmax), 0/1
             targets (sigmoid), values (regression), as the loss takes them.
@@ -633,7 +641,9 @@ class Sequential:
             With ``on_nonfinite="raise"``, when a step meets a NaN or inf.
         """
         loss_fn = self._resolve_loss(loss)
-        X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data)
+        nt = get_num_threads() if n_threads is None else positive_int("n_threads", n_threads)
+        X, Yf, Yi, Xv, yv = self._fit_data(X, y, loss_fn, validation_split, validation_data,
+                                           nt)
         n = X.shape[0]
         epochs = positive_int("epochs", epochs, minimum=0)
         initial_epoch = positive_int("initial_epoch", initial_epoch, minimum=0)
@@ -645,7 +655,6 @@ class Sequential:
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
         opt, sched = self._fit_optimizer(optimizer, lr, schedule)
         cbs, history = self._fit_callbacks(callbacks, verbose)
-        nt = get_num_threads() if n_threads is None else positive_int("n_threads", n_threads)
         self.optimizer, self.stop_training, self.history = opt, False, history
         trainer = _core.Trainer(self._net, X, Yf=Yf, Yi=Yi, batch=batch, loss=loss_fn.code,
                                 opt=opt.fused_spec(), reg=reg, ftz=bool(ftz), sparse=sparse,
@@ -686,12 +695,13 @@ class Sequential:
             cb.on_train_end(logs)
         return history
 
-    def _fit_data(self, X, y, loss_fn, validation_split, validation_data):
-        """(X, float targets or None, int64 labels or None, Xv, yv), all checked."""
-        X = self._check_X(X)
+    def _fit_data(self, X, y, loss_fn, validation_split, validation_data, n_threads):
+        """(X, float targets or None, int64 labels or None, Xv, yv), all checked; a
+        C-contiguous float X of either dtype is kept (no converted copy)."""
+        X = self._check_X(X, n_threads=n_threads, as_is=True)
         if np.asarray(y).shape[:1] != (X.shape[0],):
             raise ValueError(f"y has {np.asarray(y).shape[:1]} rows, X has {X.shape[0]}")
-        X, y, Xv, yv = self._split(X, y, validation_split, validation_data)
+        X, y, Xv, yv = self._split(X, y, validation_split, validation_data, n_threads)
         Yf, Yi = self._targets(loss_fn, y, X.shape[0])
         if Xv is not None:
             loss_fn.prepare_targets(yv, (Xv.shape[0], self.n_outputs))   # checked now

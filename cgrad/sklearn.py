@@ -65,6 +65,7 @@ from threadpoolctl import threadpool_limits
 from . import _core, nn
 from ._config import get_num_threads
 from ._objective import full_batch_trainer
+from ._validation import finite_for
 from .callbacks import _as_callback
 from .model import MLP, Sequential, _model_from_config
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop
@@ -279,6 +280,17 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
         return X if X.flags.writeable else X.copy()     # the core takes writable arrays
 
+    def _to_train(self, X):
+        """fit's X (validated): a C-contiguous dense array as it is (the compiled loop
+        converts each batch as astype would; no copy of X), else _to_dense's copy; a
+        float64 X for a float32 network checked to fit float32 (validate_data checked
+        its finiteness)."""
+        dense = not scipy.sparse.issparse(X) and X.flags.c_contiguous
+        X_fit = X if dense else self._to_dense(X)
+        if X.dtype == np.float64 and np.dtype(self.dtype) == np.float32:
+            finite_for("X", X_fit, self.dtype, self._threads(), source=X)
+        return X_fit
+
     def _check_X_predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
@@ -300,7 +312,7 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         sample_weight = self._class_weighted(sample_weight, y_raw)
-        X = self._to_dense(X)
+        X = self._to_train(X)
         self._hidden = hidden
         if self.n_restarts > 1 and first_pass and not incremental:
             return self._fit_restarts(X, T, y_raw, sample_weight)
@@ -758,6 +770,7 @@ class _BaseMLP(BaseEstimator):
                                          l1=l1 / (c * n), l2=alpha / (c * n))
         else:
             T_host = T.argmax(axis=1) if self._kind == "ce" else T.astype(np.float64)
+            X = np.ascontiguousarray(X, dtype=model.dtype)   # once, not in every forward
         flat, grads = model.flat_params, model.flat_grads
         evals = {"n": 0, "best": (np.inf, flat.astype(np.float64))}
 

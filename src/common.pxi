@@ -6,7 +6,14 @@ from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport (exp, expf, log, logf, log1p, tanh, sqrt, sqrtf, fabs, fabsf, isnan,
-                        isinf, NAN, expm1)
+                        isinf, NAN, INFINITY, expm1)
+
+# The training data's dtype, independent of the network's (`floating`): fit reads a float64
+# X for a float32 network batch by batch, rounding each value as X.astype(float32) would,
+# instead of converting all of X first (and float32 X for a float64 network, widened).
+ctypedef fused xfloat:
+    float
+    double
 
 # OpenMP shim (sklearn _openmp_helpers idea): a build without OpenMP still compiles,
 # serial, and reports openmp_enabled() == False.
@@ -318,13 +325,13 @@ def chunk_sums(const floating[::1] x, Py_ssize_t chunk, int power):
     return sums
 
 
-cdef inline bint _span_finite(const floating* x, Py_ssize_t n) noexcept nogil:
-    """True if no x[i] is NaN or +-inf: x - x is 0 exactly for every finite x and NaN
-    otherwise; OR-ing the compares (no early exit) lets the loop vectorise."""
+cdef inline bint _span_below(const floating* x, Py_ssize_t n, floating bound) noexcept nogil:
+    """True if every |x[i]| < bound (inf: finite; NaN never passes); OR-ing the compares
+    (no early exit) lets the loop vectorise."""
     cdef Py_ssize_t i
     cdef int bad = 0
     for i in range(n):
-        bad |= (x[i] - x[i]) != <floating> 0
+        bad |= not (x[i] < bound and x[i] > -bound)
     return bad == 0
 
 
@@ -333,23 +340,27 @@ cdef enum:
 
 
 cdef struct _FiniteArgs:
-    double* part            # per chunk: 1 if it holds a NaN or inf, else 0
+    double* part            # per chunk: 1 if it holds a NaN, inf or |x| >= bound, else 0
     Py_ssize_t n
+    double bound
 
 
 cdef void _finite_chunk(const void* ctx, const floating* x, Py_ssize_t c) noexcept nogil:
     cdef const _FiniteArgs* a = <const _FiniteArgs*> ctx
     cdef Py_ssize_t lo = c * FINITE_CHUNK
-    a.part[c] = not _span_finite(x + lo, min(<Py_ssize_t> FINITE_CHUNK, a.n - lo))
+    a.part[c] = not _span_below(x + lo, min(<Py_ssize_t> FINITE_CHUNK, a.n - lo),
+                                <floating> a.bound)
 
 
-cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads) noexcept nogil:
-    """True if all n values are finite: chunks of FINITE_CHUNK split over threads, a
-    flag each (order-free, so any split gives the same answer), STACK_CHUNKS chunks at
-    a time so that the flags never need an allocation."""
+cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads,
+                         double bound=INFINITY) noexcept nogil:
+    """True if all n values are finite (and |x| < bound): chunks of FINITE_CHUNK split
+    over threads, a flag each (order-free, so any split gives the same answer),
+    STACK_CHUNKS chunks at a time so that the flags never need an allocation."""
     cdef Py_ssize_t lo = 0
     cdef double flags[STACK_CHUNKS]
     cdef _FiniteArgs a
+    a.bound = bound
     while lo < n:
         a.n = min(<Py_ssize_t> STACK_CHUNKS * FINITE_CHUNK, n - lo)
         if sum_over_chunks(_finite_chunk[floating], &a, &a.part, flags, x + lo,
@@ -360,15 +371,18 @@ cdef bint all_finite_ptr(const floating* x, Py_ssize_t n, int n_threads) noexcep
     return True
 
 
-def all_finite(const floating[::1] x, int n_threads=1):
-    """True if the flat buffer x holds no NaN or inf.  The input checks of fit/predict
-    use it instead of np.isfinite(X).all(), which allocates and faults in a bool array
-    as big as X on every call (47 MB for MNIST; benchmarks/RESULTS.md)."""
+def all_finite(const floating[::1] x, int n_threads=1, double bound=INFINITY):
+    """True if the flat buffer x holds no NaN or inf, and every |x| < bound (fit: a
+    float64 X for a float32 network must not round to inf).  The input checks of
+    fit/predict use it instead of np.isfinite(X).all(), which allocates and faults in a
+    bool array as big as X on every call (47 MB for MNIST; benchmarks/RESULTS.md)."""
     cdef bint ok = True
     if x.shape[0] == 0:
         return True
+    if not bound > 0:
+        raise ValueError(f"bound must be > 0, got {bound}")
     with nogil:
-        ok = all_finite_ptr(&x[0], x.shape[0], n_threads)
+        ok = all_finite_ptr(&x[0], x.shape[0], n_threads, bound)
     return ok
 
 
@@ -404,10 +418,11 @@ def aligned_full(shape, dtype, fill_value, Py_ssize_t align=ALIGN_BYTES):
     return a
 
 
-cdef void* _array_ptr(arr, dtype) except NULL:
-    """Data pointer of a C-contiguous array of `dtype` (checked)."""
+cdef void* _array_ptr(arr, dtype, bint writable=True) except NULL:
+    """Data pointer of a C-contiguous array of `dtype` (checked; writable unless the
+    caller only reads it)."""
     if arr.dtype != dtype or not arr.flags.c_contiguous:
         raise ValueError(f"internal: expected a C-contiguous {dtype} array")
-    if not arr.flags.writeable:
+    if writable and not arr.flags.writeable:
         raise ValueError("internal: expected a writable array")
     return <void*> <size_t> arr.ctypes.data

@@ -120,13 +120,14 @@ def dropout_mask_seed(uint64_t seed, int64_t step, int index):
     return dropout_step_seed(seed, step, index)
 
 
-cdef bint net_compress_input(Net* n, const floating* X, Py_ssize_t ldx, const int64_t* order,
-                             Py_ssize_t rows, int nt) noexcept nogil:
+cdef bint net_compress_input(Net* n, floating* val, const xfloat* X, Py_ssize_t ldx,
+                             const int64_t* order, Py_ssize_t rows, int nt) noexcept nogil:
     """Compress rows order[0..rows) of X (order NULL: the first rows) as layer 0's input
-    when the sparse path is on and the batch sparse enough; False: gather them dense."""
+    (val: its sp.val, typed as the network) when the sparse path is on and the batch
+    sparse enough; False: gather them dense."""
     cdef Layer* L = &n.layers[0]
-    L.sp_now = n.sparse and L.sp_on and sparse_gather(&L.sp, X, ldx, order, rows, n.n_in,
-                                                      nt) >= 0
+    L.sp_now = n.sparse and L.sp_on and sparse_gather(&L.sp, val, X, ldx, order, rows,
+                                                      n.n_in, nt) >= 0
     return L.sp_now
 
 
@@ -179,8 +180,8 @@ cdef const floating* net_forward(Net* n, const floating* x, Py_ssize_t rows,
             return NULL
         L = &n.layers[l]
         if l > 0:
-            L.sp_now = n.sparse and L.sp_on and sparse_gather(&L.sp, cur, L.n_in, NULL, rows,
-                                                              L.n_in, nt) >= 0
+            L.sp_now = n.sparse and L.sp_on and sparse_gather(
+                &L.sp, <floating*> L.sp.val, cur, L.n_in, NULL, rows, L.n_in, nt) >= 0
         cur = _layer_forward(n, L, cur, rows, nt)
     if n.training:
         n.step += 1
@@ -455,7 +456,10 @@ cdef class Network:
                 L.sp_on = True
             elif n_in >= SPARSE_MIN_IN and n > 0 and batch * n_in <= SPARSE_AUTO_MAX_ENTRIES:
                 rows = np.linspace(0, n - 1, num=min(n, 1000)).astype(np.int64)
-                if np.count_nonzero(X[rows]) <= SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
+                # in the network's dtype: a float64 X's values that round to zero count as
+                # the zeros the compression drops, so the choice is the converted copy's
+                sample = X[rows].astype(self.dtype, copy=False)
+                if np.count_nonzero(sample) <= SPARSE_AUTO_DENSITY * rows.shape[0] * n_in:
                     self._sp.append(sparse_workspace(&L.sp, batch, n_in, self.dtype,
                                                      SPARSE_MAX_DENSITY))
                     L.sp_on = True
@@ -687,6 +691,7 @@ cdef class Network:
                                     int nt) noexcept nogil:
         """One block of predict: layer 0's input compressed when allowed and sparse enough
         (net_compress_input), then the layer loop."""
-        if self.n.sparse and net_compress_input(&self.n, x, self.n.n_in, NULL, rows, nt):
+        if self.n.sparse and net_compress_input(&self.n, <floating*> self.n.layers[0].sp.val,
+                                                x, self.n.n_in, NULL, rows, nt):
             self.predict_sparse_blocks += 1
         return net_forward(&self.n, x, rows, nt)

@@ -26,6 +26,12 @@ cdef extern from "cgrad.h" nogil:
     long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
                            long cols, long cap, int32_t *ptr, int32_t *idx, double *val,
                            int n_threads)
+    long cgrad_dscsr_gather(const double *X, long ldx, const int64_t *order, long rows,
+                            long cols, long cap, int32_t *ptr, int32_t *idx, float *val,
+                            int n_threads)
+    long cgrad_sdcsr_gather(const float *X, long ldx, const int64_t *order, long rows,
+                            long cols, long cap, int32_t *ptr, int32_t *idx, double *val,
+                            int n_threads)
     void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,
                               const float *val, int32_t *cptr, int32_t *crow, float *cval,
                               int n_threads)
@@ -107,20 +113,29 @@ cdef object sparse_workspace(SparseBatch* sb, Py_ssize_t rows, Py_ssize_t cols, 
     return arrs
 
 
-cdef Py_ssize_t sparse_gather(SparseBatch* sb, const floating* X, Py_ssize_t ldx,
-                              const int64_t* order, Py_ssize_t rows, Py_ssize_t cols,
-                              int n_threads) noexcept nogil:
-    """Compress rows order[0..rows) of X (order NULL: the first rows) into sb.  Returns
-    the number of non-zeros, or -1 when the batch is denser than sb allows (run dense)."""
+cdef Py_ssize_t sparse_gather(SparseBatch* sb, floating* val, const xfloat* X,
+                              Py_ssize_t ldx, const int64_t* order, Py_ssize_t rows,
+                              Py_ssize_t cols, int n_threads) noexcept nogil:
+    """Compress rows order[0..rows) of X (order NULL: the first rows) into sb, whose
+    values val (sb.val) have the network's dtype: X of the other dtype is converted value
+    by value as astype would (float64 -> float32: nearest even; zeros after rounding
+    dropped).  Returns the number of non-zeros, or -1 when the batch is denser than sb
+    allows (run dense)."""
     cdef Py_ssize_t cap = sb.cap
     if sb.max_density <= 1.0:
         cap = min(cap, <Py_ssize_t> (sb.max_density * rows * cols))
-    if floating is float:
-        return cgrad_scsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx,
-                                 <float*> sb.val, n_threads)
+    if xfloat is float and floating is float:
+        return cgrad_scsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx, val,
+                                 n_threads)
+    elif xfloat is double and floating is double:
+        return cgrad_dcsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx, val,
+                                 n_threads)
+    elif xfloat is double:
+        return cgrad_dscsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx, val,
+                                  n_threads)
     else:
-        return cgrad_dcsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx,
-                                 <double*> sb.val, n_threads)
+        return cgrad_sdcsr_gather(X, ldx, order, rows, cols, cap, sb.ptr, sb.idx, val,
+                                  n_threads)
 
 
 cdef void sparse_act_forward(int act, double alpha, const SparseBatch* sb,
@@ -174,10 +189,11 @@ cdef void sparse_weight_grad(SparseBatch* sb, const floating* dz, floating* dW,
 # ---- Python-visible wrappers (tests, benchmarks): x given dense, compressed here --------
 
 def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0,
-               bint check_bounds=False, int n_threads=1):
+               bint check_bounds=False, int n_threads=1, dtype=None):
     """(ptr, idx, val) of the rows order (default: all) of X, or None when denser than
     max_density (> 1: never).  check_bounds: raise AssertionError if the compression
-    wrote past its documented room (a canary after the buffers)."""
+    wrote past its documented room (a canary after the buffers).  dtype: val's (float32
+    or float64; None: X's), X converted as the fused loop converts it."""
     import numpy as np
     cdef SparseBatch sb
     cdef const int64_t* op = NULL
@@ -188,13 +204,22 @@ def csr_gather(const floating[:, ::1] X, order=None, double max_density=2.0,
             raise ValueError("order must be a 1-D array of row indices of X")
         rows = order.shape[0]
         op = <const int64_t*> _array_ptr(order, order.dtype)
-    dtype = np.float32 if floating is float else np.float64
+    dtype = np.dtype((np.float32 if floating is float else np.float64) if dtype is None
+                     else dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     arrs = sparse_workspace(&sb, rows, X.shape[1], dtype, max_density, 64)
     room = arrs[1].shape[0] - 64
     arrs[1][room:] = -7
     arrs[2][room:] = -7.0
+    cdef bint f32 = dtype == np.float32
     with nogil:
-        n = sparse_gather(&sb, _ptr2(X), X.shape[1], op, rows, X.shape[1], n_threads)
+        if f32:
+            n = sparse_gather(&sb, <float*> sb.val, _ptr2(X), X.shape[1], op, rows,
+                              X.shape[1], n_threads)
+        else:
+            n = sparse_gather(&sb, <double*> sb.val, _ptr2(X), X.shape[1], op, rows,
+                              X.shape[1], n_threads)
     if check_bounds and ((arrs[1][room:] != -7).any() or (arrs[2][room:] != -7.0).any()):
         raise AssertionError("csr_gather wrote past its room")
     if n < 0:
@@ -219,7 +244,7 @@ def sparse_linear_act_forward(int act, double alpha, const floating[:, ::1] x,
     if N == 0 or OUT == 0:
         return 0
     with nogil:
-        n = sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN, n_threads)
+        n = sparse_gather(&sb, <floating*> sb.val, _ptr2(x), IN, NULL, N, IN, n_threads)
         sparse_act_forward(act, alpha, &sb, _ptr2(W), _ptr1(b), <floating*> _ptr2(z),
                            <floating*> _ptr2(y), N, IN, OUT, n_threads)
     return n
@@ -240,7 +265,7 @@ def sparse_linear_weight_grad(const floating[:, ::1] x, const floating[:, ::1] d
     if IN == 0 or OUT == 0:
         return
     with nogil:
-        sparse_gather(&sb, _ptr2(x), IN, NULL, N, IN, n_threads)
+        sparse_gather(&sb, <floating*> sb.val, _ptr2(x), IN, NULL, N, IN, n_threads)
         sparse_weight_grad(&sb, _ptr2(dz), <floating*> _ptr2(dW), <floating*> _ptr1(db), N,
                            IN, OUT, n_threads)
 

@@ -2,7 +2,9 @@
 #
 # One step, batch B (rows of the last batch may be fewer), over the model's layer table:
 #   gather    xb = X[order[start:start+B]]            (targets/labels likewise), or, when
-#             the input is mostly zeros (sparse.pxi), the rows' non-zeros compressed
+#             the input is mostly zeros (sparse.pxi), the rows' non-zeros compressed;
+#             X may have the other float dtype (float64 X, float32 network): each value is
+#             converted here as X.astype would convert it, so no converted copy of X is made
 #   forward   net_forward: every layer in order, training mode (layers.pxi)
 #   loss      L, dOut = loss(out, y)       (softmax+CE / sigmoid+BCE fused on the logits)
 #   backward  net_backward: every layer in reverse; parameter gradients overwritten
@@ -35,6 +37,7 @@ cdef inline bint _finite(double v) noexcept nogil:
 cdef struct TrainState:
     Net* net
     const void* X                    # (n, IN) samples
+    bint x_f32                       # X is float32 (else float64), whatever the network's
     Py_ssize_t n_samples
     const void* Yf                   # float targets (n, OUT) or NULL
     const int64_t* Yi                # int64 labels (n,) or NULL
@@ -67,26 +70,42 @@ cdef struct _GatherArgs:
     const int64_t* order
     void* dst
     Py_ssize_t cols
+    bint convert                     # dst has the other dtype than the source rows
 
 
-cdef void _gather_row(const void* ctx, const floating* src, Py_ssize_t i) noexcept nogil:
+cdef inline void _convert_row(floating* dst, const xfloat* src, Py_ssize_t n) noexcept nogil:
+    """dst = src converted as NumPy's astype converts (float64 -> float32: the FP mode's
+    rounding, nearest even; under the fused loop's flush-to-zero a value rounding to a
+    float32 denormal gives a zero of its sign, which denormals-are-zero makes of the
+    copy's denormal in every kernel, so the results are the copy's)."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] = <floating> src[j]
+
+
+cdef void _gather_row(const void* ctx, const xfloat* src, Py_ssize_t i) noexcept nogil:
     cdef const _GatherArgs* a = <const _GatherArgs*> ctx
-    memcpy(<floating*> a.dst + i * a.cols, src + a.order[i] * a.cols, a.cols * sizeof(floating))
+    cdef const xfloat* s = src + a.order[i] * a.cols
+    if not a.convert:
+        memcpy(<xfloat*> a.dst + i * a.cols, s, a.cols * sizeof(xfloat))
+    elif xfloat is double:
+        _convert_row(<float*> a.dst + i * a.cols, s, a.cols)
+    else:
+        _convert_row(<double*> a.dst + i * a.cols, s, a.cols)
 
 
-cdef inline void _gather_rows(const floating* src, const int64_t* order, floating* dst,
+cdef inline void _gather_rows(const xfloat* src, const int64_t* order, floating* dst,
                               Py_ssize_t rows, Py_ssize_t cols, int n_threads) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef const floating* s
+    """dst = src[order[:rows]] in dst's dtype."""
+    cdef Py_ssize_t i
     cdef _GatherArgs a
     if cols <= 16:                    # narrow rows (W2: 2 inputs): a libc call per row costs more
         for i in range(rows):
-            s = src + order[i] * cols
-            for j in range(cols):
-                dst[i * cols + j] = s[j]
+            _convert_row(dst + i * cols, src + order[i] * cols, cols)
         return
     a.order, a.dst, a.cols = order, dst, cols
-    for_chunks(_gather_row[floating], &a, src, rows, _threads_for(rows * cols, n_threads))
+    a.convert = sizeof(xfloat) != sizeof(floating)
+    for_chunks(_gather_row[xfloat], &a, src, rows, _threads_for(rows * cols, n_threads))
 
 
 cdef inline void _prefetch_rows(const char* src, const int64_t* order, Py_ssize_t rows,
@@ -128,27 +147,38 @@ cdef Py_ssize_t _count_correct(const floating* out, const int64_t* labels,
     return correct
 
 
-cdef void _gather_batch(TrainState* s, const floating* X, Py_ssize_t start,
-                       Py_ssize_t rows) noexcept nogil:
-    """The batch's rows (compressed when the sparse path takes them, else into xb), their
-    targets and labels, in this epoch's order; prefetch hints for the next batch's rows."""
+cdef void _gather_inputs(TrainState* s, const xfloat* X, floating* xb, Py_ssize_t start,
+                         Py_ssize_t rows) noexcept nogil:
+    """The batch's rows of X, compressed when the sparse path takes them, else into xb,
+    in the network's dtype; prefetch hints for the next batch's rows."""
     cdef Net* n = s.net
+    cdef const int64_t* order = s.order + start
+    if not net_compress_input(n, <floating*> n.layers[0].sp.val, X, n.n_in, order, rows,
+                              s.n_threads):
+        _gather_rows(X, order, xb, rows, n.n_in, s.n_threads)
+    if start + rows < s.n_samples:   # the next batch's rows, fetched while this one runs
+        _prefetch_rows(<const char*> X, order + rows, min(s.batch, s.n_samples - start - rows),
+                       n.n_in * sizeof(xfloat))
+
+
+cdef void _gather_batch(TrainState* s, floating* xb, Py_ssize_t start,
+                        Py_ssize_t rows) noexcept nogil:
+    """The batch's inputs (_gather_inputs, into xb unless compressed), their targets and
+    labels, in this epoch's order; prefetch hints for the next batch's targets."""
     cdef const floating* Yf = <const floating*> s.Yf
-    cdef Py_ssize_t i, nxt
-    cdef int nt = s.n_threads
-    if not net_compress_input(n, X, n.n_in, s.order + start, rows, nt):
-        _gather_rows(X, s.order + start, <floating*> s.xb, rows, n.n_in, nt)
+    cdef Py_ssize_t i
+    if s.x_f32:
+        _gather_inputs(s, <const float*> s.X, xb, start, rows)
+    else:
+        _gather_inputs(s, <const double*> s.X, xb, start, rows)
     if Yf != NULL:
-        _gather_rows(Yf, s.order + start, <floating*> s.yb, rows, n.n_out, nt)
+        _gather_rows(Yf, s.order + start, <floating*> s.yb, rows, s.net.n_out, s.n_threads)
     if s.Yi != NULL:
         for i in range(rows):
             s.lb[i] = s.Yi[s.order[start + i]]
-    if start + rows < s.n_samples:   # the next batch's rows, fetched while this one runs
-        nxt = min(s.batch, s.n_samples - start - rows)
-        _prefetch_rows(<const char*> X, s.order + start + rows, nxt, n.n_in * sizeof(floating))
-        if Yf != NULL:
-            _prefetch_rows(<const char*> Yf, s.order + start + rows, nxt,
-                           n.n_out * sizeof(floating))
+    if Yf != NULL and start + rows < s.n_samples:
+        _prefetch_rows(<const char*> Yf, s.order + start + rows,
+                       min(s.batch, s.n_samples - start - rows), s.net.n_out * sizeof(floating))
 
 
 cdef double _penalties(TrainState* s, floating* params, floating* grads) noexcept nogil:
@@ -236,7 +266,7 @@ cdef double _objective(TrainState* s, floating* params, double* stats) noexcept 
     cdef Net* n = s.net
     cdef const floating* out
     cdef double loss
-    _gather_batch(s, <const floating*> s.X, 0, s.n_samples)
+    _gather_batch(s, <floating*> s.xb, 0, s.n_samples)
     out = net_forward(n, <const floating*> s.xb, s.n_samples, s.n_threads)
     loss = _batch_loss(s, s.n_samples, out)
     _count(s, s.n_samples, out, loss, 0.0, stats)
@@ -266,7 +296,7 @@ cdef void _run_batches(TrainState* s, floating* params, Py_ssize_t first_batch,
             break
         if s.timing:
             t0 = _phase_mark(s, -1, 0.0)
-        _gather_batch(s, <const floating*> s.X, start, rows)
+        _gather_batch(s, <floating*> s.xb, start, rows)
         if s.timing:
             t0 = _phase_mark(s, 0, t0)
         out = net_forward(n, <const floating*> s.xb, rows, nt)
@@ -327,7 +357,9 @@ cdef class Trainer:
     of (X, targets) through `network`'s layer table.  All arrays are kept referenced here;
     the struct holds their raw pointers.
 
-    network: the model's Network; X: (n, IN) C-contiguous, the model dtype; Yf: (n, OUT)
+    network: the model's Network; X: (n, IN) C-contiguous float32 or float64, read only
+    (the other dtype than the model's is converted batch by batch as X.astype would: the
+    caller checks that a float64 X fits float32, finite values only); Yf: (n, OUT)
     float targets or None; Yi: (n,) int64 labels or None; batch: rows per step; loss: a
     loss code; opt: Optimizer.fused_spec(); reg: {clip_norm, clip_value, l1, l2} (None or
     0: off); ftz: flush denormals in the loop; sparse: fit's sparse mode; on_nonfinite:
@@ -362,9 +394,11 @@ cdef class Trainer:
         self.s.net = n
         self.s.policy = NONFINITE_POLICIES[on_nonfinite]
         keep = [X]
-        if X.dtype != dtype or X.ndim != 2 or X.shape[1] != n.n_in or not X.flags.c_contiguous:
-            raise ValueError("X must be C-contiguous (n, IN) of the model dtype")
-        self.s.X = _array_ptr(X, dtype)
+        if (X.dtype not in (np.float32, np.float64) or X.ndim != 2 or X.shape[1] != n.n_in
+                or not X.flags.c_contiguous):
+            raise ValueError("X must be C-contiguous (n, IN) float32 or float64")
+        self.s.X = _array_ptr(X, X.dtype, writable=False)
+        self.s.x_f32 = X.dtype == np.float32
         self.s.n_samples = X.shape[0]
         if Yf is not None:
             if Yf.dtype != dtype or Yf.shape != (X.shape[0], n.n_out) or not Yf.flags.c_contiguous:

@@ -251,23 +251,23 @@ CGRAD_SPMM_DECLARE(avx512)
  * cap + cols + CGRAD_CSR_SLACK entries: a row is compressed before the count is checked,
  * and the SIMD version stores whole vectors.  Threads (large batches): every row is
  * counted first, then each thread compresses its rows from their known start; the
- * result does not depend on the thread count. */
+ * result does not depend on the thread count.  ds (sd): float64 (float32) X, float32
+ * (float64) values, each converted as NumPy's astype does (the FP mode's rounding:
+ * nearest even), zero tested after the conversion. */
 #define CGRAD_CSR_SLACK 16
-long cgrad_scsr_gather(const float *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, float *val,
-                       int n_threads);
-long cgrad_dcsr_gather(const double *X, long ldx, const int64_t *order, long rows,
-                       long cols, long cap, int32_t *ptr, int32_t *idx, double *val,
-                       int n_threads);
-/* Its AVX-512 pieces (sparse.c describes them). */
-long cgrad_scsr_rows_avx512(const float *X, long ldx, const int64_t *order, long r0,
-                            long r1, long cols, long n, long cap, int32_t *ptr,
-                            int32_t *idx, float *val);
-long cgrad_dcsr_rows_avx512(const double *X, long ldx, const int64_t *order, long r0,
-                            long r1, long cols, long n, long cap, int32_t *ptr,
-                            int32_t *idx, double *val);
-long cgrad_scsr_count_avx512(const float *x, long cols);
-long cgrad_dcsr_count_avx512(const double *x, long cols);
+#define CGRAD_CSR_DECLARE(SFX, TX, T)                                                    \
+    long cgrad_##SFX##csr_gather(const TX *X, long ldx, const int64_t *order, long rows, \
+                                 long cols, long cap, int32_t *ptr, int32_t *idx, T *val, \
+                                 int n_threads);                                         \
+    /* its AVX-512 pieces (sparse.c describes them) */                                   \
+    long cgrad_##SFX##csr_rows_avx512(const TX *X, long ldx, const int64_t *order,       \
+                                      long r0, long r1, long cols, long n, long cap,     \
+                                      int32_t *ptr, int32_t *idx, T *val);               \
+    long cgrad_##SFX##csr_count_avx512(const TX *x, long cols);
+CGRAD_CSR_DECLARE(s, float, float)
+CGRAD_CSR_DECLARE(d, double, double)
+CGRAD_CSR_DECLARE(ds, double, float)
+CGRAD_CSR_DECLARE(sd, float, double)
 /* The compressed columns of a rows x cols CSR: column k's rows (increasing) and values
  * are [cptr[k], cptr[k+1]) of crow / cval.  cptr has cols + 2 entries (scratch). */
 void cgrad_scsr_transpose(long rows, long cols, const int32_t *ptr, const int32_t *idx,

@@ -38,7 +38,11 @@
 #undef V
 #undef SP_NAME
 
-/* csr_gather's pieces, per ISA (the AVX-512 ones in sparse_avx512.c):
+/* csr_gather's pieces, per ISA (the AVX-512 ones in sparse_avx512.c), reading X of type
+ * TX and keeping values of type T: a float64 X for a float32 network is rounded value by
+ * value as a float32 copy of X would be (round to nearest even), and a value that rounds
+ * to zero is dropped, so the compressed rows are those of X.astype(float32) (a float32
+ * X for a float64 network is widened, exactly):
  *   rows:  compress rows [r0, r1) from position n (ptr[r0] == n), setting ptr[r0+1..r1];
  *          returns the new count, or -1 as soon as it exceeds cap.  `exact`: write
  *          nothing past the last kept entry (threads fill neighbouring rows); else up to
@@ -47,22 +51,24 @@
  * The generic rows piece is branch-free unless exact: every element is written at the
  * cursor, which moves only past non-zeros (a data-dependent branch mispredicts on about
  * every fifth MNIST pixel).  AVX2 has no compress instruction and uses it too. */
-#define DEFINE_CSR_PIECES(SFX, T)                                                      \
-static long SFX##csr_rows_generic(const T *X, long ldx, const int64_t *order, long r0, \
+#define DEFINE_CSR_PIECES(SFX, TX, T)                                                  \
+static long SFX##csr_rows_generic(const TX *X, long ldx, const int64_t *order, long r0, \
                                   long r1, long cols, long n, long cap, int32_t *ptr,  \
                                   int32_t *idx, T *val, int exact)                     \
 {                                                                                      \
     for (long r = r0; r < r1; r++) {                                                   \
-        const T *x = X + (order != NULL ? order[r] : r) * ldx;                         \
+        const TX *x = X + (order != NULL ? order[r] : r) * ldx;                        \
         if (exact) {                                                                   \
-            for (long k = 0; k < cols; k++)                                            \
-                if (x[k] != 0) {                                                       \
+            for (long k = 0; k < cols; k++) {                                          \
+                const T v = (T)x[k];                                                   \
+                if (v != 0) {                                                          \
                     idx[n] = (int32_t)k;                                               \
-                    val[n++] = x[k];                                                   \
+                    val[n++] = v;                                                      \
                 }                                                                      \
+            }                                                                          \
         } else {                                                                       \
             for (long k = 0; k < cols; k++) {                                          \
-                const T v = x[k];                                                      \
+                const T v = (T)x[k];                                                   \
                 idx[n] = (int32_t)k;                                                   \
                 val[n] = v;                                                            \
                 n += v != 0;                                                           \
@@ -73,13 +79,13 @@ static long SFX##csr_rows_generic(const T *X, long ldx, const int64_t *order, lo
     }                                                                                  \
     return n;                                                                          \
 }                                                                                      \
-static long SFX##csr_count_generic(const T *x, long cols)                              \
+static long SFX##csr_count_generic(const TX *x, long cols)                             \
 {                                                                                      \
     long c = 0;                                                                        \
-    for (long k = 0; k < cols; k++) c += x[k] != 0;                                    \
+    for (long k = 0; k < cols; k++) c += (T)x[k] != 0;                                 \
     return c;                                                                          \
 }                                                                                      \
-static long SFX##csr_rows(const T *X, long ldx, const int64_t *order, long r0, long r1, \
+static long SFX##csr_rows(const TX *X, long ldx, const int64_t *order, long r0, long r1, \
                           long cols, long n, long cap, int32_t *ptr, int32_t *idx,      \
                           T *val, int exact)                                            \
 {                                                                                      \
@@ -88,12 +94,12 @@ static long SFX##csr_rows(const T *X, long ldx, const int64_t *order, long r0, l
     return SFX##csr_rows_generic(X, ldx, order, r0, r1, cols, n, cap, ptr, idx, val,   \
                                  exact);                                               \
 }                                                                                      \
-static long SFX##csr_count(const T *x, long cols)                                      \
+static long SFX##csr_count(const TX *x, long cols)                                     \
 {                                                                                      \
     CSR_SIMD(return cgrad_##SFX##csr_count_avx512(x, cols));                           \
     return SFX##csr_count_generic(x, cols);                                            \
 }                                                                                      \
-long cgrad_##SFX##csr_gather(const T *X, long ldx, const int64_t *order, long rows,     \
+long cgrad_##SFX##csr_gather(const TX *X, long ldx, const int64_t *order, long rows,     \
                              long cols, long cap, int32_t *ptr, int32_t *idx, T *val,  \
                              int n_threads)                                            \
 {                                                                                      \
@@ -138,8 +144,10 @@ long cgrad_##SFX##csr_gather(const T *X, long ldx, const int64_t *order, long ro
 #else
 #define CSR_SIMD(call) (void)0
 #endif
-DEFINE_CSR_PIECES(s, float)
-DEFINE_CSR_PIECES(d, double)
+DEFINE_CSR_PIECES(s, float, float)
+DEFINE_CSR_PIECES(d, double, double)
+DEFINE_CSR_PIECES(ds, double, float)
+DEFINE_CSR_PIECES(sd, float, double)
 #undef CSR_SIMD
 
 /* Entries below which the transpose runs on one thread (a parallel region costs a few

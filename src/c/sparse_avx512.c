@@ -41,20 +41,35 @@
  * step, their non-zeros and column numbers packed to the front of a register and stored
  * through a mask of as many lanes, so nothing past the last kept entry is written (the
  * rows piece is always exact).  The register form of vcompress and a masked store: the
- * store form of vcompress is microcoded on Zen 4. */
-#define DEFINE_GATHER(SFX, T, VL, MASK_T, V_T, ZERO, LOADZ, CMP_MASK, COMPRESS, STORE,   \
-                      I_T, I_IOTA, I_ADD, I_SET1, I_COMPRESS, I_STORE)                 \
+ * store form of vcompress is microcoded on Zen 4.  X of the other dtype (TX) is loaded
+ * and converted to T first (LOADZ), so the zero test sees the converted value. */
+
+/* 16 doubles rounded to floats (vcvtpd2ps: the MXCSR rounding, nearest even). */
+static inline __m512 ds_loadz(__mmask16 in, const double *x)
+{
+    const __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)in, x));
+    const __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)(in >> 8), x + 8));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+/* 8 floats widened to doubles (exact). */
+static inline __m512d sd_loadz(__mmask8 in, const float *x)
+{
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(in, x));
+}
+
+#define DEFINE_GATHER(SFX, TX, T, VL, MASK_T, V_T, ZERO, LOADZ, CMP_MASK, COMPRESS,      \
+                      STORE, I_T, I_IOTA, I_ADD, I_SET1, I_COMPRESS, I_STORE)          \
 static inline MASK_T SFX##lanes(long left)                                             \
 {                                                                                       \
     return left >= VL ? (MASK_T)((1u << VL) - 1u) : (MASK_T)((1u << left) - 1u);       \
 }                                                                                       \
-long cgrad_##SFX##csr_rows_avx512(const T *X, long ldx, const int64_t *order, long r0,  \
+long cgrad_##SFX##csr_rows_avx512(const TX *X, long ldx, const int64_t *order, long r0,  \
                                   long r1, long cols, long n, long cap, int32_t *ptr,   \
                                   int32_t *idx, T *val)                                 \
 {                                                                                       \
     const I_T iota = I_IOTA;                                                            \
     for (long r = r0; r < r1; r++) {                                                    \
-        const T *x = X + (order != NULL ? order[r] : r) * ldx;                          \
+        const TX *x = X + (order != NULL ? order[r] : r) * ldx;                         \
         for (long k = 0; k < cols; k += VL) {                                           \
             const MASK_T in = SFX##lanes(cols - k);                                     \
             const V_T v = LOADZ(in, x + k);                                             \
@@ -70,7 +85,7 @@ long cgrad_##SFX##csr_rows_avx512(const T *X, long ldx, const int64_t *order, lo
     }                                                                                   \
     return n;                                                                           \
 }                                                                                       \
-long cgrad_##SFX##csr_count_avx512(const T *x, long cols)                              \
+long cgrad_##SFX##csr_count_avx512(const TX *x, long cols)                             \
 {                                                                                       \
     long c = 0;                                                                         \
     for (long k = 0; k < cols; k += VL) {                                               \
@@ -80,14 +95,20 @@ long cgrad_##SFX##csr_count_avx512(const T *x, long cols)                       
     }                                                                                   \
     return c;                                                                           \
 }
-DEFINE_GATHER(s, float, 16, __mmask16, __m512, _mm512_setzero_ps(),
-              _mm512_maskz_loadu_ps, _mm512_mask_cmp_ps_mask, _mm512_maskz_compress_ps,
-              _mm512_mask_storeu_ps, __m512i,
-              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-              _mm512_add_epi32, _mm512_set1_epi32, _mm512_maskz_compress_epi32,
-              _mm512_mask_storeu_epi32)
-DEFINE_GATHER(d, double, 8, __mmask8, __m512d, _mm512_setzero_pd(),
-              _mm512_maskz_loadu_pd, _mm512_mask_cmp_pd_mask, _mm512_maskz_compress_pd,
-              _mm512_mask_storeu_pd, __m256i,
-              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_add_epi32,
-              _mm256_set1_epi32, _mm256_maskz_compress_epi32, _mm256_mask_storeu_epi32)
+#define GATHER_FLOAT(SFX, TX, LOADZ)                                                    \
+    DEFINE_GATHER(SFX, TX, float, 16, __mmask16, __m512, _mm512_setzero_ps(), LOADZ,    \
+                  _mm512_mask_cmp_ps_mask, _mm512_maskz_compress_ps,                    \
+                  _mm512_mask_storeu_ps, __m512i,                                       \
+                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), \
+                  _mm512_add_epi32, _mm512_set1_epi32, _mm512_maskz_compress_epi32,     \
+                  _mm512_mask_storeu_epi32)
+#define GATHER_DOUBLE(SFX, TX, LOADZ)                                                   \
+    DEFINE_GATHER(SFX, TX, double, 8, __mmask8, __m512d, _mm512_setzero_pd(), LOADZ,    \
+                  _mm512_mask_cmp_pd_mask, _mm512_maskz_compress_pd,                    \
+                  _mm512_mask_storeu_pd, __m256i, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \
+                  _mm256_add_epi32, _mm256_set1_epi32, _mm256_maskz_compress_epi32,     \
+                  _mm256_mask_storeu_epi32)
+GATHER_FLOAT(s, float, _mm512_maskz_loadu_ps)
+GATHER_FLOAT(ds, double, ds_loadz)
+GATHER_DOUBLE(d, double, _mm512_maskz_loadu_pd)
+GATHER_DOUBLE(sd, float, sd_loadz)
