@@ -9,7 +9,9 @@ batch 256), plus a 2048 cube.
     python benchmarks/bench_gemm.py [--reps 30] [--dtype float32]   # GFLOP/s table
 
 Timings on a shared machine are noisy: the table reports medians, measured side by
-side (cgrad, numpy, torch interleaved per shape) so the ratios are comparable.
+side (cgrad, numpy, torch interleaved per shape) so the ratios are comparable.  At
+several threads each sample waits MULTI_THREAD_SETTLE seconds first, so the libraries'
+spinning thread pools do not take each other's cores.
 On the project machine run the NumPy peer without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_gemm.py
 """
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 
 from cgrad import _core
-from cgrad.bench.inference import median_seconds
+from cgrad.bench.inference import MULTI_THREAD_SETTLE, median_seconds
 
 try:
     import torch
@@ -111,12 +113,16 @@ def main(argv=None):
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--threads", type=int, nargs="+", default=list(THREADS))
     ap.add_argument("--filter", default="", help="only shapes whose label contains this")
+    ap.add_argument("--impls", default="cgrad,numpy,torch",
+                    help="comma-separated subset of cgrad,numpy,torch to time (one per process "
+                         "keeps other libraries' thread pools out of a multi-threaded run)")
     args = ap.parse_args(argv)
     dtype = np.dtype(args.dtype)
     print(f"cgrad isa={_core.isa_selected()} blocking={_core.gemm_blocking()[dtype.name]}")
     if torch is None:
         print("torch not installed: torch column skipped")
-    peers = ["cgrad", "numpy"] + (["torch"] if torch is not None else [])
+    peers = [p for p in ("cgrad", "numpy", "torch") if p in args.impls.split(",")
+             and (p != "torch" or torch is not None)]
     head = f"{'shape':<28}{'M x N x K':>17}{'thr':>4}" + "".join(f"{p:>9}" for p in peers)
     print(f"GFLOP/s, median of {args.reps} ({dtype.name}); ratio = cgrad / best peer")
     print(head + f"{'ratio':>8}")
@@ -128,12 +134,14 @@ def main(argv=None):
             fns = runners(transA, transB, A, B, C, nt)
             reps = args.reps if M * N * K < 1e9 else max(3, args.reps // 5)
             with limit_threads(nt):
-                secs = median_seconds({p: fns[p] for p in peers}, reps, min_time=0.005)
+                secs = median_seconds({p: fns[p] for p in peers}, reps, min_time=0.005 * nt,
+                                      settle=MULTI_THREAD_SETTLE if nt > 1 else 0.0)
             gf = {p: 2.0 * M * N * K / secs[p] / 1e9 for p in peers}
-            best_peer = max(gf[p] for p in peers if p != "cgrad")
+            others = [gf[p] for p in peers if p != "cgrad"]
+            ratio = f"{gf['cgrad'] / max(others):8.2f}" if "cgrad" in gf and others else ""
             print(f"{label:<28}{f'{M}x{N}x{K}':>17}{nt:>4}"
-                  + "".join(f"{gf[p]:9.1f}" for p in peers) + f"{gf['cgrad'] / best_peer:8.2f}")
-    if not args.filter and dtype == np.float32:
+                  + "".join(f"{gf[p]:9.1f}" for p in peers) + ratio)
+    if not args.filter and dtype == np.float32 and "cgrad" in peers:
         epilogue_table(args.reps, args.threads)
 
 

@@ -30,6 +30,10 @@ PEERS = {"torch": ("torch",), "onnxruntime": ("onnx", "onnxruntime")}
 MNIST_ZEROS = 0.81           # MNIST's fraction of exact-zero pixels, for the stand-in rows
 REPS, QUICK_REPS = 15, 3
 MIN_TIME, QUICK_MIN_TIME = 0.004, 0.001
+# Pause before each sample of a multi-threaded cell: after a call each library's workers
+# spin for a while and take the cores the next library needs (benchmarks/RESULTS.md,
+# "Spinning thread pools").
+MULTI_THREAD_SETTLE = 0.3
 _ACTIVATIONS = {"relu": ("ReLU", "Relu"), "tanh": ("Tanh", "Tanh")}   # torch.nn, ONNX op
 
 
@@ -212,7 +216,7 @@ def torch_threads(torch, n):
         torch.set_num_threads(before)
 
 
-def median_seconds(fns, reps, min_time=MIN_TIME):
+def median_seconds(fns, reps, min_time=MIN_TIME, settle=0.0):
     """Median seconds per call of every callable, interleaved.
 
     Parameters
@@ -220,6 +224,10 @@ def median_seconds(fns, reps, min_time=MIN_TIME):
     fns : {name: zero-argument callable}.
     reps : samples per callable.
     min_time : seconds each sample lasts about (it repeats the call that often).
+    settle : seconds of pause before each sample, followed by one untimed call.  With
+        several threads, the thread pool of the callable timed before (OpenMP, OpenBLAS,
+        torch) keeps spinning for a while after its call and takes the cores the next one
+        needs; the pause lets it sleep, and the untimed call wakes the next one's own.
 
     Returns
     -------
@@ -234,6 +242,9 @@ def median_seconds(fns, reps, min_time=MIN_TIME):
     samples = {name: [] for name in fns}
     for _ in range(reps):
         for name, fn in fns.items():
+            if settle > 0:
+                time.sleep(settle)
+                fn()                  # wakes its own pool, untimed
             t0 = time.perf_counter()
             for _ in range(inner[name]):
                 fn()
@@ -274,7 +285,8 @@ def _measure_cell(fns, *, x, model, reps, min_time, base):
             del timed[name]
             rows.append(dict(base, impl=name, status="error", max_abs_diff=diff,
                              error=f"outputs differ from cgrad's by up to {diff:.3g}"))
-    for name, s in median_seconds(timed, reps, min_time).items():
+    settle = MULTI_THREAD_SETTLE if base["threads"] > 1 else 0.0
+    for name, s in median_seconds(timed, reps, min_time, settle=settle).items():
         rows.append(dict(base, impl=name, status="ok", latency_s=s, rows_per_s=base["batch"] / s,
                          max_abs_diff=checks[name][0] if name in checks else 0.0))
     return rows
